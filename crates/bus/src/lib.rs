@@ -1,0 +1,19 @@
+//! The event bus: NATS JetStream streams declared in code, typed publishing of CloudEvents envelopes, durable
+//! pull consumers with bounded redelivery and a dead-letter path, and the PostgreSQL outbox and inbox that make
+//! delivery effectively-once (DESIGN.md, "Events").
+//!
+//! Every service publishes through [`outbox::Outbox`] and consumes through [`consume::run`]; nothing else in the
+//! workspace talks to JetStream directly.
+
+pub mod consume;
+pub mod inbox;
+pub mod outbox;
+mod publish;
+pub mod streams;
+pub mod trace;
+
+pub use consume::{ConsumerSpec, HandleError, Handler, Incoming};
+pub use publish::{Bus, BusError, RawMessage};
+pub use streams::Prefix;
+
+pub use recaudo_events as events;

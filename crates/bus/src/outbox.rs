@@ -1,0 +1,129 @@
+//! The transactional outbox: a service writes its events into its own `outbox` table in the same transaction as
+//! the state change they describe, and the relay publishes them to JetStream afterwards. A crash between the two
+//! loses nothing: the relay publishes what is left on the next round, and `Nats-Msg-Id` drops the duplicates.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use recaudo_events::{Envelope, Event};
+use sqlx::{PgConnection, PgPool, Row};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{trace, Bus, Prefix, RawMessage};
+
+/// How many outbox rows the relay publishes per round; their acks are awaited together.
+const BATCH: i64 = 256;
+/// How often the relay looks for rows when nobody woke it (another replica, or a wake lost to a crash).
+const POLL: Duration = Duration::from_millis(500);
+
+/// A service's outbox. Cheap to clone; clones share the wake-up signal of the relay.
+#[derive(Clone)]
+pub struct Outbox {
+    schema: &'static str,
+    source: String,
+    prefix: Prefix,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    /// `schema` is the owning service's PostgreSQL schema; `source` becomes the CloudEvents `source`.
+    pub fn new(schema: &'static str, source: impl Into<String>, prefix: Prefix) -> Self {
+        Self { schema, source: source.into(), prefix, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Writes `event` into the outbox within the caller's transaction and returns the event id.
+    pub async fn enqueue<E: Event>(&self, conn: &mut PgConnection, now: DateTime<Utc>, event: E) -> Result<Uuid, sqlx::Error> {
+        let subject = self.prefix.subject(&event.subject_suffix());
+        let envelope = Envelope::new(&self.source, now, event);
+        let payload = serde_json::to_string(&envelope).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let headers = serde_json::to_value(trace::current_headers()).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let sql = format!("INSERT INTO {}.outbox (event_id, subject, headers, payload) VALUES ($1, $2, $3, $4)", self.schema);
+        sqlx::query(&sql).bind(envelope.id).bind(subject).bind(headers).bind(payload).execute(conn).await?;
+        Ok(envelope.id)
+    }
+
+    /// Tells the relay there is something to publish; call it after the transaction commits.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Publishes the outbox until `shutdown`, then drains what is already committed and returns.
+    pub async fn relay(self, pool: PgPool, bus: Bus, shutdown: CancellationToken) {
+        let mut failures = 0u32;
+        loop {
+            match self.publish_round(&pool, &bus).await {
+                Ok(n) => {
+                    failures = 0;
+                    if n as i64 == BATCH {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(schema = self.schema, error = %e, "outbox relay round failed; retrying");
+                    let pause = Duration::from_millis(200 * 2u64.pow(failures.min(6)));
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = shutdown.cancelled() => return,
+                    }
+                    continue;
+                }
+            }
+            if shutdown.is_cancelled() {
+                return;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.cancelled() => {
+                    // One last round so events committed just before shutdown go out now rather than at next start.
+                    let _ = self.publish_round(&pool, &bus).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Publishes up to `BATCH` rows in order and deletes them once JetStream has acknowledged every one.
+    /// `SKIP LOCKED` lets several replicas relay the same outbox without publishing a row twice concurrently.
+    async fn publish_round(&self, pool: &PgPool, bus: &Bus) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+        let mut tx = pool.begin().await?;
+        let sql = format!(
+            "SELECT seq, event_id, subject, headers, payload FROM {}.outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+            self.schema
+        );
+        let rows = sqlx::query(&sql).bind(BATCH).fetch_all(&mut *tx).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut pending = Vec::with_capacity(rows.len());
+        let mut seqs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let headers: serde_json::Value = row.try_get("headers")?;
+            let headers: HashMap<String, String> = serde_json::from_value(headers).unwrap_or_default();
+            let event_id: Uuid = row.try_get("event_id")?;
+            let payload: String = row.try_get("payload")?;
+            let msg = RawMessage {
+                subject: row.try_get("subject")?,
+                event_id: event_id.to_string(),
+                headers,
+                payload: Bytes::from(payload),
+            };
+            pending.push((msg.subject.clone(), bus.publish_pending(&msg).await?));
+            seqs.push(row.try_get::<i64, _>("seq")?);
+        }
+        for (subject, ack) in pending {
+            ack.await.map_err(|e| format!("JetStream did not acknowledge an event on {subject}: {e}"))?;
+        }
+        metrics::counter!("recaudo_events_published_total", "schema" => self.schema).increment(seqs.len() as u64);
+        let sql = format!("DELETE FROM {}.outbox WHERE seq = ANY($1)", self.schema);
+        sqlx::query(&sql).bind(&seqs).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(seqs.len())
+    }
+}

@@ -1,0 +1,101 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, message::PublishMessage};
+use bytes::Bytes;
+
+use crate::streams::{self, Prefix};
+
+/// A connected bus: the NATS client, its JetStream context and the environment's subject prefix.
+#[derive(Clone)]
+pub struct Bus {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    prefix: Prefix,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Connect { url: String, source: async_nats::ConnectError },
+    #[error("JetStream did not accept the message on {subject}: {source}")]
+    Publish { subject: String, source: async_nats::Error },
+    #[error("cannot apply JetStream streams: {0}")]
+    Streams(async_nats::Error),
+}
+
+/// An already-serialised event ready to publish: what the outbox stores.
+#[derive(Debug, Clone)]
+pub struct RawMessage {
+    pub subject: String,
+    pub event_id: String,
+    pub headers: HashMap<String, String>,
+    pub payload: Bytes,
+}
+
+impl Bus {
+    pub async fn connect(url: &str, prefix: Prefix) -> Result<Self, BusError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("recaudo")
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|source| BusError::Connect { url: url.to_string(), source })?;
+        // Fail fast when the server is unreachable rather than retrying forever in the background.
+        tokio::time::timeout(Duration::from_secs(10), client.flush())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| BusError::Connect {
+                url: url.to_string(),
+                source: async_nats::ConnectError::from(async_nats::ConnectErrorKind::TimedOut),
+            })?;
+        let js = jetstream::new(client.clone());
+        Ok(Self { client, js, prefix })
+    }
+
+    pub fn prefix(&self) -> &Prefix {
+        &self.prefix
+    }
+
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    pub async fn apply_streams(&self, replicas: usize) -> Result<Vec<String>, BusError> {
+        streams::apply(&self.js, &self.prefix, replicas).await.map_err(BusError::Streams)
+    }
+
+    /// Sends a message and returns once JetStream has stored it. `Nats-Msg-Id` is the event id, so a republish
+    /// after a lost ack is dropped by the server's de-duplication.
+    pub async fn publish(&self, msg: &RawMessage) -> Result<(), BusError> {
+        self.publish_pending(msg)
+            .await?
+            .await
+            .map_err(|e| BusError::Publish { subject: msg.subject.clone(), source: e.into() })?;
+        metrics::counter!("recaudo_events_published_total").increment(1);
+        Ok(())
+    }
+
+    /// Sends a message without waiting for its acknowledgement, so many can be in flight at once; await the returned
+    /// future for the ack.
+    pub async fn publish_pending(&self, msg: &RawMessage) -> Result<jetstream::context::PublishAckFuture, BusError> {
+        let mut publish = PublishMessage::build().payload(msg.payload.clone()).message_id(msg.event_id.as_str());
+        for (k, v) in &msg.headers {
+            publish = publish.header(k.as_str(), v.as_str());
+        }
+        self.js
+            .send_publish(msg.subject.clone(), publish)
+            .await
+            .map_err(|e| BusError::Publish { subject: msg.subject.clone(), source: e.into() })
+    }
+}

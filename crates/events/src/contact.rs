@@ -1,0 +1,147 @@
+//! Contact events: the scheduler requests a contact, the channel's dispatcher attempts it and reports the
+//! provider's delivery statuses.
+
+use chrono::{DateTime, Utc};
+use recaudo_domain::{AdvisorId, Country, CreditId, Currency, DebtorId, PhoneNumber};
+use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Channel, Event};
+
+/// The scheduler decided to contact a debtor. Carries everything the dispatcher needs to render and send, so the
+/// dispatcher keeps no portfolio projection of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactRequested {
+    pub contact_id: Uuid,
+    pub channel: Channel,
+    pub strategy: String,
+    pub template: String,
+    /// Address on the channel: E.164 for sms/whatsapp/voice.
+    pub to: String,
+    pub country: Country,
+    pub debtor: ContactDebtor,
+    pub credit: ContactCredit,
+    pub advisor: Option<ContactAdvisor>,
+    pub requested_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactDebtor {
+    pub id: DebtorId,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactCredit {
+    pub id: CreditId,
+    pub product: String,
+    pub currency: Currency,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "String")]
+    pub balance_overdue: Decimal,
+    pub days_past_due: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactAdvisor {
+    pub id: AdvisorId,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: PhoneNumber,
+}
+
+impl Event for ContactRequested {
+    const TYPE: &'static str = "recaudo.contact.requested.v1";
+    fn subject_suffix(&self) -> String {
+        format!("contact.requested.{}", self.channel)
+    }
+    fn entity(&self) -> String {
+        self.contact_id.to_string()
+    }
+}
+
+/// A planned contact that the policy engine stopped, with the rule that stopped it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactSuppressed {
+    pub contact_id: Uuid,
+    pub channel: Channel,
+    pub debtor_id: DebtorId,
+    pub credit_id: CreditId,
+    pub rule: String,
+    pub detail: String,
+}
+
+impl Event for ContactSuppressed {
+    const TYPE: &'static str = "recaudo.contact.suppressed.v1";
+    fn subject_suffix(&self) -> String {
+        "contact.suppressed".into()
+    }
+    fn entity(&self) -> String {
+        self.contact_id.to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptOutcome {
+    /// The provider accepted the message.
+    Sent,
+    /// The provider refused it, or could not be reached.
+    Failed,
+}
+
+/// The dispatcher called the provider (at most once per attempt).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactAttempted {
+    pub attempt_id: Uuid,
+    pub contact_id: Uuid,
+    pub channel: Channel,
+    pub debtor_id: DebtorId,
+    pub credit_id: CreditId,
+    pub advisor_id: Option<AdvisorId>,
+    pub outcome: AttemptOutcome,
+    pub provider: String,
+    pub provider_message_id: Option<String>,
+    /// The rendered message as sent.
+    pub body: String,
+    /// Token of the attempt's click-to-reply link (`/r/{token}`).
+    pub reply_token: String,
+    pub error: Option<String>,
+    pub attempted_at: DateTime<Utc>,
+}
+
+impl Event for ContactAttempted {
+    const TYPE: &'static str = "recaudo.contact.attempted.v1";
+    fn subject_suffix(&self) -> String {
+        format!("contact.attempted.{}", self.channel)
+    }
+    fn entity(&self) -> String {
+        self.attempt_id.to_string()
+    }
+}
+
+/// A delivery status reported by the provider's webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactStatus {
+    pub attempt_id: Uuid,
+    pub channel: Channel,
+    pub provider_message_id: String,
+    /// The provider's status word, e.g. `queued`, `sent`, `delivered`, `undelivered`, `failed`.
+    pub status: String,
+    pub error_code: Option<String>,
+    pub reported_at: DateTime<Utc>,
+}
+
+impl Event for ContactStatus {
+    const TYPE: &'static str = "recaudo.contact.status.v1";
+    fn subject_suffix(&self) -> String {
+        format!("contact.status.{}", self.channel)
+    }
+    fn entity(&self) -> String {
+        self.attempt_id.to_string()
+    }
+}
+
