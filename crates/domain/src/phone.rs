@@ -16,7 +16,7 @@ pub struct PhoneNumber(#[schemars(regex(pattern = r"^\+[1-9][0-9]{6,14}$"))] Str
 pub enum InvalidPhone {
     #[error("not a phone number")]
     Unparseable,
-    #[error("not a valid number for its country")]
+    #[error("not a possible number for its country (wrong length or unknown country code)")]
     Invalid,
 }
 
@@ -29,7 +29,7 @@ impl PhoneNumber {
             return Err(InvalidPhone::Unparseable);
         }
         let parsed = phonenumber::parse(Some(default_country.phone_region()), raw).map_err(|_| InvalidPhone::Unparseable)?;
-        if !phonenumber::is_valid(&parsed) {
+        if !is_possible(&parsed) {
             return Err(InvalidPhone::Invalid);
         }
         Ok(Self(parsed.format().mode(phonenumber::Mode::E164).to_string()))
@@ -54,6 +54,21 @@ impl PhoneNumber {
     pub fn digits(&self) -> &str {
         &self.0[1..]
     }
+}
+
+/// libphonenumber's "possible number" test: a known country code and a national number of a length that country
+/// uses. The stricter "valid number" test also checks assigned ranges, and the metadata lags behind newly assigned
+/// mobile ranges, so it rejects real debtors' numbers; the provider reports unassigned numbers on sending.
+fn is_possible(number: &phonenumber::PhoneNumber) -> bool {
+    let national = number.national();
+    let len = (national.value().to_string().len() + usize::from(national.zeros())) as u16;
+    let fits = |d: Option<&phonenumber::metadata::Descriptor>| d.is_some_and(|d| d.possible_length().contains(&len));
+    phonenumber::metadata::DATABASE.by_code(&number.code().value()).is_some_and(|regions| {
+        regions.iter().any(|m| {
+            let d = m.descriptors();
+            fits(Some(d.general())) || fits(d.mobile()) || fits(d.fixed_line())
+        })
+    })
 }
 
 impl fmt::Display for PhoneNumber {
@@ -81,6 +96,8 @@ mod tests {
         assert_eq!(PhoneNumber::parse("abc", Country::Peru), Err(InvalidPhone::Unparseable));
         assert!(PhoneNumber::parse("12", Country::Peru).is_err());
         assert!(PhoneNumber::parse("", Country::Peru).is_err());
+        assert!(PhoneNumber::parse("000", Country::Colombia).is_err());
+        assert!(PhoneNumber::parse("12ab", Country::Mexico).is_err());
     }
 
     #[test]
