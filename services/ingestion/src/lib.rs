@@ -1,1 +1,87 @@
+//! Ingestion: accepts the lender's client file (HTTP upload or `recaudo import`), validates every row, reports
+//! bad rows by line and column, and hands valid rows to portfolio as `import.*` events.
+
+mod api;
 pub mod file;
+mod imports;
+mod pipeline;
+
+use std::sync::Arc;
+
+use recaudo_bus::outbox::Outbox;
+use recaudo_bus::{consume, ConsumerSpec};
+use recaudo_runtime::process::ServiceDef;
+use recaudo_runtime::{ConfigError, Env, Infra, Migration, Started};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use pipeline::{ImportRequest, Importer, Progress};
+
+pub const SCHEMA: &str = "ingestion";
+pub const NAME: &str = "ingestion";
+
+pub fn migrations() -> Vec<Migration> {
+    vec![
+        Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
+        Migration::new(2, "imports", include_str!("../migrations/0002_imports.sql")),
+    ]
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest accepted upload.
+    pub max_upload_bytes: u64,
+    /// Valid rows per `import.rows` event.
+    pub batch_rows: usize,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let batch_rows = env.get("RECAUDO_IMPORT_BATCH_ROWS", 1000usize)?;
+        if !(1..=5000).contains(&batch_rows) {
+            return Err(ConfigError::new("RECAUDO_IMPORT_BATCH_ROWS", &batch_rows.to_string(), "expected 1 to 5000"));
+        }
+        Ok(Config { max_upload_bytes: env.get("RECAUDO_IMPORT_MAX_BYTES", 2u64 * 1024 * 1024 * 1024)?, batch_rows })
+    }
+}
+
+pub fn outbox(infra: &Infra) -> Outbox {
+    Outbox::new(SCHEMA, "recaudo/ingestion", infra.common.subject_prefix.clone())
+}
+
+pub fn service(config: Config) -> ServiceDef {
+    ServiceDef {
+        name: NAME,
+        schema: Some(SCHEMA),
+        migrations: migrations(),
+        start: Box::new(move |infra, shutdown| Box::pin(start(infra, config, shutdown))),
+    }
+}
+
+async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
+    let outbox = outbox(&infra);
+    let importer = Importer::new(infra.pool.clone(), outbox.clone(), infra.clock.clone(), config.batch_rows);
+    importer.fail_interrupted().await?;
+    let tracker = TaskTracker::new();
+    let state = Arc::new(api::AppState { importer: importer.clone(), config, tracker: tracker.clone() });
+    let consumer = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new("ingestion-applied", "portfolio.import.applied"),
+        imports::AppliedHandler { importer },
+        shutdown.clone(),
+    );
+    let drain_uploads = async move {
+        shutdown.cancelled().await;
+        // Imports already accepted finish reading and publishing before the process exits.
+        tracker.close();
+        tracker.wait().await;
+    };
+    Ok(Started::new(api::router(state))
+        .worker(async move {
+            if let Err(e) = consumer.await {
+                tracing::error!(error = %e, "ingestion consumer stopped");
+            }
+        })
+        .worker(drain_uploads)
+        .outbox(outbox))
+}

@@ -11,6 +11,7 @@ mod sniff;
 mod values;
 
 use std::io::{BufRead, BufReader, Read};
+use std::ops::ControlFlow;
 
 use chrono::NaiveDate;
 use recaudo_domain::Country;
@@ -83,14 +84,15 @@ pub struct FileShape {
     pub extra_columns: Vec<String>,
 }
 
-/// Reads `input` and hands each row, valid or not, to `on_row` in file order. Returns the counts, or a
-/// [`FileError`] when the file as a whole cannot be read (then rows already handed out must be discarded).
+/// Reads `input` and hands each row, valid or not, to `on_row` in file order; `on_row` may break to stop early.
+/// Returns the counts, or a [`FileError`] when the file as a whole cannot be read (then rows already handed out
+/// must be discarded).
 pub fn read<R: Read>(
     input: R,
     options: &ReadOptions,
     as_of: AsOf,
     mut on_shape: impl FnMut(&FileShape),
-    mut on_row: impl FnMut(Result<PortfolioRow, Vec<RowError>>),
+    mut on_row: impl FnMut(Result<PortfolioRow, Vec<RowError>>) -> ControlFlow<()>,
 ) -> Result<ReadSummary, FileError> {
     let mut buffered = BufReader::with_capacity(256 * 1024, input);
     let sample = buffered.fill_buf().map_err(|e| FileError::Unreadable { line: 1, reason: e.to_string() })?;
@@ -159,7 +161,7 @@ pub fn read<R: Read>(
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 summary.rows_total += 1;
                 summary.rows_rejected += 1;
-                on_row(Err(vec![RowError { line, column: String::new(), reason: format!("unreadable row: {e}") }]));
+                let _ = on_row(Err(vec![RowError { line, column: String::new(), reason: format!("unreadable row: {e}") }]));
                 break;
             }
         }
@@ -174,7 +176,9 @@ pub fn read<R: Read>(
         } else {
             summary.rows_rejected += 1;
         }
-        on_row(parsed);
+        if on_row(parsed).is_break() {
+            break;
+        }
     }
     if summary.rows_total == 0 {
         return Err(FileError::NoRows);

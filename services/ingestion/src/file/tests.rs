@@ -29,9 +29,12 @@ fn read_bytes(bytes: &[u8], options: &ReadOptions) -> Read {
         options,
         as_of,
         |s| shape = Some(s.clone()),
-        |r| match r {
-            Ok(row) => rows.push(row),
-            Err(e) => errors.extend(e),
+        |r| {
+            match r {
+                Ok(row) => rows.push(row),
+                Err(e) => errors.extend(e),
+            }
+            std::ops::ControlFlow::Continue(())
         },
     );
     Read { rows, errors, shape, summary }

@@ -1,0 +1,203 @@
+//! `POST /api/imports` (the raw file as the body), `GET /api/imports`, `GET /api/imports/{id}` and
+//! `GET /api/imports/{id}/errors`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use futures::StreamExt;
+use recaudo_domain::Country;
+use recaudo_events::ImportMode;
+use recaudo_runtime::ApiError;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::file::{DateOrder, DecimalStyle, ReadOptions};
+use crate::pipeline::Upload;
+use crate::{imports, Config, ImportRequest, Importer};
+
+/// Errors listed inline in `GET /api/imports/{id}`; the rest are paged at `/errors`.
+const INLINE_ERRORS: i64 = 1000;
+
+pub struct AppState {
+    pub importer: Importer,
+    pub config: Config,
+    pub tracker: TaskTracker,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/imports", get(list).post(create).layer(DefaultBodyLimit::disable()))
+        .route("/api/imports/{id}", get(show))
+        .route("/api/imports/{id}/errors", get(errors))
+        .with_state(state)
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateParams {
+    mode: Option<String>,
+    as_of: Option<String>,
+    file_name: Option<String>,
+    encoding: Option<String>,
+    delimiter: Option<String>,
+    date_order: Option<String>,
+    decimal: Option<String>,
+    default_country: Option<String>,
+}
+
+impl CreateParams {
+    fn into_request(self) -> Result<ImportRequest, ApiError> {
+        let bad = |field: &str, msg: String| ApiError::bad_request("invalid_parameter", format!("{field}: {msg}"));
+        let mode = match self.mode.as_deref().unwrap_or("delta") {
+            "full" => ImportMode::Full,
+            "delta" => ImportMode::Delta,
+            other => return Err(bad("mode", format!("{other:?} is not one of full, delta"))),
+        };
+        let as_of = self
+            .as_of
+            .map(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| bad("as_of", format!("{s:?} is not a yyyy-mm-dd date"))))
+            .transpose()?;
+        let delimiter = match self.delimiter.as_deref() {
+            None => None,
+            Some("tab" | "\\t" | "\t") => Some('\t'),
+            Some(d) if d.chars().count() == 1 && d.is_ascii() => d.chars().next(),
+            Some(d) => return Err(bad("delimiter", format!("{d:?} is not a single ASCII character or \"tab\""))),
+        };
+        let date_order = match self.date_order.as_deref() {
+            None => None,
+            Some("day_first") => Some(DateOrder::DayFirst),
+            Some("month_first") => Some(DateOrder::MonthFirst),
+            Some(o) => return Err(bad("date_order", format!("{o:?} is not one of day_first, month_first"))),
+        };
+        let decimal = match self.decimal.as_deref() {
+            None => None,
+            Some("point") => Some(DecimalStyle::Point),
+            Some("comma") => Some(DecimalStyle::Comma),
+            Some(o) => return Err(bad("decimal", format!("{o:?} is not one of point, comma"))),
+        };
+        if let Some(enc) = &self.encoding {
+            if encoding_rs::Encoding::for_label(enc.as_bytes()).is_none() {
+                return Err(bad("encoding", format!("{enc:?} is not a known encoding")));
+            }
+        }
+        let default_country = self
+            .default_country
+            .map(|c| c.parse::<Country>().map_err(|e| bad("default_country", e.to_string())))
+            .transpose()?;
+        Ok(ImportRequest {
+            file_name: self.file_name,
+            mode,
+            as_of,
+            options: ReadOptions { encoding: self.encoding, delimiter, date_order, decimal, default_country },
+        })
+    }
+}
+
+/// Streams the body to a temporary file (hashing it on the way) and starts the import in the background.
+async fn create(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<CreateParams>,
+    body: Body,
+) -> Result<impl IntoResponse, ApiError> {
+    let request = params.into_request()?;
+    let upload = receive(body, state.config.max_upload_bytes).await?;
+    let id = state.importer.create(&request, &upload).await?;
+    let importer = state.importer.clone();
+    state.tracker.spawn(async move {
+        if let Err(e) = importer.run(id, &request, &upload, None).await {
+            tracing::error!(import_id = %id, error = %format!("{e:#}"), "import could not be recorded");
+        }
+        // The temporary file is removed when `upload` drops here.
+        drop(upload);
+    });
+    let body = json!({ "id": id, "state": "processing", "links": { "self": format!("/api/imports/{id}") } });
+    Ok((StatusCode::ACCEPTED, [("location", format!("/api/imports/{id}"))], Json(body)))
+}
+
+/// An upload in a temporary file, deleted when this is dropped (after the import has read it).
+struct TempUpload {
+    upload: Upload,
+    _file: tempfile::TempPath,
+}
+
+impl std::ops::Deref for TempUpload {
+    type Target = Upload;
+    fn deref(&self) -> &Upload {
+        &self.upload
+    }
+}
+
+async fn receive(body: Body, max_bytes: u64) -> Result<TempUpload, ApiError> {
+    let temp = tempfile::NamedTempFile::new().map_err(|e| ApiError::Internal(e.into()))?;
+    let (file, path) = temp.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("body_unreadable", format!("the upload was interrupted: {e}")))?;
+        size += chunk.len() as u64;
+        if size > max_bytes {
+            return Err(ApiError::PayloadTooLarge(format!("the file exceeds the upload limit of {max_bytes} bytes")));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(|e| ApiError::Internal(e.into()))?;
+    }
+    file.flush().await.map_err(|e| ApiError::Internal(e.into()))?;
+    if size == 0 {
+        return Err(ApiError::bad_request("empty_file", "the request body is empty; send the client file as the body"));
+    }
+    let upload = Upload { path: path.to_path_buf(), sha256: hex::encode(hasher.finalize()), size };
+    Ok(TempUpload { upload, _file: path })
+}
+
+async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let pool = state.importer.pool();
+    let view = imports::find(pool, id).await?.ok_or_else(|| ApiError::NotFound(format!("no import {id}")))?;
+    let errors = imports::errors(pool, id, 0, INLINE_ERRORS).await?;
+    let errors_total = imports::error_count(pool, id).await?;
+    let mut body = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.into()))?;
+    body["errors"] = json!(errors);
+    body["errors_total"] = json!(errors_total);
+    body["errors_truncated"] = json!(errors_total > INLINE_ERRORS);
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    offset: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn errors(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let pool = state.importer.pool();
+    imports::find(pool, id).await?.ok_or_else(|| ApiError::NotFound(format!("no import {id}")))?;
+    let offset = page.offset.unwrap_or(0).max(0);
+    let limit = page.limit.unwrap_or(1000).clamp(1, 10_000);
+    let list = imports::errors(pool, id, offset, limit).await?;
+    Ok(Json(json!({ "import_id": id, "offset": offset, "limit": limit, "errors": list })))
+}
+
+async fn list(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let list = imports::recent(state.importer.pool(), 100).await?;
+    Ok(Json(json!({ "imports": list })))
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse().map_err(|_| ApiError::bad_request("invalid_id", format!("{raw:?} is not an import id")))
+}

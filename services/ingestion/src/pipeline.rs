@@ -1,0 +1,385 @@
+//! The import pipeline: read the file on a blocking thread, and commit valid rows (as `import.rows` events in the
+//! outbox) and row errors batch by batch, so memory stays bounded and progress is visible while it runs.
+
+use std::io::Read;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use recaudo_bus::outbox::Outbox;
+use recaudo_events::{ImportCompleted, ImportFailed, ImportMode, ImportRows, ImportStarted, PortfolioRow};
+use recaudo_runtime::Clock;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+use crate::file::{self, AsOf, FileError, ReadOptions, RowError};
+
+/// Imports left in the reading stage for longer than this were cut off by a crash or restart.
+const STALE_AFTER_SECS: i64 = 120;
+/// Row errors are committed in groups of at most this many, even when few rows are valid.
+const ERROR_BATCH: usize = 1000;
+
+#[derive(Clone)]
+pub struct Importer {
+    pool: PgPool,
+    outbox: Outbox,
+    clock: Clock,
+    batch_rows: usize,
+}
+
+/// What the lender asked for, besides the file itself.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub file_name: Option<String>,
+    pub mode: ImportMode,
+    /// Defaults to today (UTC) by the clock.
+    pub as_of: Option<NaiveDate>,
+    pub options: ReadOptions,
+}
+
+/// A file ready to import: stored on local disk, with its hash and size.
+pub struct Upload {
+    pub path: std::path::PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Progress of a running import, for the CLI's progress line.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Progress {
+    pub bytes_read: u64,
+    pub bytes_total: u64,
+    pub rows_total: u64,
+    pub rows_valid: u64,
+    pub rows_rejected: u64,
+}
+
+enum Item {
+    Shape { encoding: &'static str, delimiter: u8 },
+    Batch { rows: Vec<PortfolioRow>, errors: Vec<RowError> },
+    Done(Result<file::ReadSummary, FileError>),
+}
+
+impl Importer {
+    pub fn new(pool: PgPool, outbox: Outbox, clock: Clock, batch_rows: usize) -> Self {
+        Importer { pool, outbox, clock, batch_rows }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Hashes a local file, for imports that do not come through an upload.
+    pub async fn upload_from_path(path: &Path) -> std::io::Result<Upload> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let mut f = std::fs::File::open(&path)?;
+            let mut hasher = Sha256::new();
+            let size = std::io::copy(&mut f, &mut hasher)?;
+            Ok(Upload { sha256: hex::encode(hasher.finalize()), size, path })
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    /// Registers the import (state `processing`) and announces it.
+    pub async fn create(&self, req: &ImportRequest, upload: &Upload) -> Result<Uuid, sqlx::Error> {
+        let id = Uuid::now_v7();
+        let now = self.clock.now();
+        let as_of = req.as_of.unwrap_or_else(|| now.date_naive());
+        let mode = match req.mode {
+            ImportMode::Full => "full",
+            ImportMode::Delta => "delta",
+        };
+        let options = serde_json::to_value(&req.options).unwrap_or_default();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO ingestion.imports (id, file_name, content_sha256, size_bytes, mode, as_of, options, state, stage,
+                                            created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'processing', 'reading', $8, $8)",
+        )
+        .bind(id)
+        .bind(&req.file_name)
+        .bind(&upload.sha256)
+        .bind(upload.size as i64)
+        .bind(mode)
+        .bind(as_of)
+        .bind(options)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        self.outbox.enqueue(&mut tx, now, ImportStarted { import_id: id, mode: req.mode, as_of }).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(id)
+    }
+
+    /// Reads the file and commits it batch by batch. On a file-level error the import fails and an `import.failed`
+    /// event tells portfolio to discard what it staged.
+    pub async fn run(
+        &self,
+        id: Uuid,
+        req: &ImportRequest,
+        upload: &Upload,
+        progress: Option<watch::Sender<Progress>>,
+    ) -> anyhow::Result<()> {
+        let result = self.read_and_commit(id, req, upload, progress).await;
+        match result {
+            Ok(Ok(summary)) => self.finish(id, summary).await?,
+            Ok(Err(file_error)) => self.fail(id, &file_error.to_string()).await?,
+            Err(e) => {
+                tracing::error!(import_id = %id, error = %format!("{e:#}"), "import aborted");
+                self.fail(id, "internal error while importing; see the server logs").await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_and_commit(
+        &self,
+        id: Uuid,
+        req: &ImportRequest,
+        upload: &Upload,
+        progress: Option<watch::Sender<Progress>>,
+    ) -> anyhow::Result<Result<file::ReadSummary, FileError>> {
+        let as_of: NaiveDate = sqlx::query_scalar("SELECT as_of FROM ingestion.imports WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        let (tx, mut rx) = mpsc::channel::<Item>(4);
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let reader = spawn_reader(upload.path.clone(), req.options.clone(), AsOf(as_of), self.batch_rows, tx, bytes_read.clone());
+
+        let mut batch_no: u32 = 0;
+        let mut counts = Progress { bytes_total: upload.size, ..Default::default() };
+        let mut outcome = None;
+        while let Some(item) = rx.recv().await {
+            match item {
+                Item::Shape { encoding, delimiter } => {
+                    sqlx::query("UPDATE ingestion.imports SET encoding = $2, delimiter = $3 WHERE id = $1")
+                        .bind(id)
+                        .bind(encoding)
+                        .bind(char::from(delimiter).to_string())
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Item::Batch { rows, errors } => {
+                    counts.rows_valid += rows.len() as u64;
+                    counts.rows_rejected += errors.iter().map(|e| e.line).collect::<std::collections::BTreeSet<_>>().len() as u64;
+                    counts.rows_total = counts.rows_valid + counts.rows_rejected;
+                    self.commit_batch(id, &mut batch_no, rows, errors, &counts).await?;
+                    counts.bytes_read = bytes_read.load(Ordering::Relaxed);
+                    if let Some(p) = &progress {
+                        let _ = p.send(counts);
+                    }
+                }
+                Item::Done(result) => outcome = Some(result),
+            }
+        }
+        reader.await?;
+        Ok(outcome.unwrap_or(Err(FileError::Unreadable { line: 0, reason: "the reader stopped unexpectedly".into() })))
+    }
+
+    async fn commit_batch(
+        &self,
+        id: Uuid,
+        batch_no: &mut u32,
+        rows: Vec<PortfolioRow>,
+        errors: Vec<RowError>,
+        counts: &Progress,
+    ) -> Result<(), sqlx::Error> {
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await?;
+        if !rows.is_empty() {
+            self.outbox.enqueue(&mut tx, now, ImportRows { import_id: id, batch: *batch_no, rows }).await?;
+            *batch_no += 1;
+        }
+        if !errors.is_empty() {
+            let lines: Vec<i64> = errors.iter().map(|e| e.line as i64).collect();
+            let columns: Vec<&str> = errors.iter().map(|e| e.column.as_str()).collect();
+            let reasons: Vec<&str> = errors.iter().map(|e| e.reason.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO ingestion.row_errors (import_id, line, column_name, reason)
+                 SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[])",
+            )
+            .bind(id)
+            .bind(&lines)
+            .bind(&columns)
+            .bind(&reasons)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE ingestion.imports SET rows_total = $2, rows_valid = $3, rows_rejected = $4, batches = $5, updated_at = $6
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(counts.rows_total as i64)
+        .bind(counts.rows_valid as i64)
+        .bind(counts.rows_rejected as i64)
+        .bind(*batch_no as i32)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        Ok(())
+    }
+
+    async fn finish(&self, id: Uuid, summary: file::ReadSummary) -> Result<(), sqlx::Error> {
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await?;
+        let batches: i32 = sqlx::query_scalar(
+            "UPDATE ingestion.imports SET stage = 'applying', rows_total = $2, rows_valid = $3, rows_rejected = $4,
+                    updated_at = $5
+             WHERE id = $1 RETURNING batches",
+        )
+        .bind(id)
+        .bind(summary.rows_total as i64)
+        .bind(summary.rows_valid as i64)
+        .bind(summary.rows_rejected as i64)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let event = ImportCompleted {
+            import_id: id,
+            batches: batches as u32,
+            rows_total: summary.rows_total,
+            rows_valid: summary.rows_valid,
+            rows_rejected: summary.rows_rejected,
+        };
+        self.outbox.enqueue(&mut tx, now, event).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        tracing::info!(import_id = %id, rows = summary.rows_total, rejected = summary.rows_rejected, "import read");
+        Ok(())
+    }
+
+    /// Marks the import failed and tells portfolio to discard it. Row errors found so far stay for the report.
+    pub async fn fail(&self, id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE ingestion.imports SET state = 'failed', stage = 'done', error = $2, updated_at = $3, completed_at = $3
+             WHERE id = $1 AND state = 'processing'",
+        )
+        .bind(id)
+        .bind(reason)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 1 {
+            self.outbox.enqueue(&mut tx, now, ImportFailed { import_id: id, reason: reason.to_string() }).await?;
+        }
+        tx.commit().await?;
+        self.outbox.wake();
+        tracing::warn!(import_id = %id, reason, "import failed");
+        Ok(())
+    }
+
+    /// Fails imports whose reading was cut off by a crash or restart: their file is gone, so they cannot resume.
+    pub async fn fail_interrupted(&self) -> Result<(), sqlx::Error> {
+        let cutoff = self.clock.now() - chrono::Duration::seconds(STALE_AFTER_SECS);
+        let stale: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM ingestion.imports WHERE state = 'processing' AND stage = 'reading' AND updated_at < $1",
+        )
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        for id in stale {
+            self.fail(id, "interrupted by a restart before the file was read; upload it again").await?;
+        }
+        Ok(())
+    }
+
+    /// `processing` → `completed` once portfolio has applied every row.
+    pub async fn mark_applied(&self, conn: &mut sqlx::PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+        let now = self.clock.now();
+        sqlx::query(
+            "UPDATE ingestion.imports SET state = 'completed', stage = 'done', updated_at = $2, completed_at = $2
+             WHERE id = $1 AND state = 'processing'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Reads the file on a blocking thread and sends batches of rows and errors; the bounded channel makes the reader
+/// wait while the database catches up, which is what keeps memory flat.
+fn spawn_reader(
+    path: std::path::PathBuf,
+    options: ReadOptions,
+    as_of: AsOf,
+    batch_rows: usize,
+    tx: mpsc::Sender<Item>,
+    bytes_read: Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_blocking(move || {
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = tx.blocking_send(Item::Done(Err(FileError::Unreadable { line: 0, reason: e.to_string() })));
+                return;
+            }
+        };
+        let counting = CountingReader { inner: file, count: bytes_read };
+        let mut rows = Vec::with_capacity(batch_rows);
+        let mut errors = Vec::new();
+        let mut receiver_gone = false;
+        let result = file::read(
+            counting,
+            &options,
+            as_of,
+            |shape| {
+                let _ = tx.blocking_send(Item::Shape { encoding: shape.encoding.name(), delimiter: shape.delimiter });
+            },
+            |row| {
+                match row {
+                    Ok(r) => rows.push(r),
+                    Err(e) => errors.extend(e),
+                }
+                if rows.len() >= batch_rows || errors.len() >= ERROR_BATCH {
+                    let batch = Item::Batch { rows: std::mem::take(&mut rows), errors: std::mem::take(&mut errors) };
+                    if tx.blocking_send(batch).is_err() {
+                        receiver_gone = true;
+                        return ControlFlow::Break(());
+                    }
+                }
+                ControlFlow::Continue(())
+            },
+        );
+        if receiver_gone {
+            return;
+        }
+        if result.is_ok() && (!rows.is_empty() || !errors.is_empty()) {
+            let _ = tx.blocking_send(Item::Batch { rows, errors });
+        }
+        let _ = tx.blocking_send(Item::Done(result));
+    })
+}
+
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
