@@ -1,1 +1,51 @@
+//! Portfolio: the system of record for debtors, credits, advisors and supervisors. Applies imports atomically,
+//! and publishes account and advisor changes for the services that keep projections of them.
 
+mod api;
+mod apply;
+mod consumer;
+mod snapshot;
+mod staging;
+
+use std::sync::Arc;
+
+use recaudo_bus::outbox::Outbox;
+use recaudo_bus::{consume, ConsumerSpec};
+use recaudo_runtime::process::ServiceDef;
+use recaudo_runtime::{Infra, Migration, Started};
+use tokio_util::sync::CancellationToken;
+
+pub const SCHEMA: &str = "portfolio";
+pub const NAME: &str = "portfolio";
+
+pub fn migrations() -> Vec<Migration> {
+    vec![
+        Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
+        Migration::new(2, "portfolio", include_str!("../migrations/0002_portfolio.sql")),
+    ]
+}
+
+pub fn service() -> ServiceDef {
+    ServiceDef {
+        name: NAME,
+        schema: Some(SCHEMA),
+        migrations: migrations(),
+        start: Box::new(move |infra, shutdown| Box::pin(start(infra, shutdown))),
+    }
+}
+
+async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Started> {
+    let outbox = Outbox::new(SCHEMA, "recaudo/portfolio", infra.common.subject_prefix.clone());
+    let handler = consumer::ImportHandler { pool: infra.pool.clone(), outbox: outbox.clone(), clock: infra.clock.clone() };
+    let mut spec = ConsumerSpec::new("portfolio-imports", "import.>");
+    // Applying a large import takes a while; JetStream must not redeliver it meanwhile.
+    spec.ack_wait = std::time::Duration::from_secs(30 * 60);
+    let consumer = consume::run(infra.bus.clone(), spec, handler, shutdown);
+    Ok(Started::new(api::router(Arc::new(infra.pool.clone())))
+        .worker(async move {
+            if let Err(e) = consumer.await {
+                tracing::error!(error = %e, "portfolio consumer stopped");
+            }
+        })
+        .outbox(outbox))
+}

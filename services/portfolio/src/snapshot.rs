@@ -1,0 +1,129 @@
+//! Publishing the current state of advisors and accounts, as full snapshots that consumers replace theirs with.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use recaudo_bus::outbox::Outbox;
+use recaudo_domain::{AdvisorId, CreditId, DebtorId, PhoneNumber, SupervisorId};
+use recaudo_events::{AccountSnapshot, AccountStatus, AccountsUpserted, AdvisorUpserted, SupervisorRef};
+use rust_decimal::Decimal;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+/// Accounts per `portfolio.accounts.upserted` event: small enough for NATS' default 1 MB payload limit.
+const ACCOUNTS_PER_EVENT: i64 = 500;
+
+#[derive(FromRow)]
+struct AdvisorRow {
+    id: Uuid,
+    first_name: String,
+    last_name: String,
+    phone: String,
+    supervisor_id: Option<Uuid>,
+    supervisor_first_name: Option<String>,
+    supervisor_last_name: Option<String>,
+}
+
+pub async fn publish_advisors(conn: &mut PgConnection, outbox: &Outbox, now: DateTime<Utc>, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<AdvisorRow> = sqlx::query_as(
+        "SELECT a.id, a.first_name, a.last_name, a.phone, a.supervisor_id,
+                s.first_name AS supervisor_first_name, s.last_name AS supervisor_last_name
+         FROM portfolio.advisors a LEFT JOIN portfolio.supervisors s ON s.id = a.supervisor_id
+         WHERE a.id = ANY($1) ORDER BY a.id",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in rows {
+        let phone = PhoneNumber::from_e164(&r.phone).map_err(|e| decode("advisors.phone", e))?;
+        let event = AdvisorUpserted {
+            advisor_id: AdvisorId(r.id),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            whatsapp: Some(phone.clone()),
+            phone,
+            supervisor: r.supervisor_id.map(|id| SupervisorRef {
+                supervisor_id: SupervisorId(id),
+                first_name: r.supervisor_first_name.unwrap_or_default(),
+                last_name: r.supervisor_last_name.unwrap_or_default(),
+            }),
+        };
+        outbox.enqueue(conn, now, event).await?;
+    }
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct AccountRow {
+    credit_id: String,
+    debtor_id: String,
+    status: String,
+    first_name: String,
+    last_name: String,
+    phone: Option<String>,
+    email: Option<String>,
+    country: String,
+    product: String,
+    currency: String,
+    balance_total: Decimal,
+    balance_overdue: Decimal,
+    due_date: NaiveDate,
+    days_past_due: i32,
+    advisor_id: Option<Uuid>,
+}
+
+/// Publishes every credit listed in the transaction's `changed_credits`, in pages. Returns how many.
+pub async fn publish_changed_accounts(
+    conn: &mut PgConnection,
+    outbox: &Outbox,
+    now: DateTime<Utc>,
+    import_id: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let mut after = String::new();
+    let mut total = 0u64;
+    loop {
+        let rows: Vec<AccountRow> = sqlx::query_as(
+            "SELECT c.id AS credit_id, c.debtor_id, c.status, d.first_name, d.last_name, d.phone, d.email, d.country,
+                    c.product, c.currency, c.balance_total, c.balance_overdue, c.due_date, c.days_past_due, c.advisor_id
+             FROM changed_credits x
+             JOIN portfolio.credits c ON c.id = x.id
+             JOIN portfolio.debtors d ON d.id = c.debtor_id
+             WHERE x.id > $1 ORDER BY x.id LIMIT $2",
+        )
+        .bind(&after)
+        .bind(ACCOUNTS_PER_EVENT)
+        .fetch_all(&mut *conn)
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.credit_id.clone();
+        total += rows.len() as u64;
+        let accounts = rows.into_iter().map(account).collect::<Result<Vec<_>, _>>()?;
+        outbox.enqueue(conn, now, AccountsUpserted { import_id: Some(import_id), accounts }).await?;
+    }
+    Ok(total)
+}
+
+fn account(r: AccountRow) -> Result<AccountSnapshot, sqlx::Error> {
+    Ok(AccountSnapshot {
+        credit_id: CreditId::parse(&r.credit_id).map_err(|e| decode("credits.id", e))?,
+        debtor_id: DebtorId::parse(&r.debtor_id).map_err(|e| decode("credits.debtor_id", e))?,
+        status: if r.status == "open" { AccountStatus::Open } else { AccountStatus::Closed },
+        debtor_first_name: r.first_name,
+        debtor_last_name: r.last_name,
+        phone: r.phone.map(|p| PhoneNumber::from_e164(&p)).transpose().map_err(|e| decode("debtors.phone", e))?,
+        email: r.email,
+        country: r.country.parse().map_err(|e| decode("debtors.country", e))?,
+        product: r.product,
+        currency: r.currency.parse().map_err(|e| decode("credits.currency", e))?,
+        balance_total: r.balance_total,
+        balance_overdue: r.balance_overdue,
+        due_date: r.due_date,
+        days_past_due: r.days_past_due.max(0) as u32,
+        advisor_id: r.advisor_id.map(AdvisorId),
+    })
+}
+
+fn decode(column: &str, e: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::Decode(format!("{column}: {e}").into())
+}
