@@ -167,6 +167,9 @@ mod tests {
             idempotency_key: "attempt-1".into(),
         };
         let result = client.send(&msg).await;
-        assert!(matches!(result, Err(ProviderError::Unavailable(ref reason)) if reason.contains("could not connect")), "{result:?}");
+        assert!(
+            matches!(result, Err(ProviderError::Unavailable(ref reason)) if reason.contains("could not connect")),
+            "{result:?}"
+        );
     }
 }

@@ -39,7 +39,8 @@ mod tests {
 
     #[test]
     fn created_message_becomes_a_receipt() {
-        let body = br#"{"sid":"SM0123456789abcdef0123456789abcdef","account_sid":"AC1","status":"queued","error_code":null}"#;
+        let body =
+            br#"{"sid":"SM0123456789abcdef0123456789abcdef","account_sid":"AC1","status":"queued","error_code":null}"#;
         assert_eq!(
             interpret(201, body),
             Ok(ProviderReceipt {

@@ -55,7 +55,9 @@ impl VerifiedParams {
     }
 
     fn required(&self, name: &str) -> Result<&str, WebhookError> {
-        self.get(name).filter(|value| !value.is_empty()).ok_or_else(|| WebhookError::Malformed(format!("{name} is missing")))
+        self.get(name)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| WebhookError::Malformed(format!("{name} is missing")))
     }
 }
 

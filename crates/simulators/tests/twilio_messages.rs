@@ -1,0 +1,306 @@
+//! The Twilio client against the Twilio simulator, over real HTTP on loopback: every request, callback and webhook
+//! below crosses a socket in Twilio's wire format.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::Router;
+use recaudo_providers::twilio::{TwilioConfig, TwilioSms};
+use recaudo_providers::{OutboundSms, ProviderError, SmsProvider, WebhookError, WebhookRequest};
+use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+const DEBTOR: &str = "+573001234567";
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn bind() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let address = listener.local_addr().expect("bound address");
+    (listener, format!("http://{address}"))
+}
+
+fn serve(listener: TcpListener, router: Router) {
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("server runs") });
+}
+
+struct Simulated {
+    sim: TwilioSimulator,
+    /// Where the simulator is mounted: the client's `base_url`.
+    base_url: String,
+}
+
+/// Mounted under a prefix, as the app mounts it, which also shows the routes do not assume their mount point.
+async fn start_simulator() -> Simulated {
+    start_simulator_with_delay(Duration::from_millis(20)).await
+}
+
+async fn start_simulator_with_delay(status_delay: Duration) -> Simulated {
+    let sim = TwilioSimulator::new(SimConfig { status_delay, ..SimConfig::demo() });
+    let (listener, origin) = bind().await;
+    serve(listener, Router::new().nest("/sim/twilio", sim.router()));
+    Simulated { sim, base_url: format!("{origin}/sim/twilio") }
+}
+
+impl Simulated {
+    fn client_config(&self) -> TwilioConfig {
+        let config = self.sim.config();
+        TwilioConfig {
+            base_url: self.base_url.clone(),
+            account_sid: config.account_sid.clone(),
+            auth_token: config.auth_token.clone(),
+            from: Some(SimConfig::DEMO_FROM.to_string()),
+            messaging_service_sid: None,
+        }
+    }
+
+    fn client(&self) -> TwilioSms {
+        TwilioSms::new(self.client_config()).expect("valid client config")
+    }
+
+    /// A GET on the simulator's REST API with the right credentials; `path` is a Twilio path.
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let config = self.sim.config();
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.base_url))
+            .basic_auth(&config.account_sid, Some(&config.auth_token))
+            .send()
+            .await
+            .expect("simulator answers");
+        let status = response.status();
+        (status, response.json().await.expect("JSON body"))
+    }
+}
+
+fn sms(to: &str, body: &str, status_callback: Option<String>) -> OutboundSms {
+    OutboundSms { to: to.into(), body: body.into(), status_callback, idempotency_key: "attempt-1".into() }
+}
+
+/// One request as a webhook receiver saw it, with the full URL it was called on.
+struct Received {
+    url: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Received {
+    fn as_webhook(&self) -> WebhookRequest<'_> {
+        WebhookRequest { url: &self.url, headers: &self.headers, body: &self.body }
+    }
+}
+
+#[derive(Clone)]
+struct Receiver {
+    origin: String,
+    answer: StatusCode,
+    seen: mpsc::UnboundedSender<Received>,
+}
+
+/// A webhook receiver on its own port that records every request and answers `answer`.
+async fn start_receiver(answer: StatusCode) -> (String, mpsc::UnboundedReceiver<Received>) {
+    async fn record(State(receiver): State<Receiver>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+        let url = format!("{}{uri}", receiver.origin);
+        let _ = receiver.seen.send(Received { url, headers, body });
+        receiver.answer
+    }
+    let (listener, origin) = bind().await;
+    let (seen, requests) = mpsc::unbounded_channel();
+    let receiver = Receiver { origin: origin.clone(), answer, seen };
+    serve(listener, Router::new().fallback(record).with_state(receiver));
+    (origin, requests)
+}
+
+async fn next(requests: &mut mpsc::UnboundedReceiver<Received>) -> Received {
+    tokio::time::timeout(WAIT, requests.recv()).await.expect("a webhook arrives in time").expect("receiver open")
+}
+
+#[tokio::test]
+async fn a_sent_message_is_listed_with_the_fields_it_was_sent_with() {
+    // Slow enough that the message is still "queued" when listed, so its status can be compared with the receipt's.
+    let simulated = start_simulator_with_delay(Duration::from_secs(30)).await;
+    let receipt = simulated.client().send(&sms(DEBTOR, "Su cuota vence mañana", None)).await.expect("accepted");
+
+    assert_eq!(receipt.status, "queued");
+    assert!(receipt.provider_message_id.starts_with("SM") && receipt.provider_message_id.len() == 34);
+
+    let held = simulated.sim.messages();
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[0].sid.as_str(), held[0].to.as_str()), (receipt.provider_message_id.as_str(), DEBTOR));
+
+    let account = simulated.sim.config().account_sid.clone();
+    let (status, page) =
+        simulated.get(&format!("/2010-04-01/Accounts/{account}/Messages.json?To=%2B573001234567")).await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = &page["messages"][0];
+    assert_eq!(listed["sid"], receipt.provider_message_id.as_str());
+    assert_eq!(listed["to"], DEBTOR);
+    assert_eq!(listed["from"], SimConfig::DEMO_FROM);
+    assert_eq!(listed["body"], "Su cuota vence mañana");
+    assert_eq!(listed["status"], receipt.status.as_str());
+    assert_eq!(listed["direction"], "outbound-api");
+    assert_eq!(listed["num_segments"], "1");
+
+    let (status, fetched) =
+        simulated.get(&format!("/2010-04-01/Accounts/{account}/Messages/{}.json", receipt.provider_message_id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fetched["sid"], receipt.provider_message_id.as_str());
+    assert_eq!(fetched["api_version"], "2010-04-01");
+    assert_eq!(fetched["uri"], format!("/2010-04-01/Accounts/{account}/Messages/{}.json", receipt.provider_message_id));
+}
+
+#[tokio::test]
+async fn twilios_magic_numbers_are_rejected_with_their_codes() {
+    let simulated = start_simulator().await;
+    let client = simulated.client();
+    for (number, code) in [
+        ("+15005550001", "21211"),
+        ("+15005550002", "21612"),
+        ("+15005550003", "21408"),
+        ("+15005550004", "21610"),
+        ("+15005550009", "21614"),
+    ] {
+        let result = client.send(&sms(number, "Hola", None)).await;
+        assert!(
+            matches!(&result, Err(ProviderError::Rejected { code: Some(c), .. }) if c == code),
+            "{number}: {result:?}"
+        );
+    }
+    assert!(simulated.sim.messages().is_empty(), "refused messages are not kept");
+}
+
+#[tokio::test]
+async fn an_overlong_body_is_rejected_with_21617() {
+    let simulated = start_simulator().await;
+    let result = simulated.client().send(&sms(DEBTOR, &"a".repeat(1601), None)).await;
+    assert!(matches!(&result, Err(ProviderError::Rejected { code: Some(c), .. }) if c == "21617"), "{result:?}");
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_rejected_with_20003() {
+    let simulated = start_simulator().await;
+    let wrong_token = TwilioConfig { auth_token: "0".repeat(32), ..simulated.client_config() };
+    let result = TwilioSms::new(wrong_token).expect("valid config").send(&sms(DEBTOR, "Hola", None)).await;
+    assert!(matches!(&result, Err(ProviderError::Rejected { code: Some(c), .. }) if c == "20003"), "{result:?}");
+
+    let wrong_account = TwilioConfig { account_sid: format!("AC{}", "1".repeat(32)), ..simulated.client_config() };
+    let result = TwilioSms::new(wrong_account).expect("valid config").send(&sms(DEBTOR, "Hola", None)).await;
+    assert!(matches!(&result, Err(ProviderError::Rejected { code: Some(c), .. }) if c == "20003"), "{result:?}");
+}
+
+#[tokio::test]
+async fn status_callbacks_arrive_signed_as_sent_then_delivered() {
+    let simulated = start_simulator().await;
+    let client = simulated.client();
+    let (receiver, mut callbacks) = start_receiver(StatusCode::NO_CONTENT).await;
+    // A query string on the callback URL is part of what Twilio signs.
+    let callback_url = format!("{receiver}/webhooks/twilio/status?attempt=a-1");
+    let receipt =
+        client.send(&sms(DEBTOR, "Recordatorio de pago", Some(callback_url.clone()))).await.expect("accepted");
+
+    let sent = next(&mut callbacks).await;
+    let delivered = next(&mut callbacks).await;
+    assert_eq!(sent.url, callback_url);
+
+    let sent_update = client.parse_status_webhook(&sent.as_webhook()).expect("sent callback verifies");
+    assert_eq!(sent_update.provider_message_id, receipt.provider_message_id);
+    assert_eq!(sent_update.status, "sent");
+    assert_eq!(sent_update.error_code, None);
+    let delivered_update = client.parse_status_webhook(&delivered.as_webhook()).expect("delivered callback verifies");
+    assert_eq!(delivered_update.status, "delivered");
+
+    let tampered_body = String::from_utf8_lossy(&delivered.body).replace("delivered", "failed");
+    let tampered = WebhookRequest { body: tampered_body.as_bytes(), ..delivered.as_webhook() };
+    assert_eq!(client.parse_status_webhook(&tampered), Err(WebhookError::BadSignature));
+    let other_url =
+        WebhookRequest { url: &format!("{receiver}/webhooks/twilio/status?attempt=a-2"), ..delivered.as_webhook() };
+    assert_eq!(client.parse_status_webhook(&other_url), Err(WebhookError::BadSignature));
+
+    let held = simulated.sim.messages();
+    assert_eq!(held[0].status, "delivered");
+    assert!(held[0].date_sent.is_some());
+}
+
+#[tokio::test]
+async fn the_inbound_control_endpoint_delivers_a_signed_webhook() {
+    let simulated = start_simulator().await;
+    let client = simulated.client();
+    let (receiver, mut webhooks) = start_receiver(StatusCode::OK).await;
+    let webhook_url = format!("{receiver}/webhooks/twilio/inbound");
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/simulator/inbound", simulated.base_url))
+        .json(&json!({ "from": DEBTOR, "to": SimConfig::DEMO_FROM, "body": "Ya pagué", "webhook_url": webhook_url }))
+        .send()
+        .await
+        .expect("simulator answers");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let answer: Value = response.json().await.expect("JSON body");
+    let message_sid = answer["message_sid"].as_str().expect("message_sid").to_string();
+
+    let webhook = next(&mut webhooks).await;
+    let inbound = client.parse_inbound_webhook(&webhook.as_webhook()).expect("inbound webhook verifies");
+    assert_eq!(inbound.provider_message_id, message_sid);
+    assert_eq!(inbound.from, DEBTOR);
+    assert_eq!(inbound.to, SimConfig::DEMO_FROM);
+    assert_eq!(inbound.body, "Ya pagué");
+
+    let held = simulated.sim.messages();
+    assert_eq!((held[0].direction.as_str(), held[0].status.as_str()), ("inbound", "received"));
+}
+
+#[tokio::test]
+async fn an_inbound_webhook_that_refuses_is_reported_as_502() {
+    let simulated = start_simulator().await;
+    let (receiver, _webhooks) = start_receiver(StatusCode::FORBIDDEN).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/simulator/inbound", simulated.base_url))
+        .json(&json!({ "from": DEBTOR, "to": SimConfig::DEMO_FROM, "body": "Hola", "webhook_url": format!("{receiver}/hook") }))
+        .send()
+        .await
+        .expect("simulator answers");
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let answer: Value = response.json().await.expect("JSON body");
+    assert!(answer["error"].as_str().is_some_and(|e| e.contains("403")), "{answer}");
+    assert!(answer["message_sid"].is_string());
+}
+
+#[tokio::test]
+async fn an_unknown_message_is_twilios_20404() {
+    let simulated = start_simulator().await;
+    let account = simulated.sim.config().account_sid.clone();
+    let path = format!("/2010-04-01/Accounts/{account}/Messages/SM{}.json", "0".repeat(32));
+    let (status, error) = simulated.get(&path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error["code"], 20404);
+    assert_eq!(error["status"], 404);
+    assert_eq!(error["more_info"], "https://www.twilio.com/docs/errors/20404");
+}
+
+#[tokio::test]
+async fn lists_page_by_page_size_newest_first() {
+    let simulated = start_simulator().await;
+    let client = simulated.client();
+    let mut sids = Vec::new();
+    for body in ["uno", "dos", "tres"] {
+        sids.push(client.send(&sms(DEBTOR, body, None)).await.expect("accepted").provider_message_id);
+    }
+    client.send(&sms("+573009999999", "otro", None)).await.expect("accepted");
+
+    let account = simulated.sim.config().account_sid.clone();
+    let (_, first) =
+        simulated.get(&format!("/2010-04-01/Accounts/{account}/Messages.json?To=%2B573001234567&PageSize=2")).await;
+    assert_eq!(first["page_size"], 2);
+    assert_eq!(first["messages"][0]["sid"], sids[2].as_str());
+    assert_eq!(first["messages"][1]["sid"], sids[1].as_str());
+    assert_eq!(first["previous_page_uri"], Value::Null);
+
+    let next_page = first["next_page_uri"].as_str().expect("a second page");
+    let (_, second) = simulated.get(next_page).await;
+    assert_eq!(second["page"], 1);
+    assert_eq!(second["messages"].as_array().map(Vec::len), Some(1));
+    assert_eq!(second["messages"][0]["sid"], sids[0].as_str());
+    assert_eq!(second["next_page_uri"], Value::Null);
+}
