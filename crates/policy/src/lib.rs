@@ -82,6 +82,18 @@ impl Policy {
         }
     }
 
+    /// When the window opens on the local day after the one `at` falls on (daily caps reset then).
+    pub fn next_day_open(&self, country: Country, at: DateTime<Utc>) -> DateTime<Utc> {
+        let tz = country.time_zone();
+        let tomorrow = at.with_timezone(&tz).date_naive().succ_opt().unwrap_or(at.date_naive());
+        let midnight = tz
+            .from_local_datetime(&tomorrow.and_time(NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(at + chrono::Duration::days(1));
+        self.next_open(country, midnight)
+    }
+
     /// The next instant at or after `at` at which the window is open for `country`.
     pub fn next_open(&self, country: Country, at: DateTime<Utc>) -> DateTime<Utc> {
         if self.check(country, at).is_ok() {
@@ -142,6 +154,15 @@ mod tests {
         assert_eq!(p.next_open(Country::Peru, utc("2026-11-23T11:00:00Z")), utc("2026-11-23T13:00:00Z"));
         let open = utc("2026-11-23T15:00:00Z");
         assert_eq!(p.next_open(Country::Peru, open), open);
+    }
+
+    #[test]
+    fn next_day_open_is_tomorrows_window() {
+        let p = Policy::default();
+        // 10:00 in Bogotá on the 23rd → 08:00 on the 24th.
+        assert_eq!(p.next_day_open(Country::Colombia, utc("2026-11-23T15:00:00Z")), utc("2026-11-24T13:00:00Z"));
+        // 22:00 in Bogotá on the 23rd (03:00 UTC on the 24th) → still 08:00 on the 24th.
+        assert_eq!(p.next_day_open(Country::Colombia, utc("2026-11-24T03:00:00Z")), utc("2026-11-24T13:00:00Z"));
     }
 
     #[test]

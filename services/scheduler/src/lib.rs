@@ -1,1 +1,67 @@
+//! Scheduler: decides who is contacted, when and on which channel. Keeps its own projection of accounts from
+//! portfolio events, runs every planned contact through the policy engine, and requests contacts from the
+//! channel dispatchers (`contact.requested.<channel>`).
 
+mod planner;
+mod projection;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use recaudo_bus::outbox::Outbox;
+use recaudo_bus::{consume, ConsumerSpec};
+use recaudo_runtime::process::ServiceDef;
+use recaudo_runtime::{ConfigError, Env, Infra, Migration, Started};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub const SCHEMA: &str = "scheduler";
+pub const NAME: &str = "scheduler";
+
+pub fn migrations() -> Vec<Migration> {
+    vec![
+        Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
+        Migration::new(2, "scheduler", include_str!("../migrations/0002_scheduler.sql")),
+    ]
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How often the planner looks for due plans when nothing wakes it.
+    pub tick: Duration,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let ms = env.get("RECAUDO_SCHEDULER_TICK_MS", 1000u64)?;
+        if ms == 0 {
+            return Err(ConfigError::new("RECAUDO_SCHEDULER_TICK_MS", "0", "must be at least 1"));
+        }
+        Ok(Config { tick: Duration::from_millis(ms) })
+    }
+}
+
+pub fn service(config: Config) -> ServiceDef {
+    ServiceDef {
+        name: NAME,
+        schema: Some(SCHEMA),
+        migrations: migrations(),
+        start: Box::new(move |infra, shutdown| Box::pin(start(infra, config, shutdown))),
+    }
+}
+
+async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
+    let outbox = Outbox::new(SCHEMA, "recaudo/scheduler", infra.common.subject_prefix.clone());
+    let wake = Arc::new(Notify::new());
+    let projection = projection::PortfolioHandler { pool: infra.pool.clone(), clock: infra.clock.clone(), planner_wake: wake.clone() };
+    let consumer = consume::run(infra.bus.clone(), ConsumerSpec::new("scheduler-portfolio", "portfolio.>"), projection, shutdown.clone());
+    let planner = planner::Planner::new(infra.pool.clone(), outbox.clone(), infra.clock.clone());
+    Ok(Started::new(axum::Router::new())
+        .worker(async move {
+            if let Err(e) = consumer.await {
+                tracing::error!(error = %e, "scheduler consumer stopped");
+            }
+        })
+        .worker(planner.run(config.tick, wake, shutdown))
+        .outbox(outbox))
+}

@@ -1,0 +1,86 @@
+//! Attempts as the API shows them, and the settling of attempts cut off by a crash.
+
+use recaudo_domain::{CreditId, DebtorId};
+use recaudo_events::{AttemptOutcome, ContactAttempted};
+use serde::Serialize;
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::Dispatcher;
+
+#[derive(Debug, Serialize, FromRow)]
+pub struct AttemptView {
+    pub attempt_id: Uuid,
+    pub contact_id: Uuid,
+    pub channel: String,
+    pub status: String,
+    pub body: String,
+    pub to: String,
+    pub provider: String,
+    pub provider_message_id: Option<String>,
+    pub error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub attempted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn for_debtor(pool: &sqlx::PgPool, debtor_id: &str) -> Result<Vec<AttemptView>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id AS attempt_id, contact_id, channel, status, body, to_address AS \"to\", provider, provider_message_id,
+                error, created_at, attempted_at
+         FROM dispatcher.attempts WHERE debtor_id = $1 ORDER BY created_at, id",
+    )
+    .bind(debtor_id)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(FromRow)]
+struct Interrupted {
+    id: Uuid,
+    contact_id: Uuid,
+    debtor_id: String,
+    credit_id: String,
+    advisor_id: Option<Uuid>,
+    body: String,
+    reply_token: String,
+}
+
+/// Attempts left in `sending` by a crash between recording and calling the provider (or before recording the
+/// answer): whether the provider sent them is unknown, and they are never sent again. They become `unknown` and
+/// are published as failed attempts, so that the scheduler and the metrics see them.
+pub async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
+    let now = d.clock.now();
+    let cutoff = now - chrono::Duration::minutes(2);
+    let mut tx = d.pool.begin().await?;
+    let rows: Vec<Interrupted> = sqlx::query_as(
+        "UPDATE dispatcher.attempts SET status = 'unknown', error = 'interrupted before the provider answered',
+                updated_at = $3
+         WHERE status = 'sending' AND channel = $1 AND created_at < $2
+         RETURNING id, contact_id, debtor_id, credit_id, advisor_id, body, reply_token",
+    )
+    .bind(d.channel.as_str())
+    .bind(cutoff)
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in rows {
+        let event = ContactAttempted {
+            attempt_id: r.id,
+            contact_id: r.contact_id,
+            channel: d.channel,
+            debtor_id: DebtorId::parse(&r.debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+            credit_id: CreditId::parse(&r.credit_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+            advisor_id: r.advisor_id.map(recaudo_domain::AdvisorId),
+            outcome: AttemptOutcome::Failed,
+            provider: d.provider.name().to_string(),
+            provider_message_id: None,
+            body: r.body,
+            reply_token: r.reply_token,
+            error: Some("interrupted before the provider answered; not retried".into()),
+            attempted_at: now,
+        };
+        d.outbox.enqueue(&mut tx, now, event).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! Handling `contact.requested.<channel>`: the send-window re-check, rendering, and the one provider call.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use recaudo_bus::{inbox, HandleError, Handler, Incoming};
+use recaudo_events::{AttemptOutcome, ContactAttempted, ContactRequested, ContactSuppressed};
+use recaudo_policy::Policy;
+use recaudo_providers::{OutboundSms, ProviderError};
+use recaudo_templates::{format_money, AdvisorTags, CreditTags, DebtorTags, MessageContext, Templates};
+use uuid::Uuid;
+
+use crate::{Dispatcher, SCHEMA};
+
+pub struct RequestHandler(pub Arc<Dispatcher>);
+
+/// An attempt recorded and ready to send.
+struct Prepared {
+    attempt_id: Uuid,
+    body: String,
+    reply_token: String,
+}
+
+impl Handler for RequestHandler {
+    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+        let d = &self.0;
+        let request = msg.envelope.decode::<ContactRequested>()?.data;
+        let consumer = format!("dispatcher-{}", d.channel);
+        let now = d.clock.now();
+
+        let mut tx = d.pool.begin().await?;
+        if !inbox::claim(&mut tx, SCHEMA, &consumer, msg.envelope.id).await? {
+            return Ok(());
+        }
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dispatcher.attempts WHERE contact_id = $1)")
+            .bind(request.contact_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if exists {
+            tx.commit().await?;
+            return Ok(());
+        }
+        // The request may have waited in the stream (an outage, a backlog) past the window it was planned in.
+        if let Err(s) = Policy::default().check(request.country, now) {
+            let event = ContactSuppressed {
+                contact_id: request.contact_id,
+                channel: d.channel,
+                debtor_id: request.debtor.id.clone(),
+                credit_id: request.credit.id.clone(),
+                rule: s.rule.to_string(),
+                detail: s.detail,
+            };
+            d.outbox.enqueue(&mut tx, now, event).await?;
+            tx.commit().await?;
+            d.outbox.wake();
+            return Ok(());
+        }
+        let reply_token = new_token();
+        let rendered = Templates::builtin().render(&request.template, &context(&request, &d.public_url, &reply_token));
+        let attempt_id = Uuid::now_v7();
+        let (body, render_error) = match rendered {
+            Ok(body) => (body, None),
+            Err(e) => (String::new(), Some(e.to_string())),
+        };
+        sqlx::query(
+            "INSERT INTO dispatcher.attempts (id, contact_id, channel, debtor_id, credit_id, advisor_id, to_address, body,
+                                              reply_token, provider, status, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11)",
+        )
+        .bind(attempt_id)
+        .bind(request.contact_id)
+        .bind(d.channel.as_str())
+        .bind(request.debtor.id.as_str())
+        .bind(request.credit.id.as_str())
+        .bind(request.advisor.as_ref().map(|a| a.id.0))
+        .bind(&request.to)
+        .bind(&body)
+        .bind(&reply_token)
+        .bind(d.provider.name())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        let prepared = Prepared { attempt_id, body, reply_token };
+        let result = match render_error {
+            Some(e) => Err(ProviderError::Rejected { code: Some("template".into()), message: e }),
+            None => {
+                let sms = OutboundSms {
+                    to: request.to.clone(),
+                    body: prepared.body.clone(),
+                    status_callback: Some(d.status_callback_url()),
+                    idempotency_key: attempt_id.to_string(),
+                };
+                d.provider.send(&sms).await
+            }
+        };
+        record_outcome(d, &request, prepared, result).await.map_err(HandleError::from)
+    }
+}
+
+/// Stores the provider's answer and publishes `contact.attempted`. Never returns a retryable error for the provider
+/// call itself: the attempt is recorded, so a retry would skip it anyway.
+async fn record_outcome(
+    d: &Dispatcher,
+    request: &ContactRequested,
+    prepared: Prepared,
+    result: Result<recaudo_providers::ProviderReceipt, ProviderError>,
+) -> Result<(), sqlx::Error> {
+    let now = d.clock.now();
+    let (outcome, status, message_id, error) = match result {
+        Ok(receipt) => (AttemptOutcome::Sent, "sent".to_string(), Some(receipt.provider_message_id), None),
+        Err(e @ ProviderError::Rejected { .. }) => (AttemptOutcome::Failed, "failed".to_string(), None, Some(e.to_string())),
+        // Unknown whether it went out: never retried, so that a debtor is not messaged twice.
+        Err(e @ ProviderError::Unavailable(_)) => (AttemptOutcome::Failed, "unknown".to_string(), None, Some(e.to_string())),
+    };
+    tracing::info!(attempt_id = %prepared.attempt_id, status = %status, "contact attempted");
+    let mut tx = d.pool.begin().await?;
+    sqlx::query(
+        "UPDATE dispatcher.attempts SET status = $2, provider_message_id = $3, error = $4, attempted_at = $5, updated_at = $5
+         WHERE id = $1",
+    )
+    .bind(prepared.attempt_id)
+    .bind(&status)
+    .bind(&message_id)
+    .bind(&error)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let event = ContactAttempted {
+        attempt_id: prepared.attempt_id,
+        contact_id: request.contact_id,
+        channel: d.channel,
+        debtor_id: request.debtor.id.clone(),
+        credit_id: request.credit.id.clone(),
+        advisor_id: request.advisor.as_ref().map(|a| a.id),
+        outcome,
+        provider: d.provider.name().to_string(),
+        provider_message_id: message_id,
+        body: prepared.body,
+        reply_token: prepared.reply_token,
+        error,
+        attempted_at: now,
+    };
+    d.outbox.enqueue(&mut tx, now, event).await?;
+    tx.commit().await?;
+    d.outbox.wake();
+    Ok(())
+}
+
+fn context(r: &ContactRequested, public_url: &str, token: &str) -> MessageContext {
+    MessageContext {
+        debtor: DebtorTags {
+            first_name: r.debtor.first_name.clone(),
+            last_name: r.debtor.last_name.clone(),
+            full_name: format!("{} {}", r.debtor.first_name, r.debtor.last_name).trim().to_string(),
+        },
+        credit: CreditTags {
+            id: r.credit.id.to_string(),
+            product: r.credit.product.clone(),
+            currency: r.credit.currency.to_string(),
+            overdue: format_money(r.credit.balance_overdue, r.credit.currency.code()),
+            days_past_due: r.credit.days_past_due,
+        },
+        advisor: r.advisor.as_ref().map(|a| AdvisorTags {
+            first_name: a.first_name.clone(),
+            name: format!("{} {}", a.first_name, a.last_name).trim().to_string(),
+            phone: a.phone.e164().to_string(),
+        }),
+        reply_link: format!("{public_url}/r/{token}"),
+    }
+}
+
+/// 128 random bits, URL-safe: unguessable, so a link cannot be forged to reach another debtor's advisor.
+fn new_token() -> String {
+    let bytes: [u8; 16] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

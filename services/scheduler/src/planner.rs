@@ -1,0 +1,202 @@
+//! The planner: takes debtors whose plan is due, applies the default strategy and the contact policy, and requests
+//! contacts. A request and its ledger entry are written in one transaction with the outgoing event (outbox), so a
+//! debtor is never requested twice for the same local day, whatever crashes or redeliveries happen.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use recaudo_bus::outbox::Outbox;
+use recaudo_domain::{AdvisorId, Country, CreditId, DebtorId, PhoneNumber};
+use recaudo_events::{Channel, ContactAdvisor, ContactCredit, ContactDebtor, ContactRequested, ContactSuppressed};
+use recaudo_policy::Policy;
+use recaudo_runtime::Clock;
+use rust_decimal::Decimal;
+use sqlx::{FromRow, PgConnection, PgPool};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The built-in strategy: one SMS reminder a local day to each debtor with a credit at least one day past due,
+/// about their most overdue credit.
+pub const DEFAULT_STRATEGY: &str = "default_sms_reminder";
+const PLANS_PER_ROUND: i64 = 200;
+
+pub struct Planner {
+    pool: PgPool,
+    outbox: Outbox,
+    clock: Clock,
+    policy: Policy,
+}
+
+#[derive(FromRow)]
+struct Candidate {
+    credit_id: String,
+    debtor_id: String,
+    first_name: String,
+    last_name: String,
+    phone: Option<String>,
+    country: String,
+    product: String,
+    currency: String,
+    balance_overdue: Decimal,
+    days_past_due: i32,
+    advisor_id: Option<Uuid>,
+    advisor_first_name: Option<String>,
+    advisor_last_name: Option<String>,
+    advisor_phone: Option<String>,
+}
+
+/// What to do with one debtor's plan.
+enum Decision {
+    /// Nothing to contact them about: drop the plan until their accounts change.
+    Drop,
+    /// Look again at this instant.
+    Later(DateTime<Utc>),
+}
+
+impl Planner {
+    pub fn new(pool: PgPool, outbox: Outbox, clock: Clock) -> Self {
+        Planner { pool, outbox, clock, policy: Policy::default() }
+    }
+
+    pub async fn run(self, tick: Duration, wake: Arc<Notify>, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            match self.round().await {
+                Ok(n) if n as i64 == PLANS_PER_ROUND => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "planning round failed; retrying"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => {}
+                _ = wake.notified() => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+    }
+
+    /// Decides every due plan of one page; returns how many it looked at.
+    async fn round(&self) -> Result<usize, sqlx::Error> {
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await?;
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT debtor_id FROM scheduler.plans WHERE strategy = $1 AND next_at <= $2
+             ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(DEFAULT_STRATEGY)
+        .bind(now)
+        .bind(PLANS_PER_ROUND)
+        .fetch_all(&mut *tx)
+        .await?;
+        for debtor_id in &due {
+            match self.decide(&mut tx, debtor_id, now).await? {
+                Decision::Drop => {
+                    sqlx::query("DELETE FROM scheduler.plans WHERE debtor_id = $1 AND strategy = $2")
+                        .bind(debtor_id)
+                        .bind(DEFAULT_STRATEGY)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Decision::Later(at) => {
+                    sqlx::query("UPDATE scheduler.plans SET next_at = $3 WHERE debtor_id = $1 AND strategy = $2")
+                        .bind(debtor_id)
+                        .bind(DEFAULT_STRATEGY)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        if !due.is_empty() {
+            self.outbox.wake();
+        }
+        Ok(due.len())
+    }
+
+    async fn decide(&self, conn: &mut PgConnection, debtor_id: &str, now: DateTime<Utc>) -> Result<Decision, sqlx::Error> {
+        let candidate: Option<Candidate> = sqlx::query_as(
+            "SELECT a.credit_id, a.debtor_id, a.first_name, a.last_name, a.phone, a.country, a.product, a.currency,
+                    a.balance_overdue, a.days_past_due, a.advisor_id,
+                    v.first_name AS advisor_first_name, v.last_name AS advisor_last_name, v.phone AS advisor_phone
+             FROM scheduler.accounts a LEFT JOIN scheduler.advisors v ON v.id = a.advisor_id
+             WHERE a.debtor_id = $1 AND a.status = 'open' AND a.days_past_due >= 1
+             ORDER BY a.days_past_due DESC, a.balance_overdue DESC, a.credit_id LIMIT 1",
+        )
+        .bind(debtor_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(c) = candidate else { return Ok(Decision::Drop) };
+        let Ok(country) = c.country.parse::<Country>() else { return Ok(Decision::Drop) };
+        let contact_id = Uuid::now_v7();
+        let Some(phone) = c.phone.as_deref().and_then(|p| PhoneNumber::from_e164(p).ok()) else {
+            let event = ContactSuppressed {
+                contact_id,
+                channel: Channel::Sms,
+                debtor_id: id(DebtorId::parse(&c.debtor_id))?,
+                credit_id: id(CreditId::parse(&c.credit_id))?,
+                rule: "no_channel_address".into(),
+                detail: "the debtor has no mobile phone number".into(),
+            };
+            self.outbox.enqueue(conn, now, event).await?;
+            return Ok(Decision::Drop);
+        };
+        if self.policy.check(country, now).is_err() {
+            // Not a suppression: the contact waits for the window to open.
+            return Ok(Decision::Later(self.policy.next_open(country, now)));
+        }
+        let local_date = Policy::local_date(country, now);
+        let next_day = self.policy.next_day_open(country, now);
+        let recorded = sqlx::query(
+            "INSERT INTO scheduler.contact_ledger (contact_id, debtor_id, credit_id, channel, strategy, local_date, requested_at)
+             VALUES ($1, $2, $3, 'sms', $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(contact_id)
+        .bind(&c.debtor_id)
+        .bind(&c.credit_id)
+        .bind(DEFAULT_STRATEGY)
+        .bind(local_date)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1;
+        if !recorded {
+            // Already contacted today (local): the daily cap holds until tomorrow's window.
+            return Ok(Decision::Later(next_day));
+        }
+        let advisor = match (c.advisor_id, c.advisor_phone.as_deref().and_then(|p| PhoneNumber::from_e164(p).ok())) {
+            (Some(aid), Some(phone)) => Some(ContactAdvisor {
+                id: AdvisorId(aid),
+                first_name: c.advisor_first_name.clone().unwrap_or_default(),
+                last_name: c.advisor_last_name.clone().unwrap_or_default(),
+                phone,
+            }),
+            _ => None,
+        };
+        let event = ContactRequested {
+            contact_id,
+            channel: Channel::Sms,
+            strategy: DEFAULT_STRATEGY.into(),
+            template: recaudo_templates::SMS_REMINDER.into(),
+            to: phone.e164().to_string(),
+            country,
+            debtor: ContactDebtor { id: id(DebtorId::parse(&c.debtor_id))?, first_name: c.first_name, last_name: c.last_name },
+            credit: ContactCredit {
+                id: id(CreditId::parse(&c.credit_id))?,
+                product: c.product,
+                currency: c.currency.parse().map_err(|e| sqlx::Error::Decode(format!("accounts.currency: {e}").into()))?,
+                balance_overdue: c.balance_overdue,
+                days_past_due: c.days_past_due.max(0) as u32,
+            },
+            advisor,
+            requested_at: now,
+        };
+        self.outbox.enqueue(conn, now, event).await?;
+        Ok(Decision::Later(next_day))
+    }
+}
+
+fn id<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, sqlx::Error> {
+    r.map_err(|e| sqlx::Error::Decode(format!("stored id: {e}").into()))
+}

@@ -1,0 +1,113 @@
+//! The scheduler's projection of portfolio: accounts and advisors as the last snapshot said, and a plan entry for
+//! every debtor whose accounts changed, so the planner looks at them.
+
+use std::sync::Arc;
+
+use recaudo_bus::{inbox, HandleError, Handler, Incoming};
+use recaudo_events::{AccountStatus, AccountsUpserted, AdvisorUpserted, Event};
+use recaudo_runtime::Clock;
+use serde::Serialize;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+use crate::{planner, SCHEMA};
+
+const CONSUMER: &str = "scheduler-portfolio";
+
+pub struct PortfolioHandler {
+    pub pool: PgPool,
+    pub clock: Clock,
+    pub planner_wake: Arc<Notify>,
+}
+
+#[derive(Serialize)]
+struct AccountRow<'a> {
+    credit_id: &'a str,
+    debtor_id: &'a str,
+    status: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+    phone: Option<&'a str>,
+    country: &'a str,
+    product: &'a str,
+    currency: String,
+    balance_overdue: String,
+    days_past_due: u32,
+    advisor_id: Option<uuid::Uuid>,
+}
+
+impl Handler for PortfolioHandler {
+    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+        let mut tx = self.pool.begin().await?;
+        if !inbox::claim(&mut tx, SCHEMA, CONSUMER, msg.envelope.id).await? {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        if msg.envelope.ty == AccountsUpserted::TYPE {
+            let e = msg.envelope.decode::<AccountsUpserted>()?.data;
+            let rows: Vec<AccountRow<'_>> = e
+                .accounts
+                .iter()
+                .map(|a| AccountRow {
+                    credit_id: a.credit_id.as_str(),
+                    debtor_id: a.debtor_id.as_str(),
+                    status: if a.status == AccountStatus::Open { "open" } else { "closed" },
+                    first_name: &a.debtor_first_name,
+                    last_name: &a.debtor_last_name,
+                    phone: a.phone.as_ref().map(|p| p.e164()),
+                    country: a.country.code(),
+                    product: &a.product,
+                    currency: a.currency.to_string(),
+                    balance_overdue: a.balance_overdue.to_string(),
+                    days_past_due: a.days_past_due,
+                    advisor_id: a.advisor_id.map(|id| id.0),
+                })
+                .collect();
+            let json = serde_json::to_value(&rows).map_err(HandleError::reject)?;
+            sqlx::query(
+                "INSERT INTO scheduler.accounts (credit_id, debtor_id, status, first_name, last_name, phone, country,
+                                                 product, currency, balance_overdue, days_past_due, advisor_id, updated_at)
+                 SELECT r.*, $2 FROM jsonb_to_recordset($1) AS r(credit_id TEXT, debtor_id TEXT, status TEXT,
+                     first_name TEXT, last_name TEXT, phone TEXT, country TEXT, product TEXT, currency TEXT,
+                     balance_overdue NUMERIC, days_past_due INT, advisor_id UUID)
+                 ON CONFLICT (credit_id) DO UPDATE SET debtor_id = EXCLUDED.debtor_id, status = EXCLUDED.status,
+                     first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, phone = EXCLUDED.phone,
+                     country = EXCLUDED.country, product = EXCLUDED.product, currency = EXCLUDED.currency,
+                     balance_overdue = EXCLUDED.balance_overdue, days_past_due = EXCLUDED.days_past_due,
+                     advisor_id = EXCLUDED.advisor_id, updated_at = EXCLUDED.updated_at",
+            )
+            .bind(&json)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            // Look at these debtors now; an earlier plan time is kept.
+            sqlx::query(
+                "INSERT INTO scheduler.plans (debtor_id, strategy, next_at)
+                 SELECT DISTINCT r.debtor_id, $2, $3 FROM jsonb_to_recordset($1) AS r(debtor_id TEXT)
+                 ON CONFLICT (debtor_id, strategy) DO UPDATE SET next_at = LEAST(plans.next_at, EXCLUDED.next_at)",
+            )
+            .bind(&json)
+            .bind(planner::DEFAULT_STRATEGY)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        } else if msg.envelope.ty == AdvisorUpserted::TYPE {
+            let e = msg.envelope.decode::<AdvisorUpserted>()?.data;
+            sqlx::query(
+                "INSERT INTO scheduler.advisors (id, first_name, last_name, phone, updated_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (id) DO UPDATE SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
+                     phone = EXCLUDED.phone, updated_at = EXCLUDED.updated_at",
+            )
+            .bind(e.advisor_id.0)
+            .bind(&e.first_name)
+            .bind(&e.last_name)
+            .bind(e.phone.e164())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.planner_wake.notify_one();
+        Ok(())
+    }
+}
