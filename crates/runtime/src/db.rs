@@ -35,6 +35,24 @@ pub enum MigrateError {
     Db(#[from] sqlx::Error),
 }
 
+/// Creates the database named in `url` when it does not exist, connecting to the server's `postgres` database to
+/// do so. Lets `recaudo migrate` work against a fresh server.
+pub async fn ensure_database(url: &str) -> Result<(), sqlx::Error> {
+    use sqlx::ConnectOptions;
+    let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+    let Some(name) = options.get_database().map(str::to_string) else { return Ok(()) };
+    let mut admin = options.clone().database("postgres").connect().await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await?;
+    if !exists {
+        let quoted = name.replace('"', "\"\"");
+        sqlx::query(&format!("CREATE DATABASE \"{quoted}\"")).execute(&mut admin).await?;
+    }
+    Ok(())
+}
+
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(max_connections)

@@ -15,7 +15,18 @@ use recaudo_runtime::{ConfigError, Env, Infra, Migration, Started};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use imports::{ImportView, RowErrorView};
 pub use pipeline::{ImportRequest, Importer, Progress};
+
+/// An import's current state (for the CLI).
+pub async fn imports_view(pool: &sqlx::PgPool, id: uuid::Uuid) -> Result<ImportView, sqlx::Error> {
+    imports::find(pool, id).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+/// The first `limit` row errors of an import (for the CLI).
+pub async fn imports_errors(pool: &sqlx::PgPool, id: uuid::Uuid, limit: i64) -> Result<Vec<RowErrorView>, sqlx::Error> {
+    imports::errors(pool, id, 0, limit).await
+}
 
 pub const SCHEMA: &str = "ingestion";
 pub const NAME: &str = "ingestion";

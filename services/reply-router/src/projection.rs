@@ -1,0 +1,110 @@
+//! What the router learns from other services: advisors, the current advisor of each credit, and the reply link of
+//! every attempt.
+
+use recaudo_bus::{inbox, HandleError, Handler, Incoming};
+use recaudo_events::{AccountsUpserted, AdvisorUpserted, AttemptOutcome, ContactAttempted, Event};
+use recaudo_runtime::Clock;
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::SCHEMA;
+
+pub struct Projection {
+    pub pool: PgPool,
+    pub clock: Clock,
+}
+
+#[derive(Serialize)]
+struct AccountRow<'a> {
+    credit_id: &'a str,
+    debtor_id: &'a str,
+    debtor_first_name: &'a str,
+    debtor_last_name: &'a str,
+    advisor_id: Option<uuid::Uuid>,
+}
+
+impl Handler for Projection {
+    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+        let consumer = if msg.envelope.ty == ContactAttempted::TYPE { "reply-router-attempts" } else { "reply-router-portfolio" };
+        let mut tx = self.pool.begin().await?;
+        if !inbox::claim(&mut tx, SCHEMA, consumer, msg.envelope.id).await? {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        match msg.envelope.ty.as_str() {
+            AdvisorUpserted::TYPE => {
+                let e = msg.envelope.decode::<AdvisorUpserted>()?.data;
+                let sup = e.supervisor.as_ref();
+                sqlx::query(
+                    "INSERT INTO reply_router.advisors (id, first_name, last_name, phone, whatsapp, supervisor_id,
+                                                        supervisor_first_name, supervisor_last_name, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (id) DO UPDATE SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
+                         phone = EXCLUDED.phone, whatsapp = EXCLUDED.whatsapp, supervisor_id = EXCLUDED.supervisor_id,
+                         supervisor_first_name = EXCLUDED.supervisor_first_name,
+                         supervisor_last_name = EXCLUDED.supervisor_last_name, updated_at = EXCLUDED.updated_at",
+                )
+                .bind(e.advisor_id.0)
+                .bind(&e.first_name)
+                .bind(&e.last_name)
+                .bind(e.phone.e164())
+                .bind(e.whatsapp.as_ref().map(|w| w.e164()))
+                .bind(sup.map(|s| s.supervisor_id.0))
+                .bind(sup.map(|s| s.first_name.as_str()))
+                .bind(sup.map(|s| s.last_name.as_str()))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            AccountsUpserted::TYPE => {
+                let e = msg.envelope.decode::<AccountsUpserted>()?.data;
+                let rows: Vec<AccountRow<'_>> = e
+                    .accounts
+                    .iter()
+                    .map(|a| AccountRow {
+                        credit_id: a.credit_id.as_str(),
+                        debtor_id: a.debtor_id.as_str(),
+                        debtor_first_name: &a.debtor_first_name,
+                        debtor_last_name: &a.debtor_last_name,
+                        advisor_id: a.advisor_id.map(|id| id.0),
+                    })
+                    .collect();
+                sqlx::query(
+                    "INSERT INTO reply_router.accounts (credit_id, debtor_id, debtor_first_name, debtor_last_name,
+                                                        advisor_id, updated_at)
+                     SELECT r.*, $2 FROM jsonb_to_recordset($1) AS r(credit_id TEXT, debtor_id TEXT,
+                         debtor_first_name TEXT, debtor_last_name TEXT, advisor_id UUID)
+                     ON CONFLICT (credit_id) DO UPDATE SET debtor_id = EXCLUDED.debtor_id,
+                         debtor_first_name = EXCLUDED.debtor_first_name, debtor_last_name = EXCLUDED.debtor_last_name,
+                         advisor_id = EXCLUDED.advisor_id, updated_at = EXCLUDED.updated_at",
+                )
+                .bind(serde_json::to_value(&rows).map_err(HandleError::reject)?)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            ContactAttempted::TYPE => {
+                let e = msg.envelope.decode::<ContactAttempted>()?.data;
+                // Only a message that went out carries a link anyone can open.
+                if e.outcome == AttemptOutcome::Sent {
+                    sqlx::query(
+                        "INSERT INTO reply_router.links (token, attempt_id, contact_id, channel, debtor_id, credit_id, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (token) DO NOTHING",
+                    )
+                    .bind(&e.reply_token)
+                    .bind(e.attempt_id)
+                    .bind(e.contact_id)
+                    .bind(e.channel.as_str())
+                    .bind(e.debtor_id.as_str())
+                    .bind(e.credit_id.as_str())
+                    .bind(e.attempted_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            _ => {}
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

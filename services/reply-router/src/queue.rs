@@ -1,0 +1,53 @@
+//! `GET /api/advisors/{advisor_id}/queue`: the open items in an advisor's queue, oldest first.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use recaudo_runtime::ApiError;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::Router;
+
+pub fn router(r: Arc<Router>) -> axum::Router {
+    axum::Router::new().route("/api/advisors/{id}/queue", get(queue)).with_state(r)
+}
+
+#[derive(Serialize, FromRow)]
+struct Item {
+    id: Uuid,
+    kind: String,
+    state: String,
+    debtor_id: String,
+    debtor_first_name: Option<String>,
+    debtor_last_name: Option<String>,
+    credit_id: String,
+    opened_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+}
+
+async fn queue(State(r): State<Arc<Router>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let advisor_id: Uuid =
+        id.parse().map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not an advisor id")))?;
+    let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM reply_router.advisors WHERE id = $1)")
+        .bind(advisor_id)
+        .fetch_one(&r.pool)
+        .await?;
+    if !known {
+        return Err(ApiError::NotFound(format!("no advisor {advisor_id}")));
+    }
+    let items: Vec<Item> = sqlx::query_as(
+        "SELECT q.id, q.kind, q.state, q.debtor_id, a.debtor_first_name, a.debtor_last_name, q.credit_id, q.opened_at, q.due_at
+         FROM reply_router.queue_items q LEFT JOIN reply_router.accounts a ON a.credit_id = q.credit_id
+         WHERE q.advisor_id = $1 AND q.state = 'open' ORDER BY q.opened_at, q.id",
+    )
+    .bind(advisor_id)
+    .fetch_all(&r.pool)
+    .await?;
+    Ok(Json(json!({ "advisor_id": advisor_id, "items": items })))
+}

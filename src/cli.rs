@@ -1,0 +1,155 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use recaudo_events::Channel;
+use recaudo_runtime::telemetry::{self, LogFormat};
+use recaudo_runtime::{db, CommonConfig, Env};
+
+use crate::services::{self, Target};
+
+#[derive(Parser)]
+#[command(name = "recaudo", version, about = "Event-driven debt collection")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run services: all in one process (default) or the ones named.
+    Serve {
+        /// `all`, or a comma-separated list of ingestion, portfolio, scheduler, dispatcher, reply-router, metrics.
+        #[arg(long, default_value = "all")]
+        target: String,
+        /// The dispatcher's channel.
+        #[arg(long, default_value = "sms")]
+        channel: String,
+    },
+    /// Apply database migrations of the services named (all by default).
+    Migrate {
+        #[arg(long, default_value = "all")]
+        target: String,
+    },
+    /// JetStream streams.
+    Streams {
+        #[command(subcommand)]
+        action: StreamsAction,
+    },
+    /// Import a client file (see README, "The client file").
+    Import(crate::import::ImportArgs),
+    /// The event JSON Schemas in proto-schemas/events/.
+    Schemas {
+        #[command(subcommand)]
+        action: SchemasAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum StreamsAction {
+    /// Create or update every stream (idempotent).
+    Apply,
+}
+
+#[derive(Subcommand)]
+enum SchemasAction {
+    /// Regenerate the schemas from the code.
+    Write {
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
+    /// Fail when the checked-in schemas differ from the code.
+    Check {
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let env = Env::from_process();
+    let format = match env.raw("RECAUDO_LOG_FORMAT") {
+        Some("pretty") => LogFormat::Pretty,
+        _ => LogFormat::Json,
+    };
+    match cli.command {
+        Command::Serve { target, channel } => {
+            let targets = services::parse_targets(&target).map_err(anyhow::Error::msg)?;
+            let channel: Channel = channel.parse().map_err(anyhow::Error::msg)?;
+            telemetry::init("recaudo", format);
+            let common = CommonConfig::from_env(&env)?;
+            let listener = tokio::net::TcpListener::bind(common.http_addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {} (RECAUDO_HTTP_ADDR): {e}", common.http_addr))?;
+            let shutdown = recaudo_runtime::shutdown::on_signal();
+            services::serve(env, &targets, channel, listener, shutdown).await?;
+            telemetry::shutdown();
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { target } => {
+            let targets = services::parse_targets(&target).map_err(anyhow::Error::msg)?;
+            migrate(&env, &targets).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Streams { action: StreamsAction::Apply } => {
+            let common = CommonConfig::from_env(&env)?;
+            let bus = recaudo_bus::Bus::connect(&common.nats_url, common.subject_prefix.clone()).await?;
+            for name in bus.apply_streams(common.stream_replicas).await? {
+                println!("stream {name}: applied");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(args) => crate::import::run(&env, args).await,
+        Command::Schemas { action: SchemasAction::Write { root } } => {
+            for path in crate::schemas::write(&root)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schemas { action: SchemasAction::Check { root } } => {
+            let problems = crate::schemas::differences(&root)?;
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            if problems.is_empty() {
+                println!("event schemas match the code");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("run `recaudo schemas write` and commit the result");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
+}
+
+/// Creates the database if it does not exist yet, then applies each service's migrations.
+pub async fn migrate(env: &Env, targets: &[Target]) -> anyhow::Result<()> {
+    let common = CommonConfig::from_env(env)?;
+    db::ensure_database(&common.database_url).await?;
+    let pool = db::connect(&common.database_url, 2).await?;
+    for t in targets {
+        let applied = db::migrate(&pool, t.schema(), &t.migrations()).await?;
+        println!("{}: {applied} migration(s) applied", t.name());
+    }
+    pool.close().await;
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! The `recaudo` binary's library: which services a process runs, and the commands (`serve`, `migrate`,
+//! `streams apply`, `import`, `schemas`).
+
+pub mod cli;
+pub mod import;
+pub mod schemas;
+pub mod services;
+
+pub use services::{serve, Target};

@@ -1,0 +1,129 @@
+//! The services a process can run, by name, and `serve`: all of them in one process (`--target all`, the default
+//! for local use and CI) or one or a few per process, as deployed on Kubernetes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use recaudo_events::Channel;
+use recaudo_runtime::process::{self, ServiceDef};
+use recaudo_runtime::{CommonConfig, Env, Migration};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Ingestion,
+    Portfolio,
+    Scheduler,
+    Dispatcher,
+    ReplyRouter,
+    Metrics,
+}
+
+impl Target {
+    pub const ALL: [Target; 6] =
+        [Target::Ingestion, Target::Portfolio, Target::Scheduler, Target::Dispatcher, Target::ReplyRouter, Target::Metrics];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Ingestion => recaudo_ingestion::NAME,
+            Target::Portfolio => recaudo_portfolio::NAME,
+            Target::Scheduler => recaudo_scheduler::NAME,
+            Target::Dispatcher => recaudo_dispatcher::NAME,
+            Target::ReplyRouter => recaudo_reply_router::NAME,
+            Target::Metrics => recaudo_metrics::NAME,
+        }
+    }
+
+    pub fn schema(self) -> &'static str {
+        match self {
+            Target::Ingestion => recaudo_ingestion::SCHEMA,
+            Target::Portfolio => recaudo_portfolio::SCHEMA,
+            Target::Scheduler => recaudo_scheduler::SCHEMA,
+            Target::Dispatcher => recaudo_dispatcher::SCHEMA,
+            Target::ReplyRouter => recaudo_reply_router::SCHEMA,
+            Target::Metrics => recaudo_metrics::SCHEMA,
+        }
+    }
+
+    pub fn migrations(self) -> Vec<Migration> {
+        match self {
+            Target::Ingestion => recaudo_ingestion::migrations(),
+            Target::Portfolio => recaudo_portfolio::migrations(),
+            Target::Scheduler => recaudo_scheduler::migrations(),
+            Target::Dispatcher => recaudo_dispatcher::migrations(),
+            Target::ReplyRouter => recaudo_reply_router::migrations(),
+            Target::Metrics => recaudo_metrics::migrations(),
+        }
+    }
+
+    /// The service with its configuration read (and validated) from `env`.
+    pub fn definition(self, env: &Env, channel: Channel) -> anyhow::Result<ServiceDef> {
+        Ok(match self {
+            Target::Ingestion => recaudo_ingestion::service(recaudo_ingestion::Config::from_env(env)?),
+            Target::Portfolio => recaudo_portfolio::service(),
+            Target::Scheduler => recaudo_scheduler::service(recaudo_scheduler::Config::from_env(env)?),
+            Target::Dispatcher => recaudo_dispatcher::service(recaudo_dispatcher::Config::from_env(env, channel)?),
+            Target::ReplyRouter => recaudo_reply_router::service(recaudo_reply_router::Config::from_env(env)?),
+            Target::Metrics => recaudo_metrics::service(),
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Target::ALL.into_iter().find(|t| t.name() == s.trim()).ok_or_else(|| {
+            let names: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
+            format!("unknown service {s:?}; expected all or one or more of {}", names.join(", "))
+        })
+    }
+}
+
+/// Parses `all` or a comma-separated list of service names.
+pub fn parse_targets(raw: &str) -> Result<Vec<Target>, String> {
+    if raw.trim() == "all" {
+        return Ok(Target::ALL.to_vec());
+    }
+    let mut targets = Vec::new();
+    for part in raw.split(',') {
+        let t: Target = part.parse()?;
+        if !targets.contains(&t) {
+            targets.push(t);
+        }
+    }
+    Ok(targets)
+}
+
+/// Runs `targets` in this process on `listener` until `shutdown`.
+pub async fn serve(env: Env, targets: &[Target], channel: Channel, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let common = CommonConfig::from_env(&env)?;
+    let defs = targets.iter().map(|t| t.definition(&env, channel)).collect::<anyhow::Result<Vec<_>>>()?;
+    process::run(common, env, listener, defs, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(parse_targets("all").unwrap().len(), 6);
+        assert_eq!(parse_targets("scheduler,reply-router").unwrap(), vec![Target::Scheduler, Target::ReplyRouter]);
+        assert!(parse_targets("billing").unwrap_err().contains("unknown service"));
+    }
+
+    #[test]
+    fn every_service_has_its_own_schema() {
+        let mut schemas: Vec<&str> = Target::ALL.iter().map(|t| t.schema()).collect();
+        schemas.sort();
+        schemas.dedup();
+        assert_eq!(schemas.len(), Target::ALL.len());
+    }
+}
