@@ -48,6 +48,22 @@ pub struct ImportArgs {
 }
 
 impl ImportArgs {
+    /// The arguments of `recaudo import FILE --as-of DATE` with every other option at its default.
+    pub fn for_file(file: PathBuf, as_of: &str) -> Self {
+        ImportArgs {
+            file,
+            mode: "delta".into(),
+            as_of: as_of.parse().ok(),
+            encoding: None,
+            delimiter: None,
+            date_order: None,
+            decimal: None,
+            default_country: None,
+            no_wait: false,
+            timeout_secs: 60,
+        }
+    }
+
     fn request(&self) -> anyhow::Result<ImportRequest> {
         let mode = match self.mode.as_str() {
             "full" => ImportMode::Full,

@@ -1,0 +1,118 @@
+//! Running the whole system in the test process: a fresh database and a private nats-server per test, the
+//! services on a port-0 listener, talked to over real HTTP.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use recaudo::Target;
+use recaudo_events::Channel;
+use recaudo_runtime::Env;
+use recaudo_testkit::{eventually, NatsServer, TestDb};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub struct Infra {
+    pub db: TestDb,
+    pub nats: NatsServer,
+}
+
+impl Infra {
+    pub async fn start() -> Infra {
+        Infra { db: TestDb::create().await.expect("test database"), nats: NatsServer::start().expect("nats-server") }
+    }
+
+    /// The environment a process of this test gets, with `extra` on top.
+    pub fn env(&self, extra: &[(&str, &str)]) -> Env {
+        let mut env = Env::from_pairs([
+            ("DATABASE_URL", self.db.url.as_str()),
+            ("NATS_URL", self.nats.url.as_str()),
+            ("RECAUDO_SCHEDULER_TICK_MS", "100"),
+            ("RECAUDO_SHUTDOWN_GRACE_SECS", "5"),
+        ]);
+        for (k, v) in extra {
+            env.set(k, *v);
+        }
+        env
+    }
+
+    pub async fn migrate(&self) {
+        recaudo::cli::migrate(&self.env(&[]), &Target::ALL).await.expect("migrations");
+    }
+}
+
+/// One running `recaudo serve` in this test process.
+pub struct App {
+    pub base: String,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl App {
+    pub async fn spawn(env: Env, targets: &[Target]) -> App {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let shutdown = CancellationToken::new();
+        let targets = targets.to_vec();
+        let token = shutdown.clone();
+        let handle = tokio::spawn(async move { recaudo::serve(env, &targets, Channel::Sms, listener, token).await });
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let app = App { base, http, shutdown, handle };
+        let url = format!("{}/readyz", app.base);
+        let client = app.http.clone();
+        eventually("the process to be ready", WAIT, || {
+            let (client, url) = (client.clone(), url.clone());
+            async move { client.get(&url).send().await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+        })
+        .await;
+        app
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(20), self.handle).await;
+        result.expect("graceful shutdown in time").expect("serve task").expect("serve result");
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self.http.get(format!("{}{path}", self.base)).send().await.expect("GET");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// Uploads a file and waits for the import to leave `processing`.
+    pub async fn import(&self, bytes: Vec<u8>, query: &str) -> Value {
+        let resp = self.http.post(format!("{}/api/imports?{query}", self.base)).body(bytes).send().await.expect("POST");
+        assert_eq!(resp.status().as_u16(), 202);
+        let body: Value = resp.json().await.expect("json");
+        let id = body["id"].as_str().expect("id").to_string();
+        self.wait_import(&id).await
+    }
+
+    pub async fn wait_import(&self, id: &str) -> Value {
+        let path = format!("/api/imports/{id}");
+        eventually("the import to finish", WAIT, || async {
+            let body = self.get_ok(&path).await;
+            (body["state"] != "processing").then_some(body)
+        })
+        .await
+    }
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/clients/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub fn fixture_path(name: &str) -> std::path::PathBuf {
+    format!("{}/fixtures/clients/{name}", env!("CARGO_MANIFEST_DIR")).into()
+}
