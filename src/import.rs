@@ -108,7 +108,8 @@ pub async fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let bus = recaudo_bus::Bus::connect(&common.nats_url, common.subject_prefix.clone()).await?;
     bus.apply_streams(common.stream_replicas).await?;
-    let outbox = recaudo_bus::outbox::Outbox::new(recaudo_ingestion::SCHEMA, "recaudo/ingestion", common.subject_prefix.clone());
+    let outbox =
+        recaudo_bus::outbox::Outbox::new(recaudo_ingestion::SCHEMA, "recaudo/ingestion", common.subject_prefix.clone());
     let importer = Importer::new(pool.clone(), outbox.clone(), common.clock(), config.batch_rows);
 
     let upload = Importer::upload_from_path(&args.file)

@@ -21,8 +21,14 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: [Target; 6] =
-        [Target::Ingestion, Target::Portfolio, Target::Scheduler, Target::Dispatcher, Target::ReplyRouter, Target::Metrics];
+    pub const ALL: [Target; 6] = [
+        Target::Ingestion,
+        Target::Portfolio,
+        Target::Scheduler,
+        Target::Dispatcher,
+        Target::ReplyRouter,
+        Target::Metrics,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -102,7 +108,13 @@ pub fn parse_targets(raw: &str) -> Result<Vec<Target>, String> {
 }
 
 /// Runs `targets` in this process on `listener` until `shutdown`.
-pub async fn serve(env: Env, targets: &[Target], channel: Channel, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    env: Env,
+    targets: &[Target],
+    channel: Channel,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let common = CommonConfig::from_env(&env)?;
     let defs = targets.iter().map(|t| t.definition(&env, channel)).collect::<anyhow::Result<Vec<_>>>()?;
     process::run(common, env, listener, defs, shutdown).await

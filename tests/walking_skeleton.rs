@@ -41,7 +41,10 @@ async fn a_debtor_goes_from_the_client_file_to_the_advisors_queue() {
     // 1. ingestion: the file is accepted and every row is valid.
     let import = app.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20&file_name=clientes_asesores.csv").await;
     assert_eq!(import["state"], "completed", "{import}");
-    assert_eq!((import["rows_total"].as_i64(), import["rows_valid"].as_i64(), import["rows_rejected"].as_i64()), (Some(12), Some(12), Some(0)));
+    assert_eq!(
+        (import["rows_total"].as_i64(), import["rows_valid"].as_i64(), import["rows_rejected"].as_i64()),
+        (Some(12), Some(12), Some(0))
+    );
     assert_eq!(import["errors"], serde_json::json!([]));
 
     // 2. portfolio: the debtor with credits, advisor and supervisor.
@@ -116,7 +119,9 @@ async fn a_debtor_goes_from_the_client_file_to_the_advisors_queue() {
     assert_eq!(app.http.get(format!("{}/r/not-a-token", app.base)).send().await.unwrap().status().as_u16(), 404);
 
     // 6. metrics, from the events alone.
-    let k = kpis_settled(&app, |k| k["clicks"] == 2 && k["contacts_attempted"]["sms"] == 7 && k["queue_items_opened"] == 1).await;
+    let k =
+        kpis_settled(&app, |k| k["clicks"] == 2 && k["contacts_attempted"]["sms"] == 7 && k["queue_items_opened"] == 1)
+            .await;
     assert_eq!(k["debtors_imported"], 10);
     assert_eq!(k["credits_imported"], 12);
     assert_eq!(k["contacts_requested"]["sms"], 7);
@@ -173,7 +178,9 @@ async fn bad_rows_are_reported_and_the_good_ones_imported() {
     assert_eq!(resp.status().as_u16(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_parameter");
-    let header_only = app.import(b"id_cliente,nombre,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais\n".to_vec(), "").await;
+    let header_only = app
+        .import(b"id_cliente,nombre,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais\n".to_vec(), "")
+        .await;
     assert_eq!(header_only["state"], "failed");
     assert_eq!(header_only["error"], "the file has a header but no data rows");
     app.stop().await;
@@ -187,7 +194,10 @@ async fn nobody_is_contacted_outside_their_local_window() {
     let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T12:30:00Z")]), &Target::ALL).await;
     app.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
     for debtor in ["C0000003", "C0000010"] {
-        eventually("the Chilean debtors' SMS", WAIT, || async { (!contacts(&app, debtor).await.is_empty()).then_some(()) }).await;
+        eventually("the Chilean debtors' SMS", WAIT, || async {
+            (!contacts(&app, debtor).await.is_empty()).then_some(())
+        })
+        .await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     for debtor in ["C0000002", "C0000005", "C0000006", "C0000008", "C0000009"] {

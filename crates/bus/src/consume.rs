@@ -97,7 +97,12 @@ pub trait Handler: Send + Sync + 'static {
 
 /// Creates (or updates) the durable consumer and processes its messages in order until `shutdown`. The message in
 /// hand when shutdown comes is finished and acknowledged before returning.
-pub async fn run<H: Handler>(bus: Bus, spec: ConsumerSpec, handler: H, shutdown: CancellationToken) -> Result<(), BusError> {
+pub async fn run<H: Handler>(
+    bus: Bus,
+    spec: ConsumerSpec,
+    handler: H,
+    shutdown: CancellationToken,
+) -> Result<(), BusError> {
     let consumer = loop {
         match create(&bus, &spec).await {
             Ok(c) => break c,
@@ -137,7 +142,10 @@ pub async fn run<H: Handler>(bus: Bus, spec: ConsumerSpec, handler: H, shutdown:
     Ok(())
 }
 
-async fn create(bus: &Bus, spec: &ConsumerSpec) -> Result<jetstream::consumer::Consumer<pull::Config>, async_nats::Error> {
+async fn create(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+) -> Result<jetstream::consumer::Consumer<pull::Config>, async_nats::Error> {
     let stream_name = streams::stream_for(bus.prefix(), &spec.filter);
     let stream = bus.jetstream().get_stream(&stream_name).await?;
     let config = pull::Config {
@@ -193,16 +201,26 @@ async fn process<H: Handler>(bus: &Bus, spec: &ConsumerSpec, handler: &H, messag
             "dead_letter"
         }
     };
-    metrics::counter!("recaudo_events_consumed_total", "consumer" => spec.durable.clone(), "outcome" => label).increment(1);
+    metrics::counter!("recaudo_events_consumed_total", "consumer" => spec.durable.clone(), "outcome" => label)
+        .increment(1);
 }
 
 /// Copies the message to `<prefix>.dlq.<durable>` with the reason, then terminates it on its stream. If the copy
 /// cannot be stored, the message is NAKed instead so that it is not lost.
-async fn dead_letter(bus: &Bus, spec: &ConsumerSpec, message: &jetstream::Message, headers: &HashMap<String, String>, reason: &str) {
+async fn dead_letter(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    message: &jetstream::Message,
+    headers: &HashMap<String, String>,
+    reason: &str,
+) {
     let seq = message.info().map(|i| i.stream_sequence).unwrap_or_default();
     let mut dlq_headers = headers.clone();
     dlq_headers.remove("Nats-Msg-Id");
-    dlq_headers.insert("Recaudo-Dead-Letter-Reason".into(), reason.chars().take(1000).collect::<String>().replace(['\r', '\n'], " "));
+    dlq_headers.insert(
+        "Recaudo-Dead-Letter-Reason".into(),
+        reason.chars().take(1000).collect::<String>().replace(['\r', '\n'], " "),
+    );
     dlq_headers.insert("Recaudo-Original-Subject".into(), message.subject.to_string());
     dlq_headers.insert("Recaudo-Consumer".into(), spec.durable.clone());
     let raw = RawMessage {

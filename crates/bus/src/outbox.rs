@@ -37,12 +37,18 @@ impl Outbox {
     }
 
     /// Writes `event` into the outbox within the caller's transaction and returns the event id.
-    pub async fn enqueue<E: Event>(&self, conn: &mut PgConnection, now: DateTime<Utc>, event: E) -> Result<Uuid, sqlx::Error> {
+    pub async fn enqueue<E: Event>(
+        &self,
+        conn: &mut PgConnection,
+        now: DateTime<Utc>,
+        event: E,
+    ) -> Result<Uuid, sqlx::Error> {
         let subject = self.prefix.subject(&event.subject_suffix());
         let envelope = Envelope::new(&self.source, now, event);
         let payload = serde_json::to_string(&envelope).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         let headers = serde_json::to_value(trace::current_headers()).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let sql = format!("INSERT INTO {}.outbox (event_id, subject, headers, payload) VALUES ($1, $2, $3, $4)", self.schema);
+        let sql =
+            format!("INSERT INTO {}.outbox (event_id, subject, headers, payload) VALUES ($1, $2, $3, $4)", self.schema);
         sqlx::query(&sql).bind(envelope.id).bind(subject).bind(headers).bind(payload).execute(conn).await?;
         Ok(envelope.id)
     }

@@ -43,14 +43,12 @@ impl Bus {
             .await
             .map_err(|source| BusError::Connect { url: url.to_string(), source })?;
         // Fail fast when the server is unreachable rather than retrying forever in the background.
-        tokio::time::timeout(Duration::from_secs(10), client.flush())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .ok_or_else(|| BusError::Connect {
+        tokio::time::timeout(Duration::from_secs(10), client.flush()).await.ok().and_then(Result::ok).ok_or_else(
+            || BusError::Connect {
                 url: url.to_string(),
                 source: async_nats::ConnectError::from(async_nats::ConnectErrorKind::TimedOut),
-            })?;
+            },
+        )?;
         let js = jetstream::new(client.clone());
         Ok(Self { client, js, prefix })
     }

@@ -15,7 +15,8 @@ pub struct InvalidPrefix(String);
 impl Prefix {
     pub fn parse(s: &str) -> Result<Self, InvalidPrefix> {
         let ok = !s.is_empty()
-            && s.split('.').all(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+            && s.split('.')
+                .all(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         if ok {
             Ok(Self(s.to_string()))
         } else {
@@ -30,7 +31,8 @@ impl Prefix {
 
     /// Stream names cannot contain '.', so the prefix becomes upper-case with '_' (`RECAUDO_CONTACT`).
     pub fn stream_name(&self, domain: &str) -> String {
-        let p: String = self.0.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+        let p: String =
+            self.0.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
         format!("{p}_{}", domain.to_ascii_uppercase())
     }
 
@@ -67,7 +69,11 @@ pub fn stream_config(prefix: &Prefix, domain: &str, replicas: usize) -> stream::
 }
 
 /// Creates or updates every stream. Safe to run from every process at every start.
-pub async fn apply(js: &jetstream::Context, prefix: &Prefix, replicas: usize) -> Result<Vec<String>, async_nats::Error> {
+pub async fn apply(
+    js: &jetstream::Context,
+    prefix: &Prefix,
+    replicas: usize,
+) -> Result<Vec<String>, async_nats::Error> {
     let mut names = Vec::new();
     for domain in DOMAINS {
         let config = stream_config(prefix, domain, replicas);

@@ -154,7 +154,8 @@ async fn a_failing_handler_is_retried_with_backoff_then_succeeds() {
     let stop = CancellationToken::new();
     let task = tokio::spawn(consume::run(s.bus.clone(), spec("retry", 5), handler, stop.clone()));
     publish_event(&s, "one").await;
-    eventually("the third delivery to succeed", WAIT, || async { (!handled.lock().unwrap().is_empty()).then_some(()) }).await;
+    eventually("the third delivery to succeed", WAIT, || async { (!handled.lock().unwrap().is_empty()).then_some(()) })
+        .await;
     assert_eq!(handled.lock().unwrap().clone(), vec![("one".to_string(), 3)]);
     stop.cancel();
     task.await.unwrap().unwrap();
@@ -180,8 +181,12 @@ async fn poison_and_exhausted_messages_go_to_the_dead_letter_subject_without_blo
     let stop = CancellationToken::new();
     let task = tokio::spawn(consume::run(s.bus.clone(), spec("poison", 3), Picky(handled.clone()), stop.clone()));
 
-    let garbage =
-        RawMessage { subject: "test.import.failed".into(), event_id: "garbage".into(), headers: Default::default(), payload: "not json".into() };
+    let garbage = RawMessage {
+        subject: "test.import.failed".into(),
+        event_id: "garbage".into(),
+        headers: Default::default(),
+        payload: "not json".into(),
+    };
     s.bus.publish(&garbage).await.unwrap();
     publish_event(&s, "stubborn").await;
     publish_event(&s, "fine").await;
@@ -193,8 +198,14 @@ async fn poison_and_exhausted_messages_go_to_the_dead_letter_subject_without_blo
     let second = tokio::time::timeout(WAIT, dlq.next()).await.unwrap().unwrap();
     let env: serde_json::Value = serde_json::from_slice(&second.payload).unwrap();
     assert_eq!(env["data"]["reason"], "stubborn");
-    assert_eq!(second.headers.as_ref().unwrap().get("Recaudo-Original-Subject").unwrap().as_str(), "test.import.failed");
-    eventually("the good message", WAIT, || async { handled.lock().unwrap().contains(&"fine".to_string()).then_some(()) }).await;
+    assert_eq!(
+        second.headers.as_ref().unwrap().get("Recaudo-Original-Subject").unwrap().as_str(),
+        "test.import.failed"
+    );
+    eventually("the good message", WAIT, || async {
+        handled.lock().unwrap().contains(&"fine".to_string()).then_some(())
+    })
+    .await;
     stop.cancel();
     task.await.unwrap().unwrap();
 }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 /// ISO 4217 codes of the currencies Recaudo's lenders use; others are rejected rather than guessed.
 const KNOWN: &[&str] = &[
-    "ARS", "BOB", "BRL", "CLP", "CLF", "COP", "CRC", "DOP", "EUR", "GTQ", "HNL", "MXN", "PAB", "PEN", "PYG", "USD", "UYU",
+    "ARS", "BOB", "BRL", "CLP", "CLF", "COP", "CRC", "DOP", "EUR", "GTQ", "HNL", "MXN", "PAB", "PEN", "PYG", "USD",
+    "UYU",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

@@ -28,7 +28,8 @@ impl PhoneNumber {
         if raw.is_empty() || !raw.chars().any(|c| c.is_ascii_digit()) {
             return Err(InvalidPhone::Unparseable);
         }
-        let parsed = phonenumber::parse(Some(default_country.phone_region()), raw).map_err(|_| InvalidPhone::Unparseable)?;
+        let parsed =
+            phonenumber::parse(Some(default_country.phone_region()), raw).map_err(|_| InvalidPhone::Unparseable)?;
         if !is_possible(&parsed) {
             return Err(InvalidPhone::Invalid);
         }
@@ -38,7 +39,8 @@ impl PhoneNumber {
     /// Accepts a number that is already E.164 (as carried in events), without checking its numbering plan.
     pub fn from_e164(s: &str) -> Result<Self, InvalidPhone> {
         let digits = s.strip_prefix('+').ok_or(InvalidPhone::Unparseable)?;
-        let ok = (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+        let ok =
+            (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
         if ok {
             Ok(Self(s.to_string()))
         } else {

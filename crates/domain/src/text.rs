@@ -16,11 +16,8 @@ pub fn fold_key(s: &str) -> String {
 
 /// Folds a person's name for identity matching: accents removed, lower case, inner whitespace collapsed.
 pub fn fold_name(s: &str) -> String {
-    let folded: String = s
-        .nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
+    let folded: String =
+        s.nfd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)).flat_map(char::to_lowercase).collect();
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

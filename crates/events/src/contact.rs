@@ -144,4 +144,3 @@ impl Event for ContactStatus {
         self.attempt_id.to_string()
     }
 }
-

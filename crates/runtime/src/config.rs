@@ -90,13 +90,19 @@ pub struct CommonConfig {
 impl CommonConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let prefix_raw: String = env.get("RECAUDO_SUBJECT_PREFIX", "recaudo".to_string())?;
-        let subject_prefix =
-            recaudo_bus::Prefix::parse(&prefix_raw).map_err(|e| ConfigError::new("RECAUDO_SUBJECT_PREFIX", &prefix_raw, e))?;
+        let subject_prefix = recaudo_bus::Prefix::parse(&prefix_raw)
+            .map_err(|e| ConfigError::new("RECAUDO_SUBJECT_PREFIX", &prefix_raw, e))?;
         let now = match env.raw("RECAUDO_NOW") {
             None => None,
             Some(v) => Some(
                 DateTime::parse_from_rfc3339(v.trim())
-                    .map_err(|e| ConfigError::new("RECAUDO_NOW", v, format!("{e}; expected RFC 3339 such as 2026-11-23T14:00:00Z")))?
+                    .map_err(|e| {
+                        ConfigError::new(
+                            "RECAUDO_NOW",
+                            v,
+                            format!("{e}; expected RFC 3339 such as 2026-11-23T14:00:00Z"),
+                        )
+                    })?
                     .with_timezone(&Utc),
             ),
         };

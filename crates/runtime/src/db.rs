@@ -27,7 +27,9 @@ impl Migration {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    #[error("migration {version} ({name}) of schema {schema} was changed after it was applied; add a new migration instead")]
+    #[error(
+        "migration {version} ({name}) of schema {schema} was changed after it was applied; add a new migration instead"
+    )]
     Changed { schema: String, version: i64, name: String },
     #[error("migration {version} ({name}) of schema {schema} failed: {source}")]
     Failed { schema: String, version: i64, name: String, source: sqlx::Error },
@@ -54,18 +56,17 @@ pub async fn ensure_database(url: &str) -> Result<(), sqlx::Error> {
 }
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
-        .await
+    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).connect(url).await
 }
 
 /// Applies the migrations of `schema` that are not applied yet, in one transaction under an advisory lock, so
 /// several replicas starting at once do not race. Returns how many were applied.
 pub async fn migrate(pool: &PgPool, schema: &str, migrations: &[Migration]) -> Result<usize, MigrateError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('recaudo-migrate:' || $1))").bind(schema).execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('recaudo-migrate:' || $1))")
+        .bind(schema)
+        .execute(&mut *tx)
+        .await?;
     sqlx::raw_sql(&format!(
         "CREATE SCHEMA IF NOT EXISTS {schema};
          CREATE TABLE IF NOT EXISTS {schema}._migrations (
@@ -74,13 +75,16 @@ pub async fn migrate(pool: &PgPool, schema: &str, migrations: &[Migration]) -> R
     ))
     .execute(&mut *tx)
     .await?;
-    let applied = sqlx::query(&format!("SELECT version, checksum FROM {schema}._migrations")).fetch_all(&mut *tx).await?;
+    let applied =
+        sqlx::query(&format!("SELECT version, checksum FROM {schema}._migrations")).fetch_all(&mut *tx).await?;
     let mut count = 0;
     for m in migrations {
         let known = applied.iter().find(|r| r.get::<i64, _>("version") == m.version);
         match known {
             Some(row) if row.get::<String, _>("checksum") == m.checksum() => continue,
-            Some(_) => return Err(MigrateError::Changed { schema: schema.into(), version: m.version, name: m.name.into() }),
+            Some(_) => {
+                return Err(MigrateError::Changed { schema: schema.into(), version: m.version, name: m.name.into() })
+            }
             None => {}
         }
         sqlx::raw_sql(&m.sql).execute(&mut *tx).await.map_err(|source| MigrateError::Failed {

@@ -93,7 +93,8 @@ pub async fn run(
     bus.apply_streams(common.stream_replicas).await?;
 
     let local_addr = listener.local_addr()?;
-    let schemas: Vec<_> = services.iter().filter_map(|s| s.schema.map(|schema| (schema, s.migrations.clone()))).collect();
+    let schemas: Vec<_> =
+        services.iter().filter_map(|s| s.schema.map(|schema| (schema, s.migrations.clone()))).collect();
     let mut infra = Infra {
         pool: pool.clone(),
         bus: bus.clone(),
@@ -111,7 +112,8 @@ pub async fn run(
     let mut outboxes = Vec::new();
     let names: Vec<&str> = services.iter().map(|s| s.name).collect();
     for def in services {
-        let started = (def.start)(infra.clone(), shutdown.clone()).await.with_context(|| format!("cannot start {}", def.name))?;
+        let started =
+            (def.start)(infra.clone(), shutdown.clone()).await.with_context(|| format!("cannot start {}", def.name))?;
         router = router.merge(started.router);
         workers.extend(started.workers);
         outboxes.extend(started.outboxes);

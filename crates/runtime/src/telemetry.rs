@@ -41,7 +41,8 @@ pub fn init(service_name: &str, format: LogFormat) {
     let tracer = provider.tracer("recaudo");
     let _ = TRACER.set(provider);
 
-    let filter = EnvFilter::try_from_env("RECAUDO_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn"));
+    let filter =
+        EnvFilter::try_from_env("RECAUDO_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn"));
     let fmt = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false).boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),

@@ -131,7 +131,11 @@ mod tests {
                 overdue: "$ 1.000,00 COP".into(),
                 days_past_due: 12,
             },
-            advisor: advisor.then(|| AdvisorTags { first_name: "Luis".into(), name: "Luis Díaz".into(), phone: "+573001112233".into() }),
+            advisor: advisor.then(|| AdvisorTags {
+                first_name: "Luis".into(),
+                name: "Luis Díaz".into(),
+                phone: "+573001112233".into(),
+            }),
             reply_link: "https://x.test/r/abc".into(),
         }
     }

@@ -40,7 +40,8 @@ impl Drop for TestDb {
             rt.block_on(async {
                 let Ok(admin) = admin_url().parse::<sqlx::postgres::PgConnectOptions>() else { return };
                 if let Ok(mut conn) = admin.connect().await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
                 }
             });
         })
@@ -67,7 +68,9 @@ impl NatsServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start {}: {e} (install nats-server or set NATS_SERVER_BIN)", binary.display()))?;
+            .map_err(|e| {
+                anyhow::anyhow!("cannot start {}: {e} (install nats-server or set NATS_SERVER_BIN)", binary.display())
+            })?;
         let server = NatsServer { url: format!("nats://127.0.0.1:{port}"), port, child, _store: store };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err() {

@@ -1,5 +1,5 @@
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use recaudo_events::Channel;
 use recaudo_providers::twilio::{TwilioConfig, TwilioSms};
@@ -35,17 +35,24 @@ pub struct Config {
 impl Config {
     pub fn from_env(env: &Env, channel: Channel) -> Result<Self, ConfigError> {
         if channel != Channel::Sms {
-            return Err(ConfigError::new("--channel", channel.as_str(), "only the sms channel has a dispatcher so far"));
+            return Err(ConfigError::new(
+                "--channel",
+                channel.as_str(),
+                "only the sms channel has a dispatcher so far",
+            ));
         }
         let sms_provider = env.get("RECAUDO_SMS_PROVIDER", SmsProviderKind::Simulator)?;
         let twilio = match sms_provider {
             SmsProviderKind::Simulator => None,
             SmsProviderKind::Twilio => {
                 let required = |var: &str| {
-                    env.raw(var).map(str::to_string).ok_or_else(|| ConfigError::new(var, "", "required with RECAUDO_SMS_PROVIDER=twilio"))
+                    env.raw(var)
+                        .map(str::to_string)
+                        .ok_or_else(|| ConfigError::new(var, "", "required with RECAUDO_SMS_PROVIDER=twilio"))
                 };
                 let config = TwilioConfig {
-                    base_url: env.get("RECAUDO_TWILIO_BASE_URL", recaudo_providers::twilio::DEFAULT_BASE_URL.to_string())?,
+                    base_url: env
+                        .get("RECAUDO_TWILIO_BASE_URL", recaudo_providers::twilio::DEFAULT_BASE_URL.to_string())?,
                     account_sid: required("RECAUDO_TWILIO_ACCOUNT_SID")?,
                     auth_token: required("RECAUDO_TWILIO_AUTH_TOKEN")?,
                     from: env.optional("RECAUDO_TWILIO_FROM")?,

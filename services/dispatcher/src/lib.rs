@@ -58,7 +58,8 @@ impl Dispatcher {
 }
 
 async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
-    let outbox = Outbox::new(SCHEMA, format!("recaudo/dispatcher/{}", config.channel), infra.common.subject_prefix.clone());
+    let outbox =
+        Outbox::new(SCHEMA, format!("recaudo/dispatcher/{}", config.channel), infra.common.subject_prefix.clone());
     let (provider, simulator) = config.provider(&infra)?;
     let dispatcher = Arc::new(Dispatcher {
         pool: infra.pool.clone(),
@@ -69,7 +70,8 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         public_url: infra.public_url.clone(),
     });
     attempts::settle_interrupted(&dispatcher).await?;
-    let spec = ConsumerSpec::new(format!("dispatcher-{}", config.channel), format!("contact.requested.{}", config.channel));
+    let spec =
+        ConsumerSpec::new(format!("dispatcher-{}", config.channel), format!("contact.requested.{}", config.channel));
     let consumer = consume::run(infra.bus.clone(), spec, send::RequestHandler(dispatcher.clone()), shutdown);
     let mut router = api::router(dispatcher.clone()).merge(webhooks::router(dispatcher));
     if let Some(sim) = simulator {

@@ -32,10 +32,11 @@ impl Handler for RequestHandler {
         if !inbox::claim(&mut tx, SCHEMA, &consumer, msg.envelope.id).await? {
             return Ok(());
         }
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dispatcher.attempts WHERE contact_id = $1)")
-            .bind(request.contact_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dispatcher.attempts WHERE contact_id = $1)")
+                .bind(request.contact_id)
+                .fetch_one(&mut *tx)
+                .await?;
         if exists {
             tx.commit().await?;
             return Ok(());
@@ -110,9 +111,13 @@ async fn record_outcome(
     let now = d.clock.now();
     let (outcome, status, message_id, error) = match result {
         Ok(receipt) => (AttemptOutcome::Sent, "sent".to_string(), Some(receipt.provider_message_id), None),
-        Err(e @ ProviderError::Rejected { .. }) => (AttemptOutcome::Failed, "failed".to_string(), None, Some(e.to_string())),
+        Err(e @ ProviderError::Rejected { .. }) => {
+            (AttemptOutcome::Failed, "failed".to_string(), None, Some(e.to_string()))
+        }
         // Unknown whether it went out: never retried, so that a debtor is not messaged twice.
-        Err(e @ ProviderError::Unavailable(_)) => (AttemptOutcome::Failed, "unknown".to_string(), None, Some(e.to_string())),
+        Err(e @ ProviderError::Unavailable(_)) => {
+            (AttemptOutcome::Failed, "unknown".to_string(), None, Some(e.to_string()))
+        }
     };
     tracing::info!(attempt_id = %prepared.attempt_id, status = %status, "contact attempted");
     let mut tx = d.pool.begin().await?;

@@ -20,7 +20,12 @@ pub fn router(d: Arc<Dispatcher>) -> Router {
     Router::new().route(&path, post(status)).with_state(d)
 }
 
-async fn status(State(d): State<Arc<Dispatcher>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn status(
+    State(d): State<Arc<Dispatcher>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     // The URL the provider signed is the public one we gave it, not the one this listener sees behind a proxy.
     let url = format!("{}{}", d.public_url, uri.path_and_query().map(|p| p.as_str()).unwrap_or(""));
     let update = match d.provider.parse_status_webhook(&WebhookRequest { url: &url, headers: &headers, body: &body }) {
@@ -45,13 +50,15 @@ async fn status(State(d): State<Arc<Dispatcher>>, uri: Uri, headers: HeaderMap, 
         tracing::warn!(status = %update.status, "status report for an unknown message");
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    sqlx::query("INSERT INTO dispatcher.status_reports (attempt_id, status, error_code, reported_at) VALUES ($1, $2, $3, $4)")
-        .bind(attempt_id)
-        .bind(&update.status)
-        .bind(&update.error_code)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO dispatcher.status_reports (attempt_id, status, error_code, reported_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(attempt_id)
+    .bind(&update.status)
+    .bind(&update.error_code)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     let event = ContactStatus {
         attempt_id,
         channel: d.channel,

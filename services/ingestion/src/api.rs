@@ -64,7 +64,10 @@ impl CreateParams {
         };
         let as_of = self
             .as_of
-            .map(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| bad("as_of", format!("{s:?} is not a yyyy-mm-dd date"))))
+            .map(|s| {
+                NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                    .map_err(|_| bad("as_of", format!("{s:?} is not a yyyy-mm-dd date")))
+            })
             .transpose()?;
         let delimiter = match self.delimiter.as_deref() {
             None => None,
@@ -144,7 +147,8 @@ async fn receive(body: Body, max_bytes: u64) -> Result<TempUpload, ApiError> {
     let mut size = 0u64;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("body_unreadable", format!("the upload was interrupted: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request("body_unreadable", format!("the upload was interrupted: {e}")))?;
         size += chunk.len() as u64;
         if size > max_bytes {
             return Err(ApiError::PayloadTooLarge(format!("the file exceeds the upload limit of {max_bytes} bytes")));

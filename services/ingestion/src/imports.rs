@@ -41,7 +41,10 @@ const COLUMNS: &str = "id, file_name, state, stage, mode, as_of, content_sha256,
                        rows_total, rows_valid, rows_rejected, error, created_at, completed_at";
 
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<ImportView>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM ingestion.imports WHERE id = $1")).bind(id).fetch_optional(pool).await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM ingestion.imports WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn recent(pool: &PgPool, limit: i64) -> Result<Vec<ImportView>, sqlx::Error> {

@@ -157,7 +157,14 @@ impl Importer {
             .await?;
         let (tx, mut rx) = mpsc::channel::<Item>(4);
         let bytes_read = Arc::new(AtomicU64::new(0));
-        let reader = spawn_reader(upload.path.clone(), req.options.clone(), AsOf(as_of), self.batch_rows, tx, bytes_read.clone());
+        let reader = spawn_reader(
+            upload.path.clone(),
+            req.options.clone(),
+            AsOf(as_of),
+            self.batch_rows,
+            tx,
+            bytes_read.clone(),
+        );
 
         let mut batch_no: u32 = 0;
         let mut counts = Progress { bytes_total: upload.size, ..Default::default() };
@@ -174,7 +181,8 @@ impl Importer {
                 }
                 Item::Batch { rows, errors } => {
                     counts.rows_valid += rows.len() as u64;
-                    counts.rows_rejected += errors.iter().map(|e| e.line).collect::<std::collections::BTreeSet<_>>().len() as u64;
+                    counts.rows_rejected +=
+                        errors.iter().map(|e| e.line).collect::<std::collections::BTreeSet<_>>().len() as u64;
                     counts.rows_total = counts.rows_valid + counts.rows_rejected;
                     self.commit_batch(id, &mut batch_no, rows, errors, &counts).await?;
                     counts.bytes_read = bytes_read.load(Ordering::Relaxed);
@@ -382,4 +390,3 @@ impl<R: Read> Read for CountingReader<R> {
         Ok(n)
     }
 }
-

@@ -14,7 +14,8 @@ pub fn router(pool: PgPool) -> Router {
 }
 
 async fn kpis(State(pool): State<PgPool>) -> Result<Json<Value>, ApiError> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as("SELECT name, label, value FROM metrics.counters").fetch_all(&pool).await?;
+    let rows: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT name, label, value FROM metrics.counters").fetch_all(&pool).await?;
     let debtors: i64 = sqlx::query_scalar("SELECT count(*) FROM metrics.debtors").fetch_one(&pool).await?;
     let credits: i64 = sqlx::query_scalar("SELECT count(*) FROM metrics.credits").fetch_one(&pool).await?;
     let mut by_name: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();

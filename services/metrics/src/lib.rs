@@ -36,7 +36,12 @@ async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Star
     for domain in DOMAINS {
         let durable = format!("metrics-{domain}");
         let handler = projection::Counter { pool: infra.pool.clone(), consumer: durable.clone() };
-        let consumer = consume::run(infra.bus.clone(), ConsumerSpec::new(durable, format!("{domain}.>")), handler, shutdown.clone());
+        let consumer = consume::run(
+            infra.bus.clone(),
+            ConsumerSpec::new(durable, format!("{domain}.>")),
+            handler,
+            shutdown.clone(),
+        );
         started = started.worker(async move {
             if let Err(e) = consumer.await {
                 tracing::error!(error = %e, "metrics consumer stopped");

@@ -16,10 +16,7 @@ use uuid::Uuid;
 type Db = Arc<PgPool>;
 
 pub fn router(pool: Db) -> Router {
-    Router::new()
-        .route("/api/debtors/{id}", get(debtor))
-        .route("/api/advisors", get(advisors))
-        .with_state(pool)
+    Router::new().route("/api/debtors/{id}", get(debtor)).route("/api/advisors", get(advisors)).with_state(pool)
 }
 
 #[derive(Serialize, FromRow)]
@@ -110,10 +107,8 @@ async fn debtor(State(pool): State<Db>, Path(id): Path<String>) -> Result<Json<V
     .fetch_all(&*pool)
     .await?;
     let advisor_ids: Vec<Uuid> = credits.iter().filter_map(|c| c.advisor_id).collect();
-    let advisors: Vec<AdvisorRow> = sqlx::query_as(&format!("{ADVISOR_SELECT} WHERE a.id = ANY($1)"))
-        .bind(&advisor_ids)
-        .fetch_all(&*pool)
-        .await?;
+    let advisors: Vec<AdvisorRow> =
+        sqlx::query_as(&format!("{ADVISOR_SELECT} WHERE a.id = ANY($1)")).bind(&advisor_ids).fetch_all(&*pool).await?;
     let main = advisor_ids.first().and_then(|id| advisors.iter().find(|a| a.id == *id));
     let mut body = serde_json::to_value(&debtor).map_err(|e| ApiError::Internal(e.into()))?;
     body["credits"] = credits

@@ -50,7 +50,10 @@ impl Handler for ImportHandler {
                         .fetch_optional(&mut *tx)
                         .await?;
                 let Some((mode, state)) = import else {
-                    return Err(HandleError::retry(anyhow::anyhow!("import {} completed before it was announced", e.import_id)));
+                    return Err(HandleError::retry(anyhow::anyhow!(
+                        "import {} completed before it was announced",
+                        e.import_id
+                    )));
                 };
                 if state != "staging" {
                     return Ok(());

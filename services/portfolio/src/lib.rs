@@ -36,7 +36,8 @@ pub fn service() -> ServiceDef {
 
 async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Started> {
     let outbox = Outbox::new(SCHEMA, "recaudo/portfolio", infra.common.subject_prefix.clone());
-    let handler = consumer::ImportHandler { pool: infra.pool.clone(), outbox: outbox.clone(), clock: infra.clock.clone() };
+    let handler =
+        consumer::ImportHandler { pool: infra.pool.clone(), outbox: outbox.clone(), clock: infra.clock.clone() };
     let mut spec = ConsumerSpec::new("portfolio-imports", "import.>");
     // Applying a large import takes a while; JetStream must not redeliver it meanwhile.
     spec.ack_wait = std::time::Duration::from_secs(30 * 60);

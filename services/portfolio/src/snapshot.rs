@@ -22,7 +22,12 @@ struct AdvisorRow {
     supervisor_last_name: Option<String>,
 }
 
-pub async fn publish_advisors(conn: &mut PgConnection, outbox: &Outbox, now: DateTime<Utc>, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+pub async fn publish_advisors(
+    conn: &mut PgConnection,
+    outbox: &Outbox,
+    now: DateTime<Utc>,
+    ids: &[Uuid],
+) -> Result<(), sqlx::Error> {
     if ids.is_empty() {
         return Ok(());
     }

@@ -39,13 +39,14 @@ struct StagedRow<'a> {
 
 /// Stages one batch. Returns `false` when the batch was already staged (a redelivery).
 pub async fn stage(conn: &mut PgConnection, batch: &ImportRows) -> Result<bool, sqlx::Error> {
-    let fresh = sqlx::query("INSERT INTO portfolio.staged_batches (import_id, batch) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(batch.import_id)
-        .bind(batch.batch as i32)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-        == 1;
+    let fresh =
+        sqlx::query("INSERT INTO portfolio.staged_batches (import_id, batch) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(batch.import_id)
+            .bind(batch.batch as i32)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1;
     if !fresh {
         return Ok(false);
     }
@@ -54,7 +55,8 @@ pub async fn stage(conn: &mut PgConnection, batch: &ImportRows) -> Result<bool, 
         .iter()
         .map(|r| {
             let advisor = r.advisor.as_ref();
-            let has_supervisor = advisor.is_some_and(|a| !a.supervisor_first_name.is_empty() || !a.supervisor_last_name.is_empty());
+            let has_supervisor =
+                advisor.is_some_and(|a| !a.supervisor_first_name.is_empty() || !a.supervisor_last_name.is_empty());
             StagedRow {
                 line: r.line as i64,
                 debtor_id: r.debtor.id.as_str(),
@@ -107,7 +109,10 @@ pub async fn stage(conn: &mut PgConnection, batch: &ImportRows) -> Result<bool, 
 /// Forgets what an import staged (after it was applied or discarded).
 pub async fn clear(conn: &mut PgConnection, import_id: uuid::Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM portfolio.staged_rows WHERE import_id = $1").bind(import_id).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM portfolio.staged_batches WHERE import_id = $1").bind(import_id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM portfolio.staged_batches WHERE import_id = $1")
+        .bind(import_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -51,11 +51,17 @@ async fn click(State(r): State<Arc<Router>>, Path(token): Path<String>) -> Resul
     .fetch_optional(&r.pool)
     .await?;
     let Some(t) = target else {
-        return Ok((StatusCode::NOT_FOUND, Html(page("Enlace no válido", "Este enlace no existe o ya no está activo."))).into_response());
+        return Ok((
+            StatusCode::NOT_FOUND,
+            Html(page("Enlace no válido", "Este enlace no existe o ya no está activo.")),
+        )
+            .into_response());
     };
     let now = r.clock.now();
-    let debtor_id = DebtorId::parse(&t.debtor_id).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored debtor id: {e}")))?;
-    let credit_id = CreditId::parse(&t.credit_id).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored credit id: {e}")))?;
+    let debtor_id =
+        DebtorId::parse(&t.debtor_id).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored debtor id: {e}")))?;
+    let credit_id =
+        CreditId::parse(&t.credit_id).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored credit id: {e}")))?;
     let channel: Channel = t.channel.parse().map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))?;
 
     let click_id = Uuid::now_v7();
@@ -93,15 +99,13 @@ async fn click(State(r): State<Arc<Router>>, Path(token): Path<String>) -> Resul
                 r.outbox.enqueue(&mut tx, now, event).await?;
                 id
             }
-            None => {
-                sqlx::query_scalar(
-                    "SELECT id FROM reply_router.queue_items WHERE advisor_id = $1 AND debtor_id = $2 AND state = 'open'",
-                )
-                .bind(advisor_id)
-                .bind(&t.debtor_id)
-                .fetch_one(&mut *tx)
-                .await?
-            }
+            None => sqlx::query_scalar(
+                "SELECT id FROM reply_router.queue_items WHERE advisor_id = $1 AND debtor_id = $2 AND state = 'open'",
+            )
+            .bind(advisor_id)
+            .bind(&t.debtor_id)
+            .fetch_one(&mut *tx)
+            .await?,
         };
         let routed = ReplyRouted {
             queue_item_id: item_id,
@@ -149,7 +153,8 @@ async fn click(State(r): State<Arc<Router>>, Path(token): Path<String>) -> Resul
 /// The message the debtor sends their advisor, naming themselves and the credit.
 fn prefilled(t: &Target) -> String {
     let advisor = t.advisor_first_name.as_deref().unwrap_or("");
-    let name = format!("{} {}", t.debtor_first_name.as_deref().unwrap_or(""), t.debtor_last_name.as_deref().unwrap_or(""));
+    let name =
+        format!("{} {}", t.debtor_first_name.as_deref().unwrap_or(""), t.debtor_last_name.as_deref().unwrap_or(""));
     format!(
         "Hola {advisor}, soy {} (cliente {}). Quiero hablar sobre mi crédito {}.",
         name.trim(),

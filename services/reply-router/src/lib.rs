@@ -58,12 +58,21 @@ pub(crate) struct Router {
 
 async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
     let outbox = Outbox::new(SCHEMA, "recaudo/reply-router", infra.common.subject_prefix.clone());
-    let router = Arc::new(Router { pool: infra.pool.clone(), outbox: outbox.clone(), clock: infra.clock.clone(), config });
+    let router =
+        Arc::new(Router { pool: infra.pool.clone(), outbox: outbox.clone(), clock: infra.clock.clone(), config });
     let handler = || projection::Projection { pool: infra.pool.clone(), clock: infra.clock.clone() };
-    let portfolio =
-        consume::run(infra.bus.clone(), ConsumerSpec::new("reply-router-portfolio", "portfolio.>"), handler(), shutdown.clone());
-    let attempts =
-        consume::run(infra.bus.clone(), ConsumerSpec::new("reply-router-attempts", "contact.attempted.*"), handler(), shutdown);
+    let portfolio = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new("reply-router-portfolio", "portfolio.>"),
+        handler(),
+        shutdown.clone(),
+    );
+    let attempts = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new("reply-router-attempts", "contact.attempted.*"),
+        handler(),
+        shutdown,
+    );
     Ok(Started::new(click::router(router.clone()).merge(queue::router(router)))
         .worker(async move {
             if let Err(e) = portfolio.await {

@@ -25,7 +25,8 @@ struct AccountRow<'a> {
 
 impl Handler for Projection {
     async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
-        let consumer = if msg.envelope.ty == ContactAttempted::TYPE { "reply-router-attempts" } else { "reply-router-portfolio" };
+        let consumer =
+            if msg.envelope.ty == ContactAttempted::TYPE { "reply-router-attempts" } else { "reply-router-portfolio" };
         let mut tx = self.pool.begin().await?;
         if !inbox::claim(&mut tx, SCHEMA, consumer, msg.envelope.id).await? {
             return Ok(());

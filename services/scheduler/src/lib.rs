@@ -53,8 +53,17 @@ pub fn service(config: Config) -> ServiceDef {
 async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
     let outbox = Outbox::new(SCHEMA, "recaudo/scheduler", infra.common.subject_prefix.clone());
     let wake = Arc::new(Notify::new());
-    let projection = projection::PortfolioHandler { pool: infra.pool.clone(), clock: infra.clock.clone(), planner_wake: wake.clone() };
-    let consumer = consume::run(infra.bus.clone(), ConsumerSpec::new("scheduler-portfolio", "portfolio.>"), projection, shutdown.clone());
+    let projection = projection::PortfolioHandler {
+        pool: infra.pool.clone(),
+        clock: infra.clock.clone(),
+        planner_wake: wake.clone(),
+    };
+    let consumer = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new("scheduler-portfolio", "portfolio.>"),
+        projection,
+        shutdown.clone(),
+    );
     let planner = planner::Planner::new(infra.pool.clone(), outbox.clone(), infra.clock.clone());
     Ok(Started::new(axum::Router::new())
         .worker(async move {

@@ -114,7 +114,12 @@ impl Planner {
         Ok(due.len())
     }
 
-    async fn decide(&self, conn: &mut PgConnection, debtor_id: &str, now: DateTime<Utc>) -> Result<Decision, sqlx::Error> {
+    async fn decide(
+        &self,
+        conn: &mut PgConnection,
+        debtor_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Decision, sqlx::Error> {
         let candidate: Option<Candidate> = sqlx::query_as(
             "SELECT a.credit_id, a.debtor_id, a.first_name, a.last_name, a.phone, a.country, a.product, a.currency,
                     a.balance_overdue, a.days_past_due, a.advisor_id,
@@ -181,11 +186,18 @@ impl Planner {
             template: recaudo_templates::SMS_REMINDER.into(),
             to: phone.e164().to_string(),
             country,
-            debtor: ContactDebtor { id: id(DebtorId::parse(&c.debtor_id))?, first_name: c.first_name, last_name: c.last_name },
+            debtor: ContactDebtor {
+                id: id(DebtorId::parse(&c.debtor_id))?,
+                first_name: c.first_name,
+                last_name: c.last_name,
+            },
             credit: ContactCredit {
                 id: id(CreditId::parse(&c.credit_id))?,
                 product: c.product,
-                currency: c.currency.parse().map_err(|e| sqlx::Error::Decode(format!("accounts.currency: {e}").into()))?,
+                currency: c
+                    .currency
+                    .parse()
+                    .map_err(|e| sqlx::Error::Decode(format!("accounts.currency: {e}").into()))?,
                 balance_overdue: c.balance_overdue,
                 days_past_due: c.days_past_due.max(0) as u32,
             },

@@ -33,27 +33,67 @@ pub enum Field {
 
 /// Every field with its canonical column name and accepted aliases (already folded), and whether a file must have it.
 pub const KNOWN_FIELDS: &[(Field, &str, bool, &[&str])] = &[
-    (Field::IdCliente, "id_cliente", true, &["cliente", "codigocliente", "clienteid", "customerid", "clientid", "debtorid"]),
+    (
+        Field::IdCliente,
+        "id_cliente",
+        true,
+        &["cliente", "codigocliente", "clienteid", "customerid", "clientid", "debtorid"],
+    ),
     (Field::TipoDocumento, "tipo_documento", false, &["tipodoc", "tipoid", "documenttype", "idtype"]),
-    (Field::NumeroDocumento, "numero_documento", false, &["documento", "nrodocumento", "numdocumento", "nodocumento", "documentnumber", "idnumber"]),
+    (
+        Field::NumeroDocumento,
+        "numero_documento",
+        false,
+        &["documento", "nrodocumento", "numdocumento", "nodocumento", "documentnumber", "idnumber"],
+    ),
     (Field::Nombre, "nombre", true, &["nombres", "firstname", "name", "givenname"]),
     (Field::Apellido, "apellido", false, &["apellidos", "lastname", "surname", "familyname"]),
-    (Field::Telefono, "telefono", false, &["celular", "movil", "telefonocelular", "phone", "mobile", "phonenumber", "mobilephone"]),
+    (
+        Field::Telefono,
+        "telefono",
+        false,
+        &["celular", "movil", "telefonocelular", "phone", "mobile", "phonenumber", "mobilephone"],
+    ),
     (Field::Email, "email", false, &["correo", "correoelectronico", "mail", "emailaddress"]),
-    (Field::IdCredito, "id_credito", true, &["credito", "numerocredito", "nrocredito", "creditid", "loanid", "accountid", "idcuenta"]),
+    (
+        Field::IdCredito,
+        "id_credito",
+        true,
+        &["credito", "numerocredito", "nrocredito", "creditid", "loanid", "accountid", "idcuenta"],
+    ),
     (Field::Producto, "producto", false, &["tipoproducto", "product", "producttype"]),
     (Field::Moneda, "moneda", true, &["divisa", "currency"]),
-    (Field::SaldoTotal, "saldo_total", true, &["saldo", "totalbalance", "balance", "outstandingbalance", "outstanding"]),
-    (Field::SaldoVencido, "saldo_vencido", true, &["montovencido", "overdueamount", "pastdueamount", "amountoverdue", "amountpastdue"]),
+    (
+        Field::SaldoTotal,
+        "saldo_total",
+        true,
+        &["saldo", "totalbalance", "balance", "outstandingbalance", "outstanding"],
+    ),
+    (
+        Field::SaldoVencido,
+        "saldo_vencido",
+        true,
+        &["montovencido", "overdueamount", "pastdueamount", "amountoverdue", "amountpastdue"],
+    ),
     (Field::Cuota, "cuota", false, &["valorcuota", "installment", "installmentamount"]),
     (Field::FechaVencimiento, "fecha_vencimiento", true, &["fechadevencimiento", "vencimiento", "duedate"]),
-    (Field::DiasAtraso, "dias_atraso", false, &["diasdeatraso", "diasmora", "diasdemora", "daysoverdue", "dayspastdue", "dpd"]),
+    (
+        Field::DiasAtraso,
+        "dias_atraso",
+        false,
+        &["diasdeatraso", "diasmora", "diasdemora", "daysoverdue", "dayspastdue", "dpd"],
+    ),
     (Field::Pais, "pais", true, &["country", "countrycode"]),
     (Field::Ciudad, "ciudad", false, &["city"]),
     (Field::AsesorNombre, "asesor_nombre", false, &["nombreasesor", "advisorfirstname", "advisorname"]),
     (Field::AsesorApellido, "asesor_apellido", false, &["apellidoasesor", "advisorlastname"]),
     (Field::AsesorTelefono, "asesor_telefono", false, &["telefonoasesor", "celularasesor", "advisorphone"]),
-    (Field::SupervisorNombre, "supervisor_nombre", false, &["nombresupervisor", "supervisorfirstname", "supervisorname"]),
+    (
+        Field::SupervisorNombre,
+        "supervisor_nombre",
+        false,
+        &["nombresupervisor", "supervisorfirstname", "supervisorname"],
+    ),
     (Field::SupervisorApellido, "supervisor_apellido", false, &["apellidosupervisor", "supervisorlastname"]),
 ];
 
@@ -156,8 +196,18 @@ mod tests {
 
     #[test]
     fn matches_case_accents_spacing_and_aliases() {
-        let l = layout(&["ID Cliente", "Nombre", "Crédito", "Currency", "Saldo_Total", "Overdue Amount", "Due Date", "PAÍS", "Teléfono"])
-            .unwrap();
+        let l = layout(&[
+            "ID Cliente",
+            "Nombre",
+            "Crédito",
+            "Currency",
+            "Saldo_Total",
+            "Overdue Amount",
+            "Due Date",
+            "PAÍS",
+            "Teléfono",
+        ])
+        .unwrap();
         assert_eq!(l.index(Field::IdCliente), Some(0));
         assert_eq!(l.index(Field::IdCredito), Some(2));
         assert_eq!(l.index(Field::Moneda), Some(3));
@@ -180,7 +230,9 @@ mod tests {
     #[test]
     fn reports_missing_and_duplicate_columns() {
         match layout(&["id_cliente", "nombre"]) {
-            Err(FileError::MissingColumns(m)) => assert!(m.contains(&"id_credito".to_string()) && !m.contains(&"nombre".to_string())),
+            Err(FileError::MissingColumns(m)) => {
+                assert!(m.contains(&"id_credito".to_string()) && !m.contains(&"nombre".to_string()))
+            }
             other => panic!("{other:?}"),
         }
         let mut h = REQUIRED.to_vec();

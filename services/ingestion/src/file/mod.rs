@@ -161,7 +161,8 @@ pub fn read<R: Read>(
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 summary.rows_total += 1;
                 summary.rows_rejected += 1;
-                let _ = on_row(Err(vec![RowError { line, column: String::new(), reason: format!("unreadable row: {e}") }]));
+                let _ =
+                    on_row(Err(vec![RowError { line, column: String::new(), reason: format!("unreadable row: {e}") }]));
                 break;
             }
         }

@@ -146,7 +146,12 @@ impl RowParser<'_> {
         let days_past_due = if raw.dias_atraso.is_empty() {
             due_date.map(|d| (self.as_of - d).num_days().max(0) as u32)
         } else {
-            e.check(Field::DiasAtraso, raw.dias_atraso.parse::<u32>().map_err(|_| format!("{:?} is not a whole number of days", raw.dias_atraso)))
+            e.check(
+                Field::DiasAtraso,
+                raw.dias_atraso
+                    .parse::<u32>()
+                    .map_err(|_| format!("{:?} is not a whole number of days", raw.dias_atraso)),
+            )
         };
         let advisor = self.advisor(raw, country, e);
         let extra: BTreeMap<String, String> = self

@@ -41,7 +41,9 @@ pub fn amount(raw: &str, style: DecimalStyle) -> Result<Decimal, String> {
         Some(rest) => (true, rest),
         None => (false, cleaned.as_str()),
     };
-    if !digits.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') || !digits.chars().any(|c| c.is_ascii_digit()) {
+    if !digits.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        || !digits.chars().any(|c| c.is_ascii_digit())
+    {
         return Err(format!("{:?} is not an amount", raw.trim()));
     }
     let last_dot = digits.rfind('.');

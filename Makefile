@@ -1,0 +1,24 @@
+# The commands a person runs. Everything the project needs is installed by these targets (see scripts/).
+.PHONY: run test infra lint fmt schemas build
+
+run:            ## The whole system on sample data, with the SMS simulator, at http://127.0.0.1:8080
+	bash scripts/run-demo.sh
+
+test: infra     ## The whole test suite (unit, integration, end-to-end) on real PostgreSQL and NATS
+	cargo test --workspace --all-targets
+
+infra:          ## Start (installing where missing) PostgreSQL and NATS JetStream for development
+	bash scripts/dev-infra.sh
+
+lint:           ## Formatting and clippy, as CI wants them
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+schemas:        ## Regenerate proto-schemas/events/ from the event types
+	cargo run --quiet --bin recaudo -- schemas write
+
+build:
+	cargo build --workspace

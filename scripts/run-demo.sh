@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make run`: the whole system in one process, with the Twilio simulator, on the sample client file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/dev-infra.sh
+cargo build --bin recaudo
+BIN=./target/debug/recaudo
+
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/recaudo}
+export NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
+export RECAUDO_HTTP_ADDR=${RECAUDO_HTTP_ADDR:-127.0.0.1:8080}
+export RECAUDO_SMS_PROVIDER=${RECAUDO_SMS_PROVIDER:-simulator}
+export RECAUDO_LOG_FORMAT=${RECAUDO_LOG_FORMAT:-pretty}
+# The sample file describes 2026-11-20; the demo runs on the Monday after, at 10:00 in Bogotá, so that every
+# debtor's contact window is open. `make run RECAUDO_NOW=` uses the real clock.
+export RECAUDO_NOW=${RECAUDO_NOW-2026-11-23T15:00:00Z}
+SAMPLE=${SAMPLE:-fixtures/clients/clientes_asesores.csv}
+BASE="http://$RECAUDO_HTTP_ADDR"
+
+$BIN migrate
+$BIN serve --target all &
+SERVER=$!
+trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER' INT TERM
+for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.2; done
+curl -sf "$BASE/readyz" >/dev/null || { echo "recaudo did not become ready" >&2; kill $SERVER; exit 1; }
+
+$BIN import "$SAMPLE" --as-of 2026-11-20
+
+cat <<TXT
+
+Recaudo is running at $BASE (Ctrl-C stops it). Where to look:
+  curl -s $BASE/api/kpis                              # KPIs, from the events
+  curl -s $BASE/api/imports                           # imports, with row errors
+  curl -s $BASE/api/debtors/C0000003                  # a debtor, credits, advisor and supervisor
+  curl -s $BASE/api/debtors/C0000003/contacts         # the SMS sent, with the rendered body and reply link
+  curl -si \$(curl -s $BASE/api/debtors/C0000003/contacts | grep -o 'http[^"]*/r/[A-Za-z0-9_-]*' | head -1)
+                                                      # the debtor clicks: 302 to the advisor's WhatsApp
+  curl -s $BASE/api/advisors                          # advisors and their ids
+  curl -s $BASE/api/advisors/<advisor id>/queue       # the advisor's queue
+  curl -s $BASE/metrics                               # Prometheus metrics
+Import another file:  $BIN import fixtures/clients/clientes_con_errores.csv --as-of 2026-11-20
+TXT
+wait $SERVER
