@@ -1,0 +1,72 @@
+//! The public contracts in `proto-schemas/` stay true to the code: the event JSON Schemas are exactly what the
+//! Rust types generate, the AsyncAPI document names every event and subject, and every path of the OpenAPI
+//! document is served.
+
+mod common;
+
+use std::path::Path;
+
+use common::{App, Infra};
+use recaudo::Target;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn checked_in_event_schemas_match_the_code() {
+    let problems = recaudo::schemas::differences(root()).unwrap();
+    assert!(problems.is_empty(), "{problems:#?}\nrun `make schemas` and commit the result");
+}
+
+#[test]
+fn asyncapi_names_every_event_type_and_subject() {
+    let doc = std::fs::read_to_string(root().join("proto-schemas/asyncapi.yaml")).unwrap();
+    for (ty, _) in recaudo_events::schema::all() {
+        assert!(doc.contains(ty), "asyncapi.yaml does not mention {ty}");
+        assert!(doc.contains(&format!("./events/{ty}.json")), "asyncapi.yaml does not reference the schema of {ty}");
+    }
+    for subject in [
+        "import.started",
+        "import.rows",
+        "import.completed",
+        "import.failed",
+        "portfolio.advisor.upserted",
+        "portfolio.accounts.upserted",
+        "portfolio.import.applied",
+        "contact.requested.{channel}",
+        "contact.suppressed",
+        "contact.attempted.{channel}",
+        "contact.status.{channel}",
+        "reply.clicked",
+        "reply.routed",
+        "queue.advisor.{advisor_id}",
+    ] {
+        assert!(doc.contains(subject), "asyncapi.yaml does not mention subject {subject}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_openapi_path_is_served() {
+    let doc = std::fs::read_to_string(root().join("proto-schemas/openapi.yaml")).unwrap();
+    let paths: Vec<&str> = doc
+        .lines()
+        .filter(|l| l.starts_with("  /") && l.trim_end().ends_with(':'))
+        .map(|l| l.trim().trim_end_matches(':'))
+        .collect();
+    assert!(paths.len() >= 10, "found only {paths:?}");
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let app = App::spawn(infra.env(&[]), &Target::ALL).await;
+    for path in paths {
+        let concrete = path.replace("{id}", "00000000-0000-0000-0000-000000000000").replace("{token}", "x");
+        let url = format!("{}{concrete}", app.base);
+        // An unrouted path gets axum's bare 404 without a body; our routes answer with content, or 405 for a GET on
+        // a POST-only route.
+        let get = app.http.get(&url).send().await.unwrap();
+        let status = get.status().as_u16();
+        let body = get.bytes().await.unwrap();
+        assert!(!(status == 404 && body.is_empty()), "{path}: not served");
+    }
+    app.stop().await;
+}
