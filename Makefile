@@ -5,7 +5,7 @@ run:            ## The whole system on sample data, with the SMS simulator, at h
 	bash scripts/run-demo.sh
 
 test: infra     ## The whole test suite (unit, integration, end-to-end) on real PostgreSQL and NATS
-	cargo test --workspace --all-targets
+	cargo test --workspace --all-targets --no-fail-fast
 
 infra:          ## Start (installing where missing) PostgreSQL and NATS JetStream for development
 	bash scripts/dev-infra.sh

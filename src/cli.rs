@@ -40,6 +40,11 @@ enum Command {
     },
     /// Import a client file (see README, "The client file").
     Import(crate::import::ImportArgs),
+    /// Named import profiles (column mapping, encoding, delimiter, formats) for `import --profile`.
+    Profiles {
+        #[command(subcommand)]
+        action: crate::import::ProfilesAction,
+    },
     /// The event JSON Schemas in proto-schemas/events/.
     Schemas {
         #[command(subcommand)]
@@ -119,6 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(args) => crate::import::run(&env, args).await,
+        Command::Profiles { action } => crate::import::profiles(&env, action).await,
         Command::Schemas { action: SchemasAction::Write { root } } => {
             for path in crate::schemas::write(&root)? {
                 println!("wrote {}", path.display());

@@ -10,7 +10,7 @@ use clap::Args;
 use recaudo_domain::Country;
 use recaudo_events::ImportMode;
 use recaudo_ingestion::file::{DateOrder, DecimalStyle, ReadOptions};
-use recaudo_ingestion::{ImportRequest, Importer, Progress};
+use recaudo_ingestion::{Created, ImportRequest, Importer, Progress};
 use recaudo_runtime::{db, CommonConfig, Env};
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +39,12 @@ pub struct ImportArgs {
     /// Country for rows whose `pais` is empty.
     #[arg(long)]
     pub default_country: Option<String>,
+    /// A stored import profile (see `recaudo profiles`); options given here override it.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Fail the whole import (apply nothing) when more than this share of rows is invalid (0 to 1).
+    #[arg(long)]
+    pub max_error_rate: Option<f64>,
     /// Return once the file is read, without waiting for portfolio to apply it.
     #[arg(long)]
     pub no_wait: bool,
@@ -59,6 +65,8 @@ impl ImportArgs {
             date_order: None,
             decimal: None,
             default_country: None,
+            profile: None,
+            max_error_rate: None,
             no_wait: false,
             timeout_secs: 60,
         }
@@ -93,12 +101,24 @@ impl ImportArgs {
             file_name: self.file.file_name().map(|n| n.to_string_lossy().into_owned()),
             mode,
             as_of: self.as_of,
-            options: ReadOptions { encoding: self.encoding.clone(), delimiter, date_order, decimal, default_country },
+            options: ReadOptions {
+                columns: Default::default(),
+                encoding: self.encoding.clone(),
+                delimiter,
+                date_order,
+                decimal,
+                default_country,
+            },
+            profile: self.profile.clone(),
+            max_error_rate: self.max_error_rate,
         })
     }
 }
 
 pub async fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(rate) = args.max_error_rate {
+        anyhow::ensure!((0.0..=1.0).contains(&rate), "--max-error-rate {rate}: expected 0 to 1");
+    }
     let request = args.request()?;
     let common = CommonConfig::from_env(env)?;
     let config = recaudo_ingestion::Config::from_env(env)?;
@@ -110,12 +130,20 @@ pub async fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     bus.apply_streams(common.stream_replicas).await?;
     let outbox =
         recaudo_bus::outbox::Outbox::new(recaudo_ingestion::SCHEMA, "recaudo/ingestion", common.subject_prefix.clone());
-    let importer = Importer::new(pool.clone(), outbox.clone(), common.clock(), config.batch_rows);
+    let importer =
+        Importer::new(pool.clone(), outbox.clone(), common.clock(), config.batch_rows, config.max_error_rate);
+    let request = importer.resolve(request).await?;
 
     let upload = Importer::upload_from_path(&args.file)
         .await
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
-    let id = importer.create(&request, &upload).await?;
+    let id = match importer.create(&request, &upload).await? {
+        Created::New(id) => id,
+        Created::Duplicate(earlier) => {
+            println!("this file was already imported in this mode as import {earlier}; nothing was done");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     eprintln!("import {id}: reading {} ({} bytes)", args.file.display(), upload.size);
 
     // This process publishes its own outbox rows, so the import does not depend on a server's relay.
@@ -201,4 +229,47 @@ async fn report_progress(mut rx: tokio::sync::watch::Receiver<Progress>) {
             100.0 * p.bytes_read as f64 / p.bytes_total.max(1) as f64
         );
     }
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ProfilesAction {
+    /// Store (or replace) a profile from a JSON file: {"columns": {"Nro Cliente": "id_cliente"}, "encoding":
+    /// "windows-1252", "delimiter": ";", "date_order": "day_first", "decimal": "comma", "default_country": "CO"}.
+    Put { name: String, file: PathBuf },
+    /// List stored profiles.
+    List,
+    /// Show one profile.
+    Show { name: String },
+    /// Delete a profile.
+    Delete { name: String },
+}
+
+pub async fn profiles(env: &Env, action: ProfilesAction) -> anyhow::Result<ExitCode> {
+    use recaudo_ingestion::profiles;
+    let common = CommonConfig::from_env(env)?;
+    let pool = db::connect(&common.database_url, 2).await?;
+    match action {
+        ProfilesAction::Put { name, file } => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let options: ReadOptions = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{} is not a valid profile: {e}", file.display()))?;
+            profiles::put(&pool, &name, &options, common.clock().now()).await?;
+            println!("profile {name} stored");
+        }
+        ProfilesAction::List => {
+            for p in profiles::list(&pool).await? {
+                println!("{}\t{}", p.name, serde_json::to_string(&p.options)?);
+            }
+        }
+        ProfilesAction::Show { name } => {
+            let p = profiles::get(&pool, &name).await?;
+            println!("{}", serde_json::to_string_pretty(&p.options)?);
+        }
+        ProfilesAction::Delete { name } => {
+            profiles::delete(&pool, &name).await?;
+            println!("profile {name} deleted");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

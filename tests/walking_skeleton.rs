@@ -128,15 +128,27 @@ async fn a_debtor_goes_from_the_client_file_to_the_advisors_queue() {
     assert_eq!(k["contacts_suppressed"]["no_channel_address"], 1);
     assert_eq!(k["replies_routed"], 2);
 
-    // The same file again, through the CLI this time: applied, and nothing is sent twice.
-    let args = recaudo::import::ImportArgs::for_file(fixture_path("clientes_asesores.csv"), "2026-11-20");
+    // The same file again: as a delta it is recognised by its content and nothing is done.
+    let resp = app
+        .http
+        .post(format!("{}/api/imports?as_of=2026-11-20", app.base))
+        .body(fixture("clientes_asesores.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let dup: Value = resp.json().await.unwrap();
+    assert_eq!((dup["duplicate"].as_bool(), dup["id"].as_str()), (Some(true), import["id"].as_str()));
+    // As a full snapshot, through the CLI, it is applied again, and still nothing is sent twice.
+    let mut args = recaudo::import::ImportArgs::for_file(fixture_path("clientes_asesores.csv"), "2026-11-20");
+    args.mode = "full".into();
     let code = recaudo::import::run(&env, args).await.expect("recaudo import");
     assert_eq!(code, std::process::ExitCode::SUCCESS);
-    let k = kpis_settled(&app, |k| k["imports_completed"] == 2).await;
+    kpis_settled(&app, |k| k["imports_completed"] == 2).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let k2 = app.get_ok("/api/kpis").await;
-    assert_eq!(k2["contacts_requested"]["sms"], 7, "{k2}");
-    assert_eq!(k2["contacts_attempted"]["sms"], 7);
+    let k = app.get_ok("/api/kpis").await;
+    assert_eq!(k["contacts_requested"]["sms"], 7, "{k}");
+    assert_eq!(k["contacts_attempted"]["sms"], 7);
     assert_eq!(k["debtors_imported"], 10);
     for debtor in CONTACTED {
         assert_eq!(contacts(&app, debtor).await.len(), 1, "{debtor} contacted twice");

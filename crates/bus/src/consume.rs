@@ -153,7 +153,9 @@ async fn create(
         filter_subject: bus.prefix().subject(&spec.filter),
         ack_policy: jetstream::consumer::AckPolicy::Explicit,
         ack_wait: spec.ack_wait,
-        max_deliver: spec.max_deliver,
+        // One delivery more than the handler gets, so that a message whose copy to the dead-letter subject failed is
+        // still redelivered once more rather than silently dropped by JetStream.
+        max_deliver: spec.max_deliver + 1,
         max_ack_pending: 1024,
         ..Default::default()
     };

@@ -63,6 +63,11 @@ impl AdvisorId {
     pub fn from_phone(phone: &PhoneNumber) -> Self {
         Self(Uuid::new_v5(&NAMESPACE, format!("advisor:phone:{}", phone.e164()).as_bytes()))
     }
+
+    /// An advisor the lender identifies by its own id.
+    pub fn from_lender_id(id: &str) -> Self {
+        Self(Uuid::new_v5(&NAMESPACE, format!("advisor:id:{}", id.trim()).as_bytes()))
+    }
 }
 
 /// A supervisor, identified by their folded full name (files carry no supervisor phone).
@@ -71,6 +76,11 @@ impl AdvisorId {
 pub struct SupervisorId(pub Uuid);
 
 impl SupervisorId {
+    /// A supervisor the lender identifies by its own id.
+    pub fn from_lender_id(id: &str) -> Self {
+        Self(Uuid::new_v5(&NAMESPACE, format!("supervisor:id:{}", id.trim()).as_bytes()))
+    }
+
     pub fn from_name(first: &str, last: &str) -> Self {
         let key = fold_name(&format!("{first} {last}"));
         Self(Uuid::new_v5(&NAMESPACE, format!("supervisor:name:{key}").as_bytes()))

@@ -110,6 +110,12 @@ pub struct AdvisorRecord {
     pub phone: PhoneNumber,
     pub supervisor_first_name: String,
     pub supervisor_last_name: String,
+    /// The lender's own advisor id, when the file has one; otherwise advisors are identified by phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisor_ref: Option<String>,
+    /// The lender's own supervisor id, when the file has one; otherwise supervisors are identified by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -109,3 +109,24 @@ impl Event for ImportApplied {
         self.import_id.to_string()
     }
 }
+
+/// A debtor's credits moved from one advisor to another (or lost their advisor).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AssignmentChanged {
+    pub debtor_id: DebtorId,
+    pub credit_ids: Vec<CreditId>,
+    pub from_advisor_id: AdvisorId,
+    pub to_advisor_id: Option<AdvisorId>,
+    /// The import that made the change, if any.
+    pub import_id: Option<Uuid>,
+}
+
+impl Event for AssignmentChanged {
+    const TYPE: &'static str = "recaudo.portfolio.assignment.changed.v1";
+    fn subject_suffix(&self) -> String {
+        "portfolio.assignment.changed".into()
+    }
+    fn entity(&self) -> String {
+        self.debtor_id.to_string()
+    }
+}

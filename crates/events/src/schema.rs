@@ -16,6 +16,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<ImportFailed>(),
         one::<AdvisorUpserted>(),
         one::<AccountsUpserted>(),
+        one::<AssignmentChanged>(),
         one::<ImportApplied>(),
         one::<ContactRequested>(),
         one::<ContactSuppressed>(),

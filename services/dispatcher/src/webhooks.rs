@@ -36,13 +36,18 @@ async fn status(
     let now = d.clock.now();
     let mut tx = d.pool.begin().await?;
     let attempt: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE dispatcher.attempts SET status = $3, updated_at = $4
+        // Callbacks can arrive out of order: a late `sent` must not overwrite `delivered`.
+        "UPDATE dispatcher.attempts
+         SET status = CASE WHEN array_position($5::text[], $3) >= coalesce(array_position($5::text[], status), 0)
+                           THEN $3 ELSE status END,
+             updated_at = $4
          WHERE provider = $1 AND provider_message_id = $2 RETURNING id",
     )
     .bind(d.provider.name())
     .bind(&update.provider_message_id)
     .bind(&update.status)
     .bind(now)
+    .bind(&["accepted", "queued", "sending", "sent", "undelivered", "failed", "delivered", "read"][..])
     .fetch_optional(&mut *tx)
     .await?;
     let Some(attempt_id) = attempt else {

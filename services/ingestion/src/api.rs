@@ -22,8 +22,10 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::file::{DateOrder, DecimalStyle, ReadOptions};
+use crate::imports::Severity;
 use crate::pipeline::Upload;
-use crate::{imports, Config, ImportRequest, Importer};
+use crate::profiles::{self, ProfileError};
+use crate::{imports, Config, Created, ImportRequest, Importer};
 
 /// Errors listed inline in `GET /api/imports/{id}`; the rest are paged at `/errors`.
 const INLINE_ERRORS: i64 = 1000;
@@ -39,6 +41,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/imports", get(list).post(create).layer(DefaultBodyLimit::disable()))
         .route("/api/imports/{id}", get(show))
         .route("/api/imports/{id}/errors", get(errors))
+        .route("/api/import-profiles", get(list_profiles))
+        .route("/api/import-profiles/{name}", get(show_profile).put(put_profile).delete(delete_profile))
         .with_state(state)
 }
 
@@ -52,6 +56,8 @@ struct CreateParams {
     date_order: Option<String>,
     decimal: Option<String>,
     default_country: Option<String>,
+    profile: Option<String>,
+    max_error_rate: Option<f64>,
 }
 
 impl CreateParams {
@@ -96,11 +102,25 @@ impl CreateParams {
             .default_country
             .map(|c| c.parse::<Country>().map_err(|e| bad("default_country", e.to_string())))
             .transpose()?;
+        if let Some(rate) = self.max_error_rate {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(bad("max_error_rate", format!("{rate} is not between 0 and 1")));
+            }
+        }
         Ok(ImportRequest {
             file_name: self.file_name,
             mode,
             as_of,
-            options: ReadOptions { encoding: self.encoding, delimiter, date_order, decimal, default_country },
+            options: ReadOptions {
+                columns: Default::default(),
+                encoding: self.encoding,
+                delimiter,
+                date_order,
+                decimal,
+                default_country,
+            },
+            profile: self.profile,
+            max_error_rate: self.max_error_rate,
         })
     }
 }
@@ -112,8 +132,20 @@ async fn create(
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
     let request = params.into_request()?;
+    let request = state.importer.resolve(request).await.map_err(profile_error)?;
     let upload = receive(body, state.config.max_upload_bytes).await?;
-    let id = state.importer.create(&request, &upload).await?;
+    let id = match state.importer.create(&request, &upload).await? {
+        Created::New(id) => id,
+        Created::Duplicate(earlier) => {
+            let body = json!({
+                "id": earlier,
+                "duplicate": true,
+                "message": "this file was already imported in this mode; nothing was done",
+                "links": { "self": format!("/api/imports/{earlier}") },
+            });
+            return Ok((StatusCode::OK, [("location", format!("/api/imports/{earlier}"))], Json(body)));
+        }
+    };
     let importer = state.importer.clone();
     state.tracker.spawn(async move {
         if let Err(e) = importer.run(id, &request, &upload, None).await {
@@ -168,12 +200,16 @@ async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Res
     let id = parse_id(&id)?;
     let pool = state.importer.pool();
     let view = imports::find(pool, id).await?.ok_or_else(|| ApiError::NotFound(format!("no import {id}")))?;
-    let errors = imports::errors(pool, id, 0, INLINE_ERRORS).await?;
-    let errors_total = imports::error_count(pool, id).await?;
+    let errors = imports::errors(pool, id, Severity::Error, 0, INLINE_ERRORS).await?;
+    let errors_total = imports::error_count(pool, id, Severity::Error).await?;
+    let warnings = imports::errors(pool, id, Severity::Warning, 0, INLINE_ERRORS).await?;
+    let warnings_total = imports::error_count(pool, id, Severity::Warning).await?;
     let mut body = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.into()))?;
     body["errors"] = json!(errors);
     body["errors_total"] = json!(errors_total);
     body["errors_truncated"] = json!(errors_total > INLINE_ERRORS);
+    body["warnings"] = json!(warnings);
+    body["warnings_total"] = json!(warnings_total);
     Ok(Json(body))
 }
 
@@ -181,6 +217,7 @@ async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Res
 struct Page {
     offset: Option<i64>,
     limit: Option<i64>,
+    severity: Option<String>,
 }
 
 async fn errors(
@@ -193,7 +230,17 @@ async fn errors(
     imports::find(pool, id).await?.ok_or_else(|| ApiError::NotFound(format!("no import {id}")))?;
     let offset = page.offset.unwrap_or(0).max(0);
     let limit = page.limit.unwrap_or(1000).clamp(1, 10_000);
-    let list = imports::errors(pool, id, offset, limit).await?;
+    let severity = match page.severity.as_deref() {
+        None | Some("error") => Severity::Error,
+        Some("warning") => Severity::Warning,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("severity: {other:?} is not one of error, warning"),
+            ))
+        }
+    };
+    let list = imports::errors(pool, id, severity, offset, limit).await?;
     Ok(Json(json!({ "import_id": id, "offset": offset, "limit": limit, "errors": list })))
 }
 
@@ -204,4 +251,50 @@ async fn list(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Val
 
 fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
     raw.parse().map_err(|_| ApiError::bad_request("invalid_id", format!("{raw:?} is not an import id")))
+}
+
+fn profile_error(e: ProfileError) -> ApiError {
+    match e {
+        ProfileError::NotFound(_) => ApiError::bad_request("unknown_profile", e.to_string()),
+        ProfileError::Db(db) => ApiError::Internal(db.into()),
+        other => ApiError::bad_request("invalid_profile", other.to_string()),
+    }
+}
+
+async fn list_profiles(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let list = profiles::list(state.importer.pool()).await.map_err(profile_error)?;
+    Ok(Json(json!({ "profiles": list })))
+}
+
+async fn show_profile(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    match profiles::get(state.importer.pool(), &name).await {
+        Ok(p) => Ok(Json(json!(p))),
+        Err(ProfileError::NotFound(n)) => Err(ApiError::NotFound(format!("no import profile named {n:?}"))),
+        Err(e) => Err(profile_error(e)),
+    }
+}
+
+/// The body is the profile's options: `{"columns": {"Nro Cliente": "id_cliente"}, "encoding": "windows-1252",
+/// "delimiter": ";", "date_order": "day_first", "decimal": "comma", "default_country": "CO"}`, all optional.
+async fn put_profile(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let options: ReadOptions = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_profile", format!("the body is not a valid profile: {e}")))?;
+    let now = state.importer.clock().now();
+    profiles::put(state.importer.pool(), &name, &options, now).await.map_err(profile_error)?;
+    show_profile(State(state), Path(name)).await
+}
+
+async fn delete_profile(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    match profiles::delete(state.importer.pool(), &name).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(ProfileError::NotFound(n)) => Err(ApiError::NotFound(format!("no import profile named {n:?}"))),
+        Err(e) => Err(profile_error(e)),
+    }
 }

@@ -18,6 +18,7 @@ pub struct ImportView {
     pub stage: String,
     pub mode: String,
     pub as_of: NaiveDate,
+    pub profile: Option<String>,
     pub content_sha256: String,
     pub size_bytes: i64,
     pub encoding: Option<String>,
@@ -37,7 +38,8 @@ pub struct RowErrorView {
     pub reason: String,
 }
 
-const COLUMNS: &str = "id, file_name, state, stage, mode, as_of, content_sha256, size_bytes, encoding, delimiter,
+const COLUMNS: &str =
+    "id, file_name, state, stage, mode, as_of, profile, content_sha256, size_bytes, encoding, delimiter,
                        rows_total, rows_valid, rows_rejected, error, created_at, completed_at";
 
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<ImportView>, sqlx::Error> {
@@ -54,20 +56,47 @@ pub async fn recent(pool: &PgPool, limit: i64) -> Result<Vec<ImportView>, sqlx::
         .await
 }
 
-pub async fn errors(pool: &PgPool, id: Uuid, offset: i64, limit: i64) -> Result<Vec<RowErrorView>, sqlx::Error> {
+/// Whether a row was rejected (`Error`) or imported with a remark (`Warning`).
+#[derive(Debug, Clone, Copy)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+pub async fn errors(
+    pool: &PgPool,
+    id: Uuid,
+    severity: Severity,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<RowErrorView>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT line, column_name AS column, reason FROM ingestion.row_errors WHERE import_id = $1
+        "SELECT line, column_name AS column, reason FROM ingestion.row_errors WHERE import_id = $1 AND severity = $4
          ORDER BY line, seq OFFSET $2 LIMIT $3",
     )
     .bind(id)
     .bind(offset)
     .bind(limit)
+    .bind(severity.as_str())
     .fetch_all(pool)
     .await
 }
 
-pub async fn error_count(pool: &PgPool, id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM ingestion.row_errors WHERE import_id = $1").bind(id).fetch_one(pool).await
+pub async fn error_count(pool: &PgPool, id: Uuid, severity: Severity) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM ingestion.row_errors WHERE import_id = $1 AND severity = $2")
+        .bind(id)
+        .bind(severity.as_str())
+        .fetch_one(pool)
+        .await
 }
 
 /// Consumes `portfolio.import.applied`: the import is complete once portfolio holds its rows.

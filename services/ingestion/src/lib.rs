@@ -5,6 +5,7 @@ mod api;
 pub mod file;
 mod imports;
 mod pipeline;
+pub mod profiles;
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use imports::{ImportView, RowErrorView};
-pub use pipeline::{ImportRequest, Importer, Progress};
+pub use pipeline::{Created, ImportRequest, Importer, Progress};
 
 /// An import's current state (for the CLI).
 pub async fn imports_view(pool: &sqlx::PgPool, id: uuid::Uuid) -> Result<ImportView, sqlx::Error> {
@@ -25,7 +26,7 @@ pub async fn imports_view(pool: &sqlx::PgPool, id: uuid::Uuid) -> Result<ImportV
 
 /// The first `limit` row errors of an import (for the CLI).
 pub async fn imports_errors(pool: &sqlx::PgPool, id: uuid::Uuid, limit: i64) -> Result<Vec<RowErrorView>, sqlx::Error> {
-    imports::errors(pool, id, 0, limit).await
+    imports::errors(pool, id, imports::Severity::Error, 0, limit).await
 }
 
 pub const SCHEMA: &str = "ingestion";
@@ -44,6 +45,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Valid rows per `import.rows` event.
     pub batch_rows: usize,
+    /// Rejected rows / all rows above which an import fails as a whole (nothing of it applied).
+    pub max_error_rate: f64,
 }
 
 impl Config {
@@ -52,7 +55,19 @@ impl Config {
         if !(1..=5000).contains(&batch_rows) {
             return Err(ConfigError::new("RECAUDO_IMPORT_BATCH_ROWS", &batch_rows.to_string(), "expected 1 to 5000"));
         }
-        Ok(Config { max_upload_bytes: env.get("RECAUDO_IMPORT_MAX_BYTES", 2u64 * 1024 * 1024 * 1024)?, batch_rows })
+        let max_error_rate = env.get("RECAUDO_IMPORT_MAX_ERROR_RATE", 0.5f64)?;
+        if !(0.0..=1.0).contains(&max_error_rate) {
+            return Err(ConfigError::new(
+                "RECAUDO_IMPORT_MAX_ERROR_RATE",
+                &max_error_rate.to_string(),
+                "expected 0 to 1",
+            ));
+        }
+        Ok(Config {
+            max_upload_bytes: env.get("RECAUDO_IMPORT_MAX_BYTES", 2u64 * 1024 * 1024 * 1024)?,
+            batch_rows,
+            max_error_rate,
+        })
     }
 }
 
@@ -71,7 +86,13 @@ pub fn service(config: Config) -> ServiceDef {
 
 async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
     let outbox = outbox(&infra);
-    let importer = Importer::new(infra.pool.clone(), outbox.clone(), infra.clock.clone(), config.batch_rows);
+    let importer = Importer::new(
+        infra.pool.clone(),
+        outbox.clone(),
+        infra.clock.clone(),
+        config.batch_rows,
+        config.max_error_rate,
+    );
     importer.fail_interrupted().await?;
     let tracker = TaskTracker::new();
     let state = Arc::new(api::AppState { importer: importer.clone(), config, tracker: tracker.clone() });

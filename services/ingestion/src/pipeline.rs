@@ -30,6 +30,15 @@ pub struct Importer {
     outbox: Outbox,
     clock: Clock,
     batch_rows: usize,
+    max_error_rate: f64,
+}
+
+/// What `create` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New(Uuid),
+    /// The same file (by content hash) was already imported in the same mode: nothing to do.
+    Duplicate(Uuid),
 }
 
 /// What the lender asked for, besides the file itself.
@@ -40,6 +49,11 @@ pub struct ImportRequest {
     /// Defaults to today (UTC) by the clock.
     pub as_of: Option<NaiveDate>,
     pub options: ReadOptions,
+    /// A stored profile whose options apply where `options` says nothing.
+    pub profile: Option<String>,
+    /// Rejected rows / all rows above which the import fails and nothing of it is applied; the service's default when
+    /// `None`.
+    pub max_error_rate: Option<f64>,
 }
 
 /// A file ready to import: stored on local disk, with its hash and size.
@@ -61,13 +75,26 @@ pub struct Progress {
 
 enum Item {
     Shape { encoding: &'static str, delimiter: u8 },
-    Batch { rows: Vec<PortfolioRow>, errors: Vec<RowError> },
+    Batch { rows: Vec<PortfolioRow>, errors: Vec<RowError>, warnings: Vec<RowError> },
     Done(Result<file::ReadSummary, FileError>),
 }
 
 impl Importer {
-    pub fn new(pool: PgPool, outbox: Outbox, clock: Clock, batch_rows: usize) -> Self {
-        Importer { pool, outbox, clock, batch_rows }
+    pub fn new(pool: PgPool, outbox: Outbox, clock: Clock, batch_rows: usize, max_error_rate: f64) -> Self {
+        Importer { pool, outbox, clock, batch_rows, max_error_rate }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Applies the request's profile, if any, under its explicit options.
+    pub async fn resolve(&self, mut req: ImportRequest) -> Result<ImportRequest, crate::profiles::ProfileError> {
+        if let Some(name) = &req.profile {
+            let profile = crate::profiles::get(&self.pool, name).await?;
+            req.options = crate::profiles::merge(profile.options, req.options);
+        }
+        Ok(req)
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -91,8 +118,9 @@ impl Importer {
         .map_err(std::io::Error::other)?
     }
 
-    /// Registers the import (state `processing`) and announces it.
-    pub async fn create(&self, req: &ImportRequest, upload: &Upload) -> Result<Uuid, sqlx::Error> {
+    /// Registers the import (state `processing`) and announces it, unless the same file was already imported in the
+    /// same mode (and that import did not fail).
+    pub async fn create(&self, req: &ImportRequest, upload: &Upload) -> Result<Created, sqlx::Error> {
         let id = Uuid::now_v7();
         let now = self.clock.now();
         let as_of = req.as_of.unwrap_or_else(|| now.date_naive());
@@ -102,10 +130,23 @@ impl Importer {
         };
         let options = serde_json::to_value(&req.options).unwrap_or_default();
         let mut tx = self.pool.begin().await?;
+        // Serialises concurrent uploads of the same content, so that only one of them imports it.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&upload.sha256).execute(&mut *tx).await?;
+        let earlier: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM ingestion.imports WHERE content_sha256 = $1 AND mode = $2 AND state <> 'failed'
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(&upload.sha256)
+        .bind(mode)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(earlier) = earlier {
+            return Ok(Created::Duplicate(earlier));
+        }
         sqlx::query(
-            "INSERT INTO ingestion.imports (id, file_name, content_sha256, size_bytes, mode, as_of, options, state, stage,
-                                            created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'processing', 'reading', $8, $8)",
+            "INSERT INTO ingestion.imports (id, file_name, content_sha256, size_bytes, mode, as_of, options, profile, state,
+                                            stage, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, 'processing', 'reading', $8, $8)",
         )
         .bind(id)
         .bind(&req.file_name)
@@ -115,12 +156,13 @@ impl Importer {
         .bind(as_of)
         .bind(options)
         .bind(now)
+        .bind(&req.profile)
         .execute(&mut *tx)
         .await?;
         self.outbox.enqueue(&mut tx, now, ImportStarted { import_id: id, mode: req.mode, as_of }).await?;
         tx.commit().await?;
         self.outbox.wake();
-        Ok(id)
+        Ok(Created::New(id))
     }
 
     /// Reads the file and commits it batch by batch. On a file-level error the import fails and an `import.failed`
@@ -134,7 +176,22 @@ impl Importer {
     ) -> anyhow::Result<()> {
         let result = self.read_and_commit(id, req, upload, progress).await;
         match result {
-            Ok(Ok(summary)) => self.finish(id, summary).await?,
+            Ok(Ok(summary)) => {
+                let limit = req.max_error_rate.unwrap_or(self.max_error_rate);
+                let rate = summary.rows_rejected as f64 / summary.rows_total.max(1) as f64;
+                if rate > limit {
+                    let reason = format!(
+                        "{} of {} rows ({:.1}%) are invalid, above the limit of {:.1}%; nothing was applied",
+                        summary.rows_rejected,
+                        summary.rows_total,
+                        rate * 100.0,
+                        limit * 100.0
+                    );
+                    self.fail(id, &reason).await?;
+                } else {
+                    self.finish(id, summary).await?;
+                }
+            }
             Ok(Err(file_error)) => self.fail(id, &file_error.to_string()).await?,
             Err(e) => {
                 tracing::error!(import_id = %id, error = %format!("{e:#}"), "import aborted");
@@ -179,12 +236,12 @@ impl Importer {
                         .execute(&self.pool)
                         .await?;
                 }
-                Item::Batch { rows, errors } => {
+                Item::Batch { rows, errors, warnings } => {
                     counts.rows_valid += rows.len() as u64;
                     counts.rows_rejected +=
                         errors.iter().map(|e| e.line).collect::<std::collections::BTreeSet<_>>().len() as u64;
                     counts.rows_total = counts.rows_valid + counts.rows_rejected;
-                    self.commit_batch(id, &mut batch_no, rows, errors, &counts).await?;
+                    self.commit_batch(id, &mut batch_no, rows, errors, warnings, &counts).await?;
                     counts.bytes_read = bytes_read.load(Ordering::Relaxed);
                     if let Some(p) = &progress {
                         let _ = p.send(counts);
@@ -203,6 +260,7 @@ impl Importer {
         batch_no: &mut u32,
         rows: Vec<PortfolioRow>,
         errors: Vec<RowError>,
+        warnings: Vec<RowError>,
         counts: &Progress,
     ) -> Result<(), sqlx::Error> {
         let now = self.clock.now();
@@ -211,18 +269,22 @@ impl Importer {
             self.outbox.enqueue(&mut tx, now, ImportRows { import_id: id, batch: *batch_no, rows }).await?;
             *batch_no += 1;
         }
-        if !errors.is_empty() {
-            let lines: Vec<i64> = errors.iter().map(|e| e.line as i64).collect();
-            let columns: Vec<&str> = errors.iter().map(|e| e.column.as_str()).collect();
-            let reasons: Vec<&str> = errors.iter().map(|e| e.reason.as_str()).collect();
+        for (severity, list) in [("error", &errors), ("warning", &warnings)] {
+            if list.is_empty() {
+                continue;
+            }
+            let lines: Vec<i64> = list.iter().map(|e| e.line as i64).collect();
+            let columns: Vec<&str> = list.iter().map(|e| e.column.as_str()).collect();
+            let reasons: Vec<&str> = list.iter().map(|e| e.reason.as_str()).collect();
             sqlx::query(
-                "INSERT INTO ingestion.row_errors (import_id, line, column_name, reason)
-                 SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[])",
+                "INSERT INTO ingestion.row_errors (import_id, line, column_name, reason, severity)
+                 SELECT $1, l, c, r, $5 FROM UNNEST($2::bigint[], $3::text[], $4::text[]) AS u(l, c, r)",
             )
             .bind(id)
             .bind(&lines)
             .bind(&columns)
             .bind(&reasons)
+            .bind(severity)
             .execute(&mut *tx)
             .await?;
         }
@@ -345,6 +407,7 @@ fn spawn_reader(
         let counting = CountingReader { inner: file, count: bytes_read };
         let mut rows = Vec::with_capacity(batch_rows);
         let mut errors = Vec::new();
+        let mut warnings = Vec::new();
         let mut receiver_gone = false;
         let result = file::read(
             counting,
@@ -354,12 +417,17 @@ fn spawn_reader(
                 let _ = tx.blocking_send(Item::Shape { encoding: shape.encoding.name(), delimiter: shape.delimiter });
             },
             |row| {
-                match row {
+                warnings.extend(row.warnings);
+                match row.result {
                     Ok(r) => rows.push(r),
                     Err(e) => errors.extend(e),
                 }
-                if rows.len() >= batch_rows || errors.len() >= ERROR_BATCH {
-                    let batch = Item::Batch { rows: std::mem::take(&mut rows), errors: std::mem::take(&mut errors) };
+                if rows.len() >= batch_rows || errors.len() + warnings.len() >= ERROR_BATCH {
+                    let batch = Item::Batch {
+                        rows: std::mem::take(&mut rows),
+                        errors: std::mem::take(&mut errors),
+                        warnings: std::mem::take(&mut warnings),
+                    };
                     if tx.blocking_send(batch).is_err() {
                         receiver_gone = true;
                         return ControlFlow::Break(());
@@ -371,8 +439,8 @@ fn spawn_reader(
         if receiver_gone {
             return;
         }
-        if result.is_ok() && (!rows.is_empty() || !errors.is_empty()) {
-            let _ = tx.blocking_send(Item::Batch { rows, errors });
+        if result.is_ok() && (!rows.is_empty() || !errors.is_empty() || !warnings.is_empty()) {
+            let _ = tx.blocking_send(Item::Batch { rows, errors, warnings });
         }
         let _ = tx.blocking_send(Item::Done(result));
     })

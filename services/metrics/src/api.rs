@@ -37,6 +37,7 @@ async fn kpis(State(pool): State<PgPool>) -> Result<Json<Value>, ApiError> {
         "imports_failed": total("imports_failed"),
         "rows_imported": total("rows_imported"),
         "rows_rejected": total("rows_rejected"),
+        "assignments_changed": total("assignments_changed"),
         "contacts_requested": labelled("contacts_requested"),
         "contacts_attempted": labelled("contacts_attempted"),
         "contacts_failed": labelled("contacts_failed"),

@@ -34,11 +34,12 @@ impl Handler for Counter {
         match env.ty.as_str() {
             ImportCompleted::TYPE => {
                 let e = env.decode::<ImportCompleted>()?.data;
-                add(&mut tx, "imports_completed", "", 1).await?;
                 add(&mut tx, "rows_imported", "", e.rows_valid as i64).await?;
                 add(&mut tx, "rows_rejected", "", e.rows_rejected as i64).await?;
             }
             ImportFailed::TYPE => add(&mut tx, "imports_failed", "", 1).await?,
+            ImportApplied::TYPE => add(&mut tx, "imports_completed", "", 1).await?,
+            AssignmentChanged::TYPE => add(&mut tx, "assignments_changed", "", 1).await?,
             AccountsUpserted::TYPE => {
                 let e = env.decode::<AccountsUpserted>()?.data;
                 let debtors: Vec<&str> = e.accounts.iter().map(|a| a.debtor_id.as_str()).collect();

@@ -11,10 +11,12 @@ CREATE TABLE portfolio.advisors (
     id            UUID PRIMARY KEY,
     first_name    TEXT NOT NULL,
     last_name     TEXT NOT NULL,
-    phone         TEXT NOT NULL UNIQUE,
+    phone         TEXT NOT NULL,
     supervisor_id UUID REFERENCES portfolio.supervisors (id),
     updated_at    TIMESTAMPTZ NOT NULL
 );
+
+CREATE INDEX advisors_phone ON portfolio.advisors (phone);
 
 CREATE TABLE portfolio.debtors (
     id              TEXT PRIMARY KEY,

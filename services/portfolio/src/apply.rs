@@ -84,6 +84,7 @@ pub async fn apply(
     .execute(&mut *conn)
     .await?;
 
+    let reassignments = snapshot::reassignments(conn, import_id).await?;
     sqlx::query(
         "WITH upserted AS (
              INSERT INTO portfolio.credits (id, debtor_id, product, currency, balance_total, balance_overdue, installment,
@@ -137,6 +138,9 @@ pub async fn apply(
     .await?;
 
     snapshot::publish_advisors(conn, outbox, now, &changed_advisors).await?;
+    for change in reassignments {
+        outbox.enqueue(conn, now, change).await?;
+    }
     let credits_changed = snapshot::publish_changed_accounts(conn, outbox, now, import_id).await?;
 
     let (debtors, credits, advisors): (i64, i64, i64) = sqlx::query_as(

@@ -55,8 +55,9 @@ pub async fn stage(conn: &mut PgConnection, batch: &ImportRows) -> Result<bool, 
         .iter()
         .map(|r| {
             let advisor = r.advisor.as_ref();
-            let has_supervisor =
-                advisor.is_some_and(|a| !a.supervisor_first_name.is_empty() || !a.supervisor_last_name.is_empty());
+            let has_supervisor = advisor.is_some_and(|a| {
+                a.supervisor_ref.is_some() || !a.supervisor_first_name.is_empty() || !a.supervisor_last_name.is_empty()
+            });
             StagedRow {
                 line: r.line as i64,
                 debtor_id: r.debtor.id.as_str(),
@@ -77,13 +78,17 @@ pub async fn stage(conn: &mut PgConnection, batch: &ImportRows) -> Result<bool, 
                 installment: r.credit.installment.to_string(),
                 due_date: r.credit.due_date,
                 days_past_due: r.credit.days_past_due as i64,
-                advisor_id: advisor.map(|a| AdvisorId::from_phone(&a.phone)),
+                advisor_id: advisor.map(|a| match &a.advisor_ref {
+                    Some(id) => AdvisorId::from_lender_id(id),
+                    None => AdvisorId::from_phone(&a.phone),
+                }),
                 advisor_first_name: advisor.map(|a| a.first_name.as_str()),
                 advisor_last_name: advisor.map(|a| a.last_name.as_str()),
                 advisor_phone: advisor.map(|a| a.phone.e164()),
-                supervisor_id: advisor
-                    .filter(|_| has_supervisor)
-                    .map(|a| SupervisorId::from_name(&a.supervisor_first_name, &a.supervisor_last_name)),
+                supervisor_id: advisor.filter(|_| has_supervisor).map(|a| match &a.supervisor_ref {
+                    Some(id) => SupervisorId::from_lender_id(id),
+                    None => SupervisorId::from_name(&a.supervisor_first_name, &a.supervisor_last_name),
+                }),
                 supervisor_first_name: advisor.filter(|_| has_supervisor).map(|a| a.supervisor_first_name.as_str()),
                 supervisor_last_name: advisor.filter(|_| has_supervisor).map(|a| a.supervisor_last_name.as_str()),
             }

@@ -60,7 +60,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     let outbox = Outbox::new(SCHEMA, "recaudo/reply-router", infra.common.subject_prefix.clone());
     let router =
         Arc::new(Router { pool: infra.pool.clone(), outbox: outbox.clone(), clock: infra.clock.clone(), config });
-    let handler = || projection::Projection { pool: infra.pool.clone(), clock: infra.clock.clone() };
+    let handler = || projection::Projection { pool: infra.pool.clone() };
     let portfolio = consume::run(
         infra.bus.clone(),
         ConsumerSpec::new("reply-router-portfolio", "portfolio.>"),

@@ -3,7 +3,6 @@
 
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
 use recaudo_events::{AccountsUpserted, AdvisorUpserted, AttemptOutcome, ContactAttempted, Event};
-use recaudo_runtime::Clock;
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -11,7 +10,6 @@ use crate::SCHEMA;
 
 pub struct Projection {
     pub pool: PgPool,
-    pub clock: Clock,
 }
 
 #[derive(Serialize)]
@@ -31,7 +29,8 @@ impl Handler for Projection {
         if !inbox::claim(&mut tx, SCHEMA, consumer, msg.envelope.id).await? {
             return Ok(());
         }
-        let now = self.clock.now();
+        // Snapshots are versioned by the time they were taken: a late, older one never overwrites a newer one.
+        let snapshot_time = msg.envelope.time;
         match msg.envelope.ty.as_str() {
             AdvisorUpserted::TYPE => {
                 let e = msg.envelope.decode::<AdvisorUpserted>()?.data;
@@ -43,7 +42,8 @@ impl Handler for Projection {
                      ON CONFLICT (id) DO UPDATE SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
                          phone = EXCLUDED.phone, whatsapp = EXCLUDED.whatsapp, supervisor_id = EXCLUDED.supervisor_id,
                          supervisor_first_name = EXCLUDED.supervisor_first_name,
-                         supervisor_last_name = EXCLUDED.supervisor_last_name, updated_at = EXCLUDED.updated_at",
+                         supervisor_last_name = EXCLUDED.supervisor_last_name, updated_at = EXCLUDED.updated_at
+                     WHERE advisors.updated_at <= EXCLUDED.updated_at",
                 )
                 .bind(e.advisor_id.0)
                 .bind(&e.first_name)
@@ -53,7 +53,7 @@ impl Handler for Projection {
                 .bind(sup.map(|s| s.supervisor_id.0))
                 .bind(sup.map(|s| s.first_name.as_str()))
                 .bind(sup.map(|s| s.last_name.as_str()))
-                .bind(now)
+                .bind(snapshot_time)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -77,10 +77,11 @@ impl Handler for Projection {
                          debtor_first_name TEXT, debtor_last_name TEXT, advisor_id UUID)
                      ON CONFLICT (credit_id) DO UPDATE SET debtor_id = EXCLUDED.debtor_id,
                          debtor_first_name = EXCLUDED.debtor_first_name, debtor_last_name = EXCLUDED.debtor_last_name,
-                         advisor_id = EXCLUDED.advisor_id, updated_at = EXCLUDED.updated_at",
+                         advisor_id = EXCLUDED.advisor_id, updated_at = EXCLUDED.updated_at
+                     WHERE accounts.updated_at <= EXCLUDED.updated_at",
                 )
                 .bind(serde_json::to_value(&rows).map_err(HandleError::reject)?)
-                .bind(now)
+                .bind(snapshot_time)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -43,6 +43,9 @@ impl Handler for PortfolioHandler {
             return Ok(());
         }
         let now = self.clock.now();
+        // Snapshots are versioned by the time portfolio took them: an older one redelivered late never overwrites a
+        // newer one.
+        let snapshot_time = msg.envelope.time;
         if msg.envelope.ty == AccountsUpserted::TYPE {
             let e = msg.envelope.decode::<AccountsUpserted>()?.data;
             let rows: Vec<AccountRow<'_>> = e
@@ -74,10 +77,11 @@ impl Handler for PortfolioHandler {
                      first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, phone = EXCLUDED.phone,
                      country = EXCLUDED.country, product = EXCLUDED.product, currency = EXCLUDED.currency,
                      balance_overdue = EXCLUDED.balance_overdue, days_past_due = EXCLUDED.days_past_due,
-                     advisor_id = EXCLUDED.advisor_id, updated_at = EXCLUDED.updated_at",
+                     advisor_id = EXCLUDED.advisor_id, updated_at = EXCLUDED.updated_at
+                 WHERE accounts.updated_at <= EXCLUDED.updated_at",
             )
             .bind(&json)
-            .bind(now)
+            .bind(snapshot_time)
             .execute(&mut *tx)
             .await?;
             // Look at these debtors now; an earlier plan time is kept.
@@ -96,13 +100,14 @@ impl Handler for PortfolioHandler {
             sqlx::query(
                 "INSERT INTO scheduler.advisors (id, first_name, last_name, phone, updated_at) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (id) DO UPDATE SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
-                     phone = EXCLUDED.phone, updated_at = EXCLUDED.updated_at",
+                     phone = EXCLUDED.phone, updated_at = EXCLUDED.updated_at
+                 WHERE advisors.updated_at <= EXCLUDED.updated_at",
             )
             .bind(e.advisor_id.0)
             .bind(&e.first_name)
             .bind(&e.last_name)
             .bind(e.phone.e164())
-            .bind(now)
+            .bind(snapshot_time)
             .execute(&mut *tx)
             .await?;
         }

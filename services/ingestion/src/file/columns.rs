@@ -1,6 +1,8 @@
 //! Header names → fields. Names are matched case-, accent-, space- and underscore-insensitively, with Spanish
 //! variants and English aliases; columns that match nothing are kept as debtor attributes.
 
+use std::collections::BTreeMap;
+
 use recaudo_domain::text::fold_key;
 
 use super::FileError;
@@ -29,6 +31,8 @@ pub enum Field {
     AsesorTelefono,
     SupervisorNombre,
     SupervisorApellido,
+    AsesorId,
+    SupervisorId,
 }
 
 /// Every field with its canonical column name and accepted aliases (already folded), and whether a file must have it.
@@ -95,6 +99,8 @@ pub const KNOWN_FIELDS: &[(Field, &str, bool, &[&str])] = &[
         &["nombresupervisor", "supervisorfirstname", "supervisorname"],
     ),
     (Field::SupervisorApellido, "supervisor_apellido", false, &["apellidosupervisor", "supervisorlastname"]),
+    (Field::AsesorId, "asesor_id", false, &["idasesor", "codigoasesor", "advisorid", "advisorcode"]),
+    (Field::SupervisorId, "supervisor_id", false, &["idsupervisor", "codigosupervisor", "supervisorcode"]),
 ];
 
 impl Field {
@@ -109,6 +115,11 @@ impl Field {
             .find(|(_, canonical, _, aliases)| fold_key(canonical) == key || aliases.contains(&key.as_str()))
             .map(|(f, ..)| *f)
     }
+
+    /// The field a canonical name (`id_cliente`, ...) or alias designates.
+    pub fn named(name: &str) -> Option<Field> {
+        Field::from_header(name)
+    }
 }
 
 /// Where each field sits in this file, and the names of the columns that are not fields.
@@ -120,7 +131,10 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn from_header(record: &csv::ByteRecord) -> Result<Self, FileError> {
+    /// `mapping` (file column → field name, from an import profile) takes precedence over the built-in names.
+    pub fn from_header(record: &csv::ByteRecord, mapping: &BTreeMap<String, String>) -> Result<Self, FileError> {
+        let mapping: Vec<(String, Option<Field>)> =
+            mapping.iter().map(|(column, field)| (fold_key(column), Field::named(field))).collect();
         let headers: Vec<String> = record.iter().map(|h| String::from_utf8_lossy(h).trim().to_string()).collect();
         let mut positions: Vec<(Field, usize)> = Vec::new();
         let mut extras = Vec::new();
@@ -128,7 +142,8 @@ impl Layout {
             if name.is_empty() {
                 continue;
             }
-            match Field::from_header(name) {
+            let mapped = mapping.iter().find(|(column, _)| *column == fold_key(name)).map(|(_, f)| *f);
+            match mapped.unwrap_or_else(|| Field::from_header(name)) {
                 Some(field) => {
                     if let Some((_, first)) = positions.iter().find(|(f, _)| *f == field) {
                         return Err(FileError::DuplicateColumn {
@@ -188,7 +203,7 @@ mod tests {
     use super::*;
 
     fn layout(header: &[&str]) -> Result<Layout, FileError> {
-        Layout::from_header(&csv::ByteRecord::from(header.to_vec()))
+        Layout::from_header(&csv::ByteRecord::from(header.to_vec()), &BTreeMap::new())
     }
 
     const REQUIRED: [&str; 8] =
@@ -216,6 +231,16 @@ mod tests {
         assert_eq!(l.index(Field::Telefono), Some(8));
         assert_eq!(l.column_name(Field::Telefono), "Teléfono");
         assert!(!l.has_advisor_columns());
+    }
+
+    #[test]
+    fn a_profile_mapping_names_columns_the_aliases_do_not_know() {
+        let mut header = REQUIRED.to_vec();
+        header[0] = "Nro Deudor";
+        let mapping = BTreeMap::from([("nro deudor".to_string(), "id_cliente".to_string())]);
+        let l = Layout::from_header(&csv::ByteRecord::from(header), &mapping).unwrap();
+        assert_eq!(l.index(Field::IdCliente), Some(0));
+        assert_eq!(l.column_name(Field::IdCliente), "Nro Deudor");
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub use values::{DateOrder, DecimalStyle};
 /// How to read a file; anything left `None` is detected.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ReadOptions {
+    /// Column name in the file → field name (`id_cliente`, ...), for headers the built-in aliases do not know.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub columns: std::collections::BTreeMap<String, String>,
     /// Encoding label (`utf-8`, `windows-1252`, `latin1`, ...).
     pub encoding: Option<String>,
     pub delimiter: Option<char>,
@@ -36,6 +39,13 @@ pub struct ReadOptions {
 /// The date the portfolio file describes; rows without `dias_atraso` get it computed against this date.
 #[derive(Debug, Clone, Copy)]
 pub struct AsOf(pub NaiveDate);
+
+/// One row as read: the row or what is wrong with it, and anything worth telling the lender about a valid row.
+#[derive(Debug)]
+pub struct ReadRow {
+    pub result: Result<PortfolioRow, Vec<RowError>>,
+    pub warnings: Vec<RowError>,
+}
 
 /// One problem with one row, reported to the lender.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +102,7 @@ pub fn read<R: Read>(
     options: &ReadOptions,
     as_of: AsOf,
     mut on_shape: impl FnMut(&FileShape),
-    mut on_row: impl FnMut(Result<PortfolioRow, Vec<RowError>>) -> ControlFlow<()>,
+    mut on_row: impl FnMut(ReadRow) -> ControlFlow<()>,
 ) -> Result<ReadSummary, FileError> {
     let mut buffered = BufReader::with_capacity(256 * 1024, input);
     let sample = buffered.fill_buf().map_err(|e| FileError::Unreadable { line: 1, reason: e.to_string() })?;
@@ -134,7 +144,7 @@ pub fn read<R: Read>(
     if !header_read {
         return Err(FileError::Empty);
     }
-    let layout = columns::Layout::from_header(&record)?;
+    let layout = columns::Layout::from_header(&record, &options.columns)?;
     on_shape(&FileShape {
         encoding,
         delimiter,
@@ -161,8 +171,8 @@ pub fn read<R: Read>(
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 summary.rows_total += 1;
                 summary.rows_rejected += 1;
-                let _ =
-                    on_row(Err(vec![RowError { line, column: String::new(), reason: format!("unreadable row: {e}") }]));
+                let error = RowError { line, column: String::new(), reason: format!("unreadable row: {e}") };
+                let _ = on_row(ReadRow { result: Err(vec![error]), warnings: Vec::new() });
                 break;
             }
         }
@@ -172,7 +182,7 @@ pub fn read<R: Read>(
         }
         summary.rows_total += 1;
         let parsed = parser.parse(line, &record);
-        if parsed.is_ok() {
+        if parsed.result.is_ok() {
             summary.rows_valid += 1;
         } else {
             summary.rows_rejected += 1;

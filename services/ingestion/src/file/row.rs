@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 use super::columns::{Field, Layout};
 use super::values::{self, DateOrder, DecimalStyle};
-use super::RowError;
+use super::{ReadRow, RowError};
 
 pub struct RowParser<'a> {
     pub layout: &'a Layout,
@@ -19,16 +19,22 @@ pub struct RowParser<'a> {
     pub as_of: NaiveDate,
 }
 
-/// Collects the errors of one row while its fields are parsed, so that every problem is reported at once.
+/// Collects the errors (and warnings) of one row while its fields are parsed, so that every problem is reported at
+/// once.
 struct Errors<'a> {
     line: u64,
     layout: &'a Layout,
     list: Vec<RowError>,
+    warnings: Vec<RowError>,
 }
 
 impl Errors<'_> {
     fn push(&mut self, field: Field, reason: impl Into<String>) {
         self.list.push(RowError { line: self.line, column: self.layout.column_name(field), reason: reason.into() });
+    }
+
+    fn warn(&mut self, field: Field, reason: impl Into<String>) {
+        self.warnings.push(RowError { line: self.line, column: self.layout.column_name(field), reason: reason.into() });
     }
 
     fn check<T, E: std::fmt::Display>(&mut self, field: Field, r: Result<T, E>) -> Option<T> {
@@ -37,10 +43,10 @@ impl Errors<'_> {
 }
 
 impl RowParser<'_> {
-    pub fn parse(&self, line: u64, record: &csv::ByteRecord) -> Result<PortfolioRow, Vec<RowError>> {
-        let mut errors = Errors { line, layout: self.layout, list: Vec::new() };
+    pub fn parse(&self, line: u64, record: &csv::ByteRecord) -> ReadRow {
+        let mut errors = Errors { line, layout: self.layout, list: Vec::new(), warnings: Vec::new() };
         if let Some(e) = self.check_width(line, record) {
-            return Err(vec![e]);
+            return ReadRow { result: Err(vec![e]), warnings: Vec::new() };
         }
         let mut text = |field: Field| -> String {
             match self.layout.index(field).and_then(|i| record.get(i)) {
@@ -75,14 +81,17 @@ impl RowParser<'_> {
             asesor_nombre: text(Field::AsesorNombre),
             asesor_apellido: text(Field::AsesorApellido),
             asesor_telefono: text(Field::AsesorTelefono),
+            asesor_id: text(Field::AsesorId),
+            supervisor_id: text(Field::SupervisorId),
             supervisor_nombre: text(Field::SupervisorNombre),
             supervisor_apellido: text(Field::SupervisorApellido),
         };
         let row = self.build(line, &raw, record, &mut errors);
-        match row {
+        let result = match row {
             Some(row) if errors.list.is_empty() => Ok(row),
             _ => Err(errors.list),
-        }
+        };
+        ReadRow { result, warnings: errors.warnings }
     }
 
     fn check_width(&self, line: u64, record: &csv::ByteRecord) -> Option<RowError> {
@@ -143,16 +152,23 @@ impl RowParser<'_> {
             }
         }
         let due_date = e.check(Field::FechaVencimiento, values::date(&raw.fecha_vencimiento, self.date_order));
-        let days_past_due = if raw.dias_atraso.is_empty() {
-            due_date.map(|d| (self.as_of - d).num_days().max(0) as u32)
-        } else {
-            e.check(
-                Field::DiasAtraso,
-                raw.dias_atraso
-                    .parse::<u32>()
-                    .map_err(|_| format!("{:?} is not a whole number of days", raw.dias_atraso)),
-            )
-        };
+        // Days past due follow from the due date and the import's as-of date; the file's own figure is only checked.
+        let days_past_due = due_date.map(|d| (self.as_of - d).num_days().max(0) as u32);
+        if !raw.dias_atraso.is_empty() {
+            match (raw.dias_atraso.parse::<u32>(), days_past_due) {
+                (Ok(stated), Some(computed)) if stated != computed => e.warn(
+                    Field::DiasAtraso,
+                    format!(
+                        "the file says {stated} days past due; the due date and as-of date {} give {computed}",
+                        self.as_of
+                    ),
+                ),
+                (Ok(_), _) => {}
+                (Err(_), _) => {
+                    e.push(Field::DiasAtraso, format!("{:?} is not a whole number of days", raw.dias_atraso))
+                }
+            }
+        }
         let advisor = self.advisor(raw, country, e);
         let extra: BTreeMap<String, String> = self
             .layout
@@ -232,6 +248,8 @@ impl RowParser<'_> {
             phone: phone?,
             supervisor_first_name: raw.supervisor_nombre.clone(),
             supervisor_last_name: raw.supervisor_apellido.clone(),
+            advisor_ref: (!raw.asesor_id.is_empty()).then(|| raw.asesor_id.clone()),
+            supervisor_ref: (!raw.supervisor_id.is_empty()).then(|| raw.supervisor_id.clone()),
         }))
     }
 }
@@ -257,6 +275,8 @@ struct RawRow {
     asesor_nombre: String,
     asesor_apellido: String,
     asesor_telefono: String,
+    asesor_id: String,
+    supervisor_id: String,
     supervisor_nombre: String,
     supervisor_apellido: String,
 }

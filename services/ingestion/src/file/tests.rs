@@ -15,6 +15,7 @@ fn fixture(name: &str) -> Vec<u8> {
 struct Read {
     rows: Vec<PortfolioRow>,
     errors: Vec<RowError>,
+    warnings: Vec<RowError>,
     shape: Option<FileShape>,
     summary: Result<ReadSummary, FileError>,
 }
@@ -23,6 +24,7 @@ fn read_bytes(bytes: &[u8], options: &ReadOptions) -> Read {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut shape = None;
+    let mut warnings = Vec::new();
     let as_of = AsOf(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
     let summary = read(
         bytes,
@@ -30,14 +32,15 @@ fn read_bytes(bytes: &[u8], options: &ReadOptions) -> Read {
         as_of,
         |s| shape = Some(s.clone()),
         |r| {
-            match r {
+            warnings.extend(r.warnings);
+            match r.result {
                 Ok(row) => rows.push(row),
                 Err(e) => errors.extend(e),
             }
             std::ops::ControlFlow::Continue(())
         },
     );
-    Read { rows, errors, shape, summary }
+    Read { rows, errors, warnings, shape, summary }
 }
 
 fn dec(s: &str) -> Decimal {
@@ -156,6 +159,28 @@ fn dias_atraso_is_computed_when_missing() {
                C1,Ana,K1,COP,100,10,2026-11-10,CO\n";
     let r = read_bytes(csv.as_bytes(), &ReadOptions::default());
     assert_eq!(r.rows[0].credit.days_past_due, 10);
+}
+
+#[test]
+fn a_dias_atraso_that_disagrees_with_the_dates_is_reported_and_computed() {
+    let csv = "id_cliente,nombre,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais,dias_atraso\n\
+               C1,Ana,K1,COP,100,10,2026-11-10,CO,10\n\
+               C2,Ana,K2,COP,100,10,2026-11-10,CO,12\n";
+    let r = read_bytes(csv.as_bytes(), &ReadOptions::default());
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.rows.iter().map(|r| r.credit.days_past_due).collect::<Vec<_>>(), vec![10, 10]);
+    assert_eq!(r.warnings.len(), 1);
+    assert_eq!((r.warnings[0].line, r.warnings[0].column.as_str()), (3, "dias_atraso"));
+    assert!(r.warnings[0].reason.contains("12") && r.warnings[0].reason.contains("give 10"), "{:?}", r.warnings[0]);
+}
+
+#[test]
+fn advisor_ids_from_the_file_are_kept() {
+    let csv = "id_cliente,nombre,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais,asesor_id,asesor_nombre,asesor_telefono\n\
+               C1,Ana,K1,COP,100,10,2026-11-10,CO,A-17,Luis,3001234567\n";
+    let r = read_bytes(csv.as_bytes(), &ReadOptions::default());
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.rows[0].advisor.as_ref().unwrap().advisor_ref.as_deref(), Some("A-17"));
 }
 
 #[test]
