@@ -40,6 +40,11 @@ enum Command {
     },
     /// Import a client file (see README, "The client file").
     Import(crate::import::ImportArgs),
+    /// Payments from a file (the API takes them at `POST /api/payments`).
+    Payments {
+        #[command(subcommand)]
+        action: crate::import::PaymentsAction,
+    },
     /// Named import profiles (column mapping, encoding, delimiter, formats) for `import --profile`.
     Profiles {
         #[command(subcommand)]
@@ -124,6 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(args) => crate::import::run(&env, args).await,
+        Command::Payments { action } => crate::import::payments(&env, action).await,
         Command::Profiles { action } => crate::import::profiles(&env, action).await,
         Command::Schemas { action: SchemasAction::Write { root } } => {
             for path in crate::schemas::write(&root)? {

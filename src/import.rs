@@ -273,3 +273,77 @@ pub async fn profiles(env: &Env, action: ProfilesAction) -> anyhow::Result<ExitC
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Subcommand, Debug)]
+pub enum PaymentsAction {
+    /// Import a payments file (`id_credito, fecha_pago, monto, medio_pago, referencia`); valid rows become
+    /// `payment.received` events, bad rows are listed with line, column and reason.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        encoding: Option<String>,
+        #[arg(long)]
+        delimiter: Option<char>,
+        #[arg(long)]
+        decimal: Option<String>,
+    },
+}
+
+pub async fn payments(env: &Env, action: PaymentsAction) -> anyhow::Result<ExitCode> {
+    let PaymentsAction::Import { file, encoding, delimiter, decimal } = action;
+    let decimal = match decimal.as_deref() {
+        None => None,
+        Some("point") => Some(DecimalStyle::Point),
+        Some("comma") => Some(DecimalStyle::Comma),
+        Some(o) => anyhow::bail!("--decimal {o:?}: expected point or comma"),
+    };
+    let options = ReadOptions { encoding, delimiter, decimal, ..Default::default() };
+    let common = CommonConfig::from_env(env)?;
+    let pool = db::connect(&common.database_url, 4).await?;
+    if !db::is_migrated(&pool, recaudo_ingestion::SCHEMA, &recaudo_ingestion::migrations()).await? {
+        anyhow::bail!("the database is not migrated; run `recaudo migrate` first");
+    }
+    let bus = recaudo_bus::Bus::connect(&common.nats_url, common.subject_prefix.clone()).await?;
+    bus.apply_streams(common.stream_replicas).await?;
+    let outbox =
+        recaudo_bus::outbox::Outbox::new(recaudo_ingestion::SCHEMA, "recaudo/ingestion", common.subject_prefix.clone());
+    let intake = recaudo_ingestion::payments::PaymentIntake {
+        pool: pool.clone(),
+        outbox: outbox.clone(),
+        clock: common.clock(),
+        secret: None,
+        tolerance_secs: 0,
+    };
+    let path = file.clone();
+    let (valid, errors, summary) = tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let (mut valid, mut errors) = (Vec::new(), Vec::new());
+        let summary = recaudo_ingestion::file::payments::read(f, &options, |r| match r {
+            Ok(p) => valid.push(p),
+            Err(e) => errors.extend(e),
+        })?;
+        Ok::<_, anyhow::Error>((valid, errors, summary))
+    })
+    .await??;
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(outbox.clone().relay(pool.clone(), bus.clone(), relay_stop.clone()));
+    for chunk in valid.chunks(1000) {
+        intake.publish(chunk, recaudo_events::PaymentSource::File).await?;
+    }
+    while pending_outbox(&pool).await? > 0 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    relay_stop.cancel();
+    let _ = relay.await;
+    println!(
+        "{}: {} payments, {} published, {} rejected",
+        file.display(),
+        summary.rows_total,
+        summary.rows_valid,
+        summary.rows_rejected
+    );
+    for e in &errors {
+        println!("  line {}: {}: {}", e.line, e.column, e.reason);
+    }
+    Ok(ExitCode::SUCCESS)
+}

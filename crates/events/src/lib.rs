@@ -7,6 +7,7 @@
 mod contact;
 pub mod envelope;
 mod import;
+mod payment;
 mod portfolio;
 mod reply;
 pub mod schema;
@@ -14,6 +15,7 @@ pub mod schema;
 pub use contact::*;
 pub use envelope::{Envelope, Event};
 pub use import::*;
+pub use payment::*;
 pub use portfolio::*;
 pub use reply::*;
 

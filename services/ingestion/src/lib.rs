@@ -4,8 +4,10 @@
 mod api;
 pub mod file;
 mod imports;
+pub mod payments;
 mod pipeline;
 pub mod profiles;
+pub mod signature;
 
 use std::sync::Arc;
 
@@ -47,6 +49,10 @@ pub struct Config {
     pub batch_rows: usize,
     /// Rejected rows / all rows above which an import fails as a whole (nothing of it applied).
     pub max_error_rate: f64,
+    /// Secret shared with the lender for signed `POST /api/payments`; the endpoint is off without one.
+    pub payments_secret: Option<String>,
+    /// Accepted clock difference for signed calls.
+    pub signature_tolerance_secs: i64,
 }
 
 impl Config {
@@ -67,6 +73,8 @@ impl Config {
             max_upload_bytes: env.get("RECAUDO_IMPORT_MAX_BYTES", 2u64 * 1024 * 1024 * 1024)?,
             batch_rows,
             max_error_rate,
+            payments_secret: env.optional("RECAUDO_PAYMENTS_SECRET")?,
+            signature_tolerance_secs: env.get("RECAUDO_PAYMENTS_SIGNATURE_TOLERANCE_SECS", 300i64)?,
         })
     }
 }
@@ -95,6 +103,13 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     );
     importer.fail_interrupted().await?;
     let tracker = TaskTracker::new();
+    let intake = Arc::new(payments::PaymentIntake {
+        pool: infra.pool.clone(),
+        outbox: outbox.clone(),
+        clock: infra.clock.clone(),
+        secret: config.payments_secret.clone(),
+        tolerance_secs: config.signature_tolerance_secs,
+    });
     let state = Arc::new(api::AppState { importer: importer.clone(), config, tracker: tracker.clone() });
     let consumer = consume::run(
         infra.bus.clone(),
@@ -108,7 +123,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         tracker.close();
         tracker.wait().await;
     };
-    Ok(Started::new(api::router(state))
+    Ok(Started::new(api::router(state).merge(payments::router(intake)))
         .worker(async move {
             if let Err(e) = consumer.await {
                 tracing::error!(error = %e, "ingestion consumer stopped");

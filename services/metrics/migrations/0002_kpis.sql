@@ -9,3 +9,9 @@ CREATE TABLE metrics.counters (
 -- Distinct debtors and credits ever seen in portfolio events.
 CREATE TABLE metrics.debtors (id TEXT PRIMARY KEY);
 CREATE TABLE metrics.credits (id TEXT PRIMARY KEY);
+
+-- Money collected (payments applied, excess included), per currency.
+CREATE TABLE metrics.collected (
+    currency TEXT PRIMARY KEY,
+    amount   NUMERIC NOT NULL DEFAULT 0
+);

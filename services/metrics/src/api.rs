@@ -28,6 +28,9 @@ async fn kpis(State(pool): State<PgPool>) -> Result<Json<Value>, ApiError> {
             by_name.get(name).map(|m| m.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()).unwrap_or_default();
         Value::Object(m)
     };
+    let collected: Vec<(String, rust_decimal::Decimal)> =
+        sqlx::query_as("SELECT currency, amount FROM metrics.collected ORDER BY currency").fetch_all(&pool).await?;
+    let collected: Map<String, Value> = collected.into_iter().map(|(c, a)| (c, json!(a.to_string()))).collect();
     let attempted = total("contacts_attempted");
     let clicks = total("clicks");
     Ok(Json(json!({
@@ -47,6 +50,10 @@ async fn kpis(State(pool): State<PgPool>) -> Result<Json<Value>, ApiError> {
         "clicks_by_channel": labelled("clicks"),
         "replies_routed": total("replies_routed"),
         "queue_items_opened": total("queue_items_opened"),
+        "payments_received": total("payments_received"),
+        "payments_applied": labelled("payments_applied"),
+        "payments_rejected": total("payments_rejected"),
+        "collected": collected,
         "click_rate": if attempted > 0 { json!(clicks as f64 / attempted as f64) } else { Value::Null },
     })))
 }

@@ -72,6 +72,24 @@ impl Handler for Counter {
                 let e = env.decode::<ContactStatus>()?.data;
                 add(&mut tx, "delivery_statuses", &e.status, 1).await?;
             }
+            PaymentReceived::TYPE => add(&mut tx, "payments_received", "", 1).await?,
+            PaymentRejected::TYPE => add(&mut tx, "payments_rejected", "", 1).await?,
+            PaymentApplied::TYPE => {
+                let e = env.decode::<PaymentApplied>()?.data;
+                let outcome = serde_json::to_value(e.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                add(&mut tx, "payments_applied", &outcome, 1).await?;
+                sqlx::query(
+                    "INSERT INTO metrics.collected (currency, amount) VALUES ($1, $2)
+                     ON CONFLICT (currency) DO UPDATE SET amount = collected.amount + EXCLUDED.amount",
+                )
+                .bind(e.currency.code())
+                .bind(e.amount)
+                .execute(&mut *tx)
+                .await?;
+            }
             ReplyClicked::TYPE => {
                 let e = env.decode::<ReplyClicked>()?.data;
                 add(&mut tx, "clicks", e.channel.as_str(), 1).await?;

@@ -96,3 +96,17 @@ CREATE TABLE portfolio.staged_rows (
     supervisor_last_name  TEXT
 );
 CREATE INDEX staged_rows_import ON portfolio.staged_rows (import_id);
+
+-- Payments applied (or rejected), one per lender reference: a repeated reference changes nothing.
+CREATE TABLE portfolio.payments (
+    id          UUID PRIMARY KEY,
+    reference   TEXT NOT NULL UNIQUE,
+    credit_id   TEXT NOT NULL,
+    paid_on     DATE NOT NULL,
+    amount      NUMERIC NOT NULL,
+    method      TEXT NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('partial', 'full', 'excess', 'rejected')),
+    excess      NUMERIC NOT NULL DEFAULT 0,
+    applied_at  TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX payments_credit ON portfolio.payments (credit_id);

@@ -4,6 +4,7 @@
 mod api;
 mod apply;
 mod consumer;
+mod payments;
 mod snapshot;
 mod staging;
 
@@ -41,11 +42,24 @@ async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Star
     let mut spec = ConsumerSpec::new("portfolio-imports", "import.>");
     // Applying a large import takes a while; JetStream must not redeliver it meanwhile.
     spec.ack_wait = std::time::Duration::from_secs(30 * 60);
-    let consumer = consume::run(infra.bus.clone(), spec, handler, shutdown);
+    let consumer = consume::run(infra.bus.clone(), spec, handler, shutdown.clone());
+    let payments =
+        payments::PaymentHandler { pool: infra.pool.clone(), outbox: outbox.clone(), clock: infra.clock.clone() };
+    let payments = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new("portfolio-payments", "payment.received"),
+        payments,
+        shutdown,
+    );
     Ok(Started::new(api::router(Arc::new(infra.pool.clone())))
         .worker(async move {
             if let Err(e) = consumer.await {
                 tracing::error!(error = %e, "portfolio consumer stopped");
+            }
+        })
+        .worker(async move {
+            if let Err(e) = payments.await {
+                tracing::error!(error = %e, "portfolio payments consumer stopped");
             }
         })
         .outbox(outbox))

@@ -111,6 +111,30 @@ pub async fn publish_changed_accounts(
     Ok(total)
 }
 
+/// Publishes the current state of the given credits (after a payment, say).
+pub async fn publish_accounts(
+    conn: &mut PgConnection,
+    outbox: &Outbox,
+    now: DateTime<Utc>,
+    credit_ids: &[String],
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<AccountRow> = sqlx::query_as(
+        "SELECT c.id AS credit_id, c.debtor_id, c.status, d.first_name, d.last_name, d.phone, d.email, d.country,
+                c.product, c.currency, c.balance_total, c.balance_overdue, c.due_date, c.days_past_due, c.advisor_id
+         FROM portfolio.credits c JOIN portfolio.debtors d ON d.id = c.debtor_id
+         WHERE c.id = ANY($1) ORDER BY c.id",
+    )
+    .bind(credit_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let accounts = rows.into_iter().map(account).collect::<Result<Vec<_>, _>>()?;
+    outbox.enqueue(conn, now, AccountsUpserted { import_id: None, accounts }).await?;
+    Ok(())
+}
+
 fn account(r: AccountRow) -> Result<AccountSnapshot, sqlx::Error> {
     Ok(AccountSnapshot {
         credit_id: CreditId::parse(&r.credit_id).map_err(|e| decode("credits.id", e))?,

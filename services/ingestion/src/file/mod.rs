@@ -6,6 +6,7 @@
 
 mod columns;
 mod crlf;
+pub mod payments;
 mod row;
 mod sniff;
 mod values;
