@@ -40,6 +40,22 @@ enum Command {
     },
     /// Import a client file (see README, "The client file").
     Import(crate::import::ImportArgs),
+    /// Write a realistic client file (several countries, credits, advisors and supervisors).
+    Gen {
+        /// Credit rows to write.
+        #[arg(long)]
+        rows: u64,
+        /// Output file; standard output when omitted.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The as-of date the due dates and days past due are relative to.
+        #[arg(long, default_value = "2026-11-20")]
+        as_of: chrono::NaiveDate,
+        #[arg(long, default_value_t = 400)]
+        debtors_per_advisor: u64,
+    },
     /// Payments from a file (the API takes them at `POST /api/payments`).
     Payments {
         #[command(subcommand)]
@@ -129,6 +145,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(args) => crate::import::run(&env, args).await,
+        Command::Gen { rows, out, seed, as_of, debtors_per_advisor } => {
+            use recaudo_ingestion::generate::{write_client_file, GenOptions};
+            let options = GenOptions { rows, seed, as_of, debtors_per_advisor };
+            let debtors = match &out {
+                Some(path) => {
+                    let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+                    let n = write_client_file(&mut w, &options)?;
+                    std::io::Write::flush(&mut w)?;
+                    n
+                }
+                None => write_client_file(&mut std::io::BufWriter::new(std::io::stdout().lock()), &options)?,
+            };
+            eprintln!("wrote {rows} credit rows of {debtors} debtors");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Payments { action } => crate::import::payments(&env, action).await,
         Command::Profiles { action } => crate::import::profiles(&env, action).await,
         Command::Schemas { action: SchemasAction::Write { root } } => {

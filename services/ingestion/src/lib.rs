@@ -3,6 +3,7 @@
 
 mod api;
 pub mod file;
+pub mod generate;
 mod imports;
 pub mod payments;
 mod pipeline;
