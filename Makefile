@@ -1,5 +1,5 @@
 # The commands a person runs. Everything the project needs is installed by these targets (see scripts/).
-.PHONY: run test infra lint fmt schemas build
+.PHONY: run test infra lint fmt schemas build bench-ingest
 
 run:            ## The whole system on sample data, with the SMS simulator, at http://127.0.0.1:8080
 	bash scripts/run-demo.sh
@@ -22,3 +22,6 @@ schemas:        ## Regenerate proto-schemas/events/ from the event types
 
 build:
 	cargo build --workspace
+
+bench-ingest:   ## Import 1,000,000 generated rows end to end beside psql \copy; prints ingest/copy rows per second
+	bash scripts/bench-ingest.sh

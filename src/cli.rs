@@ -150,7 +150,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = GenOptions { rows, seed, as_of, debtors_per_advisor };
             let debtors = match &out {
                 Some(path) => {
-                    let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    let file = std::fs::File::create(path)
+                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
                     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
                     let n = write_client_file(&mut w, &options)?;
                     std::io::Write::flush(&mut w)?;

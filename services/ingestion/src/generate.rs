@@ -8,12 +8,52 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const FIRST: &[&str] = &[
-    "María", "José", "Juan", "Ana", "Luis", "Carmen", "Carlos", "Lucía", "Jorge", "Sofía", "Pedro", "Valentina", "Diego",
-    "Camila", "Andrés", "Isabel", "Martín", "Paula", "Tomás", "Mónica", "Álvaro", "Inés", "Ramón", "Núria",
+    "María",
+    "José",
+    "Juan",
+    "Ana",
+    "Luis",
+    "Carmen",
+    "Carlos",
+    "Lucía",
+    "Jorge",
+    "Sofía",
+    "Pedro",
+    "Valentina",
+    "Diego",
+    "Camila",
+    "Andrés",
+    "Isabel",
+    "Martín",
+    "Paula",
+    "Tomás",
+    "Mónica",
+    "Álvaro",
+    "Inés",
+    "Ramón",
+    "Núria",
 ];
 const LAST: &[&str] = &[
-    "García", "Rodríguez", "Martínez", "López", "González", "Pérez", "Sánchez", "Ramírez", "Torres", "Flores", "Rivera",
-    "Gómez", "Díaz", "Muñoz", "Rojas", "Peña", "Ibáñez", "Castaño", "Quiñones", "Zúñiga",
+    "García",
+    "Rodríguez",
+    "Martínez",
+    "López",
+    "González",
+    "Pérez",
+    "Sánchez",
+    "Ramírez",
+    "Torres",
+    "Flores",
+    "Rivera",
+    "Gómez",
+    "Díaz",
+    "Muñoz",
+    "Rojas",
+    "Peña",
+    "Ibáñez",
+    "Castaño",
+    "Quiñones",
+    "Zúñiga",
 ];
 const PRODUCTS: &[&str] = &["Tarjeta", "Consumo", "Nómina", "Microcrédito", "Vehículo"];
 
@@ -29,10 +69,42 @@ struct CountryShape {
 }
 
 const COUNTRIES: &[CountryShape] = &[
-    CountryShape { code: "CO", currency: "COP", document: "CC", cities: &["Bogotá", "Medellín", "Cali"], mobile: |r| format!("+573{:02}{:07}", r.random_range(0..=50), r.random_range(0..10_000_000)), typical_balance: 4_000_000.0, decimals: 0 },
-    CountryShape { code: "MX", currency: "MXN", document: "CURP", cities: &["Ciudad de México", "Guadalajara", "Monterrey"], mobile: |r| format!("+5255{:08}", r.random_range(0..100_000_000)), typical_balance: 40_000.0, decimals: 2 },
-    CountryShape { code: "CL", currency: "CLP", document: "RUT", cities: &["Santiago", "Valparaíso", "Concepción"], mobile: |r| format!("+569{:08}", r.random_range(0..100_000_000)), typical_balance: 2_000_000.0, decimals: 0 },
-    CountryShape { code: "PE", currency: "PEN", document: "DNI", cities: &["Lima", "Arequipa", "Trujillo"], mobile: |r| format!("+519{:08}", r.random_range(0..100_000_000)), typical_balance: 15_000.0, decimals: 2 },
+    CountryShape {
+        code: "CO",
+        currency: "COP",
+        document: "CC",
+        cities: &["Bogotá", "Medellín", "Cali"],
+        mobile: |r| format!("+573{:02}{:07}", r.random_range(0..=50), r.random_range(0..10_000_000)),
+        typical_balance: 4_000_000.0,
+        decimals: 0,
+    },
+    CountryShape {
+        code: "MX",
+        currency: "MXN",
+        document: "CURP",
+        cities: &["Ciudad de México", "Guadalajara", "Monterrey"],
+        mobile: |r| format!("+5255{:08}", r.random_range(0..100_000_000)),
+        typical_balance: 40_000.0,
+        decimals: 2,
+    },
+    CountryShape {
+        code: "CL",
+        currency: "CLP",
+        document: "RUT",
+        cities: &["Santiago", "Valparaíso", "Concepción"],
+        mobile: |r| format!("+569{:08}", r.random_range(0..100_000_000)),
+        typical_balance: 2_000_000.0,
+        decimals: 0,
+    },
+    CountryShape {
+        code: "PE",
+        currency: "PEN",
+        document: "DNI",
+        cities: &["Lima", "Arequipa", "Trujillo"],
+        mobile: |r| format!("+519{:08}", r.random_range(0..100_000_000)),
+        typical_balance: 15_000.0,
+        decimals: 2,
+    },
 ];
 
 const HEADER: &str = "id_cliente,tipo_documento,numero_documento,nombre,apellido,telefono,email,id_credito,producto,moneda,\
@@ -74,7 +146,11 @@ pub fn write_client_file(out: &mut impl Write, options: &GenOptions) -> std::io:
             let dpd: i64 = if rng.random_bool(0.45) { 0 } else { rng.random_range(1..400) };
             let overdue = if dpd == 0 { 0.0 } else { (total * rng.random_range(0.02..0.6) * scale).round() / scale };
             let installment = (total / rng.random_range(6.0..48.0) * scale).round() / scale;
-            let due = if dpd == 0 { options.as_of + Duration::days(rng.random_range(0..30)) } else { options.as_of - Duration::days(dpd) };
+            let due = if dpd == 0 {
+                options.as_of + Duration::days(rng.random_range(0..30))
+            } else {
+                options.as_of - Duration::days(dpd)
+            };
             let d = country.decimals as usize;
             writeln!(
                 out,
@@ -117,17 +193,24 @@ mod tests {
     fn generated_files_read_back_without_errors() {
         let as_of = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         let mut buf = Vec::new();
-        let debtors = write_client_file(&mut buf, &GenOptions { rows: 2000, seed: 7, as_of, debtors_per_advisor: 50 }).unwrap();
+        let debtors =
+            write_client_file(&mut buf, &GenOptions { rows: 2000, seed: 7, as_of, debtors_per_advisor: 50 }).unwrap();
         assert!(debtors > 900 && debtors < 2000, "{debtors} debtors for 2000 credits");
         let (mut valid, mut problems) = (0, Vec::new());
-        let summary = file::read(buf.as_slice(), &ReadOptions::default(), AsOf(as_of), |_| {}, |r| {
-            problems.extend(r.warnings);
-            match r.result {
-                Ok(_) => valid += 1,
-                Err(e) => problems.extend(e),
-            }
-            std::ops::ControlFlow::Continue(())
-        })
+        let summary = file::read(
+            buf.as_slice(),
+            &ReadOptions::default(),
+            AsOf(as_of),
+            |_| {},
+            |r| {
+                problems.extend(r.warnings);
+                match r.result {
+                    Ok(_) => valid += 1,
+                    Err(e) => problems.extend(e),
+                }
+                std::ops::ControlFlow::Continue(())
+            },
+        )
         .unwrap();
         assert!(problems.is_empty(), "{:?}", &problems[..problems.len().min(5)]);
         assert_eq!((summary.rows_total, valid), (2000, 2000));

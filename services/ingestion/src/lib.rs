@@ -75,7 +75,16 @@ impl Config {
             batch_rows,
             max_error_rate,
             payments_secret: env.optional("RECAUDO_PAYMENTS_SECRET")?,
-            signature_tolerance_secs: env.get("RECAUDO_PAYMENTS_SIGNATURE_TOLERANCE_SECS", 300i64)?,
+            signature_tolerance_secs: match env.get("RECAUDO_PAYMENTS_SIGNATURE_TOLERANCE_SECS", 300i64)? {
+                t if t > 0 => t,
+                t => {
+                    return Err(ConfigError::new(
+                        "RECAUDO_PAYMENTS_SIGNATURE_TOLERANCE_SECS",
+                        &t.to_string(),
+                        "must be positive",
+                    ))
+                }
+            },
         })
     }
 }

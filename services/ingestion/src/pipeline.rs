@@ -119,7 +119,7 @@ impl Importer {
     }
 
     /// Registers the import (state `processing`) and announces it, unless the same file was already imported in the
-    /// same mode (and that import did not fail).
+    /// same mode for the same as-of date (and that import did not fail).
     pub async fn create(&self, req: &ImportRequest, upload: &Upload) -> Result<Created, sqlx::Error> {
         let id = Uuid::now_v7();
         let now = self.clock.now();
@@ -133,11 +133,13 @@ impl Importer {
         // Serialises concurrent uploads of the same content, so that only one of them imports it.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&upload.sha256).execute(&mut *tx).await?;
         let earlier: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM ingestion.imports WHERE content_sha256 = $1 AND mode = $2 AND state <> 'failed'
+            "SELECT id FROM ingestion.imports
+             WHERE content_sha256 = $1 AND mode = $2 AND as_of = $3 AND state <> 'failed'
              ORDER BY created_at DESC LIMIT 1",
         )
         .bind(&upload.sha256)
         .bind(mode)
+        .bind(as_of)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(earlier) = earlier {

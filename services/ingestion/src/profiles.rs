@@ -15,6 +15,8 @@ pub enum ProfileError {
     UnknownField { column: String, field: String },
     #[error("unknown encoding {0:?}")]
     UnknownEncoding(String),
+    #[error("the delimiter must be one ASCII character, got {0:?}")]
+    BadDelimiter(char),
     #[error("no import profile named {0:?}")]
     NotFound(String),
     #[error(transparent)]
@@ -45,6 +47,9 @@ pub fn validate(options: &ReadOptions) -> Result<(), ProfileError> {
         if Field::named(field).is_none() {
             return Err(ProfileError::UnknownField { column: column.clone(), field: field.clone() });
         }
+    }
+    if let Some(d) = options.delimiter.filter(|d| !d.is_ascii()) {
+        return Err(ProfileError::BadDelimiter(d));
     }
     if let Some(enc) = &options.encoding {
         if encoding_rs::Encoding::for_label(enc.as_bytes()).is_none() {

@@ -110,3 +110,11 @@ CREATE TABLE portfolio.payments (
     applied_at  TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX payments_credit ON portfolio.payments (credit_id);
+
+-- Credits whose new state is still to be published as account snapshots. Filled in the transaction that changes
+-- them (an import apply), drained in pages by the snapshot publisher, each page in one transaction with its
+-- outbox event: every change is published, once, without holding a large import's transaction open meanwhile.
+CREATE TABLE portfolio.pending_snapshots (
+    credit_id TEXT PRIMARY KEY,
+    import_id UUID
+);

@@ -141,7 +141,14 @@ pub async fn apply(
     for change in reassignments {
         outbox.enqueue(conn, now, change).await?;
     }
-    let credits_changed = snapshot::publish_changed_accounts(conn, outbox, now, import_id).await?;
+    let credits_changed = sqlx::query(
+        "INSERT INTO portfolio.pending_snapshots (credit_id, import_id) SELECT id, $1 FROM changed_credits
+         ON CONFLICT (credit_id) DO UPDATE SET import_id = EXCLUDED.import_id",
+    )
+    .bind(import_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
 
     let (debtors, credits, advisors): (i64, i64, i64) = sqlx::query_as(
         "SELECT count(DISTINCT debtor_id), count(DISTINCT credit_id), count(DISTINCT advisor_id)

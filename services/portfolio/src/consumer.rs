@@ -14,6 +14,8 @@ pub struct ImportHandler {
     pub pool: PgPool,
     pub outbox: Outbox,
     pub clock: Clock,
+    /// Wakes the snapshot publisher once an import's changes are committed.
+    pub snapshots: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Handler for ImportHandler {
@@ -91,6 +93,7 @@ impl Handler for ImportHandler {
         }
         tx.commit().await?;
         self.outbox.wake();
+        self.snapshots.notify_one();
         Ok(())
     }
 }

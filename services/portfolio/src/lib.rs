@@ -37,8 +37,15 @@ pub fn service() -> ServiceDef {
 
 async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Started> {
     let outbox = Outbox::new(SCHEMA, "recaudo/portfolio", infra.common.subject_prefix.clone());
-    let handler =
-        consumer::ImportHandler { pool: infra.pool.clone(), outbox: outbox.clone(), clock: infra.clock.clone() };
+    let snapshots = Arc::new(tokio::sync::Notify::new());
+    let handler = consumer::ImportHandler {
+        pool: infra.pool.clone(),
+        outbox: outbox.clone(),
+        clock: infra.clock.clone(),
+        snapshots: snapshots.clone(),
+    };
+    let publisher =
+        snapshot::run_publisher(infra.pool.clone(), outbox.clone(), infra.clock.clone(), snapshots, shutdown.clone());
     let mut spec = ConsumerSpec::new("portfolio-imports", "import.>");
     // Applying a large import takes a while; JetStream must not redeliver it meanwhile.
     spec.ack_wait = std::time::Duration::from_secs(30 * 60);
@@ -57,6 +64,7 @@ async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Star
                 tracing::error!(error = %e, "portfolio consumer stopped");
             }
         })
+        .worker(publisher)
         .worker(async move {
             if let Err(e) = payments.await {
                 tracing::error!(error = %e, "portfolio payments consumer stopped");

@@ -54,10 +54,13 @@ impl Handler for PaymentHandler {
         if !inbox::claim(&mut tx, SCHEMA, CONSUMER, msg.envelope.id).await? {
             return Ok(());
         }
-        let seen: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM portfolio.payments WHERE reference = $1)")
-            .bind(&p.reference)
-            .fetch_one(&mut *tx)
-            .await?;
+        // A reference rejected earlier (its credit was not imported yet) may be sent again and applied.
+        let seen: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM portfolio.payments WHERE reference = $1 AND outcome <> 'rejected')",
+        )
+        .bind(&p.reference)
+        .fetch_one(&mut *tx)
+        .await?;
         if seen {
             tx.commit().await?;
             return Ok(());
@@ -131,7 +134,10 @@ async fn record(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO portfolio.payments (id, reference, credit_id, paid_on, amount, method, outcome, excess, applied_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (reference) DO UPDATE SET id = EXCLUDED.id, credit_id = EXCLUDED.credit_id,
+             paid_on = EXCLUDED.paid_on, amount = EXCLUDED.amount, method = EXCLUDED.method, outcome = EXCLUDED.outcome,
+             excess = EXCLUDED.excess, applied_at = EXCLUDED.applied_at",
     )
     .bind(p.payment_id)
     .bind(&p.reference)

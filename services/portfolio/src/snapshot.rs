@@ -80,36 +80,63 @@ struct AccountRow {
     advisor_id: Option<Uuid>,
 }
 
-/// Publishes every credit listed in the transaction's `changed_credits`, in pages. Returns how many.
-pub async fn publish_changed_accounts(
-    conn: &mut PgConnection,
-    outbox: &Outbox,
-    now: DateTime<Utc>,
-    import_id: Uuid,
-) -> Result<u64, sqlx::Error> {
-    let mut after = String::new();
-    let mut total = 0u64;
-    loop {
-        let rows: Vec<AccountRow> = sqlx::query_as(
-            "SELECT c.id AS credit_id, c.debtor_id, c.status, d.first_name, d.last_name, d.phone, d.email, d.country,
-                    c.product, c.currency, c.balance_total, c.balance_overdue, c.due_date, c.days_past_due, c.advisor_id
-             FROM changed_credits x
-             JOIN portfolio.credits c ON c.id = x.id
-             JOIN portfolio.debtors d ON d.id = c.debtor_id
-             WHERE x.id > $1 ORDER BY x.id LIMIT $2",
-        )
-        .bind(&after)
-        .bind(ACCOUNTS_PER_EVENT)
-        .fetch_all(&mut *conn)
-        .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.credit_id.clone();
-        total += rows.len() as u64;
-        let accounts = rows.into_iter().map(account).collect::<Result<Vec<_>, _>>()?;
-        outbox.enqueue(conn, now, AccountsUpserted { import_id: Some(import_id), accounts }).await?;
+/// Publishes pending snapshots until none is left or `shutdown`; woken by `wake` after an import is applied.
+pub async fn run_publisher(
+    pool: sqlx::PgPool,
+    outbox: Outbox,
+    clock: recaudo_runtime::Clock,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    while !shutdown.is_cancelled() {
+        match publish_pending_page(&pool, &outbox, clock.now()).await {
+            Ok(n) if n as i64 == ACCOUNTS_PER_EVENT => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "publishing account snapshots failed; retrying"),
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = shutdown.cancelled() => {}
+        }
     }
-    Ok(total)
 }
+
+/// One page of pending snapshots: the accounts' current state as one event, and the page removed, atomically.
+async fn publish_pending_page(pool: &sqlx::PgPool, outbox: &Outbox, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let page: Vec<(String, Option<Uuid>)> = sqlx::query_as(
+        "SELECT credit_id, import_id FROM portfolio.pending_snapshots ORDER BY credit_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(ACCOUNTS_PER_EVENT)
+    .fetch_all(&mut *tx)
+    .await?;
+    if page.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
+    let import_id = page.iter().find_map(|(_, i)| *i);
+    let rows: Vec<AccountRow> = sqlx::query_as(&format!("{ACCOUNT_SELECT} WHERE c.id = ANY($1) ORDER BY c.id"))
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+    let accounts = rows.into_iter().map(account).collect::<Result<Vec<_>, _>>()?;
+    if !accounts.is_empty() {
+        outbox.enqueue(&mut tx, now, AccountsUpserted { import_id, accounts }).await?;
+    }
+    sqlx::query("DELETE FROM portfolio.pending_snapshots WHERE credit_id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    outbox.wake();
+    Ok(page.len())
+}
+
+const ACCOUNT_SELECT: &str = "
+    SELECT c.id AS credit_id, c.debtor_id, c.status, d.first_name, d.last_name, d.phone, d.email, d.country,
+           c.product, c.currency, c.balance_total, c.balance_overdue, c.due_date, c.days_past_due, c.advisor_id
+    FROM portfolio.credits c JOIN portfolio.debtors d ON d.id = c.debtor_id";
 
 /// Publishes the current state of the given credits (after a payment, say).
 pub async fn publish_accounts(
@@ -118,15 +145,10 @@ pub async fn publish_accounts(
     now: DateTime<Utc>,
     credit_ids: &[String],
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<AccountRow> = sqlx::query_as(
-        "SELECT c.id AS credit_id, c.debtor_id, c.status, d.first_name, d.last_name, d.phone, d.email, d.country,
-                c.product, c.currency, c.balance_total, c.balance_overdue, c.due_date, c.days_past_due, c.advisor_id
-         FROM portfolio.credits c JOIN portfolio.debtors d ON d.id = c.debtor_id
-         WHERE c.id = ANY($1) ORDER BY c.id",
-    )
-    .bind(credit_ids)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<AccountRow> = sqlx::query_as(&format!("{ACCOUNT_SELECT} WHERE c.id = ANY($1) ORDER BY c.id"))
+        .bind(credit_ids)
+        .fetch_all(&mut *conn)
+        .await?;
     if rows.is_empty() {
         return Ok(());
     }

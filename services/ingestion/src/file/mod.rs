@@ -159,6 +159,7 @@ pub fn read<R: Read>(
         date_order: options.date_order.unwrap_or_default(),
         default_country: options.default_country,
         as_of: as_of.0,
+        phones: row::PhoneCache::default(),
     };
 
     let mut summary = ReadSummary::default();

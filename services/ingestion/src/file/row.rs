@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use recaudo_domain::phone::InvalidPhone;
 use recaudo_domain::{Country, CreditId, Currency, DebtorId, PhoneNumber};
 use recaudo_events::{AdvisorRecord, CreditRecord, DebtorRecord, PortfolioRow};
 use rust_decimal::Decimal;
@@ -17,6 +18,33 @@ pub struct RowParser<'a> {
     pub date_order: DateOrder,
     pub default_country: Option<Country>,
     pub as_of: NaiveDate,
+    pub phones: PhoneCache,
+}
+
+/// Parsed phone numbers by (raw text, country). A file repeats the same few advisor numbers on every row, and a
+/// debtor's number on each of their credits; parsing with libphonenumber's metadata is the costliest step of a row.
+#[derive(Default)]
+pub struct PhoneCache(
+    std::cell::RefCell<std::collections::HashMap<(String, Country), Result<PhoneNumber, InvalidPhone>>>,
+);
+
+/// Entries kept before the cache starts over: bounds memory on files of millions of distinct numbers.
+const PHONE_CACHE_LIMIT: usize = 50_000;
+
+impl PhoneCache {
+    fn parse(&self, raw: &str, country: Country) -> Result<PhoneNumber, InvalidPhone> {
+        let key = (raw.to_string(), country);
+        if let Some(hit) = self.0.borrow().get(&key) {
+            return hit.clone();
+        }
+        let parsed = PhoneNumber::parse(raw, country);
+        let mut map = self.0.borrow_mut();
+        if map.len() >= PHONE_CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(key, parsed.clone());
+        parsed
+    }
 }
 
 /// Collects the errors (and warnings) of one row while its fields are parsed, so that every problem is reported at
@@ -131,7 +159,7 @@ impl RowParser<'_> {
         };
         let phone = match (raw.telefono.is_empty(), country) {
             (true, _) => None,
-            (false, Some(c)) => e.check(Field::Telefono, PhoneNumber::parse(&raw.telefono, c).map(Some)).flatten(),
+            (false, Some(c)) => e.check(Field::Telefono, self.phones.parse(&raw.telefono, c).map(Some)).flatten(),
             (false, None) => None,
         };
         let email = if raw.email.is_empty() {
@@ -237,7 +265,7 @@ impl RowParser<'_> {
         } else {
             // Advisors may sit in another country than the debtor; without a country code, the debtor's is assumed.
             let region = country.unwrap_or(Country::Colombia);
-            e.check(Field::AsesorTelefono, PhoneNumber::parse(&raw.asesor_telefono, region))
+            e.check(Field::AsesorTelefono, self.phones.parse(&raw.asesor_telefono, region))
         };
         if !ok {
             return None;
