@@ -120,16 +120,8 @@ pub async fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
         anyhow::ensure!((0.0..=1.0).contains(&rate), "--max-error-rate {rate}: expected 0 to 1");
     }
     let request = args.request()?;
-    let common = CommonConfig::from_env(env)?;
+    let (common, pool, bus, outbox) = connect_ingestion(env).await?;
     let config = recaudo_ingestion::Config::from_env(env)?;
-    let pool = db::connect(&common.database_url, 4).await?;
-    if !db::is_migrated(&pool, recaudo_ingestion::SCHEMA, &recaudo_ingestion::migrations()).await? {
-        anyhow::bail!("the database is not migrated; run `recaudo migrate` first");
-    }
-    let bus = recaudo_bus::Bus::connect(&common.nats_url, common.subject_prefix.clone()).await?;
-    bus.apply_streams(common.stream_replicas).await?;
-    let outbox =
-        recaudo_bus::outbox::Outbox::new(recaudo_ingestion::SCHEMA, "recaudo/ingestion", common.subject_prefix.clone());
     let importer =
         Importer::new(pool.clone(), outbox.clone(), common.clock(), config.batch_rows, config.max_error_rate);
     let request = importer.resolve(request).await?;
@@ -154,11 +146,7 @@ pub async fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     importer.run(id, &request, &upload, Some(progress_tx)).await?;
     let _ = reporter.await;
 
-    while pending_outbox(&pool).await? > 0 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    relay_stop.cancel();
-    let _ = relay.await;
+    drain(&pool, relay_stop, relay).await?;
 
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
     let mut announced = false;
@@ -199,8 +187,34 @@ pub async fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn pending_outbox(pool: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM ingestion.outbox").fetch_one(pool).await
+/// What the ingestion commands need: this process publishes its own outbox rows, so a file import does not depend
+/// on a server's relay.
+async fn connect_ingestion(
+    env: &Env,
+) -> anyhow::Result<(CommonConfig, sqlx::PgPool, recaudo_bus::Bus, recaudo_bus::outbox::Outbox)> {
+    let common = CommonConfig::from_env(env)?;
+    let pool = db::connect(&common.database_url, 4).await?;
+    if !db::is_migrated(&pool, recaudo_ingestion::SCHEMA, &recaudo_ingestion::migrations()).await? {
+        anyhow::bail!("the database is not migrated; run `recaudo migrate` first");
+    }
+    let bus = recaudo_bus::Bus::connect(&common.nats_url, common.subject_prefix.clone()).await?;
+    bus.apply_streams(common.stream_replicas).await?;
+    let outbox = recaudo_ingestion::outbox_for(&common);
+    Ok((common, pool, bus, outbox))
+}
+
+/// Waits until the relay has published every outbox row, then stops it.
+async fn drain(pool: &sqlx::PgPool, stop: CancellationToken, relay: tokio::task::JoinHandle<()>) -> anyhow::Result<()> {
+    loop {
+        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM ingestion.outbox").fetch_one(pool).await?;
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    let _ = relay.await;
+    Ok(())
 }
 
 /// One progress line a second on stderr: rows, rows/s and the estimated time left (by bytes read).
@@ -298,15 +312,7 @@ pub async fn payments(env: &Env, action: PaymentsAction) -> anyhow::Result<ExitC
         Some(o) => anyhow::bail!("--decimal {o:?}: expected point or comma"),
     };
     let options = ReadOptions { encoding, delimiter, decimal, ..Default::default() };
-    let common = CommonConfig::from_env(env)?;
-    let pool = db::connect(&common.database_url, 4).await?;
-    if !db::is_migrated(&pool, recaudo_ingestion::SCHEMA, &recaudo_ingestion::migrations()).await? {
-        anyhow::bail!("the database is not migrated; run `recaudo migrate` first");
-    }
-    let bus = recaudo_bus::Bus::connect(&common.nats_url, common.subject_prefix.clone()).await?;
-    bus.apply_streams(common.stream_replicas).await?;
-    let outbox =
-        recaudo_bus::outbox::Outbox::new(recaudo_ingestion::SCHEMA, "recaudo/ingestion", common.subject_prefix.clone());
+    let (common, pool, bus, outbox) = connect_ingestion(env).await?;
     let intake = recaudo_ingestion::payments::PaymentIntake {
         pool: pool.clone(),
         outbox: outbox.clone(),
@@ -330,11 +336,7 @@ pub async fn payments(env: &Env, action: PaymentsAction) -> anyhow::Result<ExitC
     for chunk in valid.chunks(1000) {
         intake.publish(chunk, recaudo_events::PaymentSource::File).await?;
     }
-    while pending_outbox(&pool).await? > 0 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    relay_stop.cancel();
-    let _ = relay.await;
+    drain(&pool, relay_stop, relay).await?;
     println!(
         "{}: {} payments, {} published, {} rejected",
         file.display(),

@@ -61,6 +61,20 @@ impl Started {
         self
     }
 
+    /// A durable consumer as a worker; if it stops with an error (it cannot create its consumer, say), the error is
+    /// logged with the consumer's name.
+    pub fn consumer<E: std::fmt::Display + Send + 'static>(
+        self,
+        name: &'static str,
+        consumer: impl std::future::Future<Output = Result<(), E>> + Send + 'static,
+    ) -> Self {
+        self.worker(async move {
+            if let Err(e) = consumer.await {
+                tracing::error!(consumer = name, error = %e, "consumer stopped");
+            }
+        })
+    }
+
     pub fn outbox(mut self, outbox: Outbox) -> Self {
         self.outboxes.push(outbox);
         self

@@ -77,11 +77,5 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     if let Some(sim) = simulator {
         router = router.nest(SIMULATOR_PATH, sim.router());
     }
-    Ok(Started::new(router)
-        .worker(async move {
-            if let Err(e) = consumer.await {
-                tracing::error!(error = %e, "dispatcher consumer stopped");
-            }
-        })
-        .outbox(outbox))
+    Ok(Started::new(router).consumer("dispatcher", consumer).outbox(outbox))
 }

@@ -89,8 +89,9 @@ impl Config {
     }
 }
 
-pub fn outbox(infra: &Infra) -> Outbox {
-    Outbox::new(SCHEMA, "recaudo/ingestion", infra.common.subject_prefix.clone())
+/// Ingestion's outbox, for the service and for the CLI commands that import on their own.
+pub fn outbox_for(common: &recaudo_runtime::CommonConfig) -> Outbox {
+    Outbox::new(SCHEMA, "recaudo/ingestion", common.subject_prefix.clone())
 }
 
 pub fn service(config: Config) -> ServiceDef {
@@ -103,7 +104,7 @@ pub fn service(config: Config) -> ServiceDef {
 }
 
 async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
-    let outbox = outbox(&infra);
+    let outbox = outbox_for(&infra.common);
     let importer = Importer::new(
         infra.pool.clone(),
         outbox.clone(),
@@ -134,11 +135,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         tracker.wait().await;
     };
     Ok(Started::new(api::router(state).merge(payments::router(intake)))
-        .worker(async move {
-            if let Err(e) = consumer.await {
-                tracing::error!(error = %e, "ingestion consumer stopped");
-            }
-        })
+        .consumer("ingestion-applied", consumer)
         .worker(drain_uploads)
         .outbox(outbox))
 }

@@ -42,11 +42,7 @@ async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Star
             handler,
             shutdown.clone(),
         );
-        started = started.worker(async move {
-            if let Err(e) = consumer.await {
-                tracing::error!(error = %e, "metrics consumer stopped");
-            }
-        });
+        started = started.consumer("metrics", consumer);
     }
     Ok(started)
 }

@@ -59,16 +59,8 @@ async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Star
         shutdown,
     );
     Ok(Started::new(api::router(Arc::new(infra.pool.clone())))
-        .worker(async move {
-            if let Err(e) = consumer.await {
-                tracing::error!(error = %e, "portfolio consumer stopped");
-            }
-        })
+        .consumer("portfolio-imports", consumer)
         .worker(publisher)
-        .worker(async move {
-            if let Err(e) = payments.await {
-                tracing::error!(error = %e, "portfolio payments consumer stopped");
-            }
-        })
+        .consumer("portfolio-payments", payments)
         .outbox(outbox))
 }

@@ -74,15 +74,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         shutdown,
     );
     Ok(Started::new(click::router(router.clone()).merge(queue::router(router)))
-        .worker(async move {
-            if let Err(e) = portfolio.await {
-                tracing::error!(error = %e, "reply-router portfolio consumer stopped");
-            }
-        })
-        .worker(async move {
-            if let Err(e) = attempts.await {
-                tracing::error!(error = %e, "reply-router attempts consumer stopped");
-            }
-        })
+        .consumer("reply-router-portfolio", portfolio)
+        .consumer("reply-router-attempts", attempts)
         .outbox(outbox))
 }

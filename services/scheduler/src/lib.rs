@@ -66,11 +66,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     );
     let planner = planner::Planner::new(infra.pool.clone(), outbox.clone(), infra.clock.clone());
     Ok(Started::new(axum::Router::new())
-        .worker(async move {
-            if let Err(e) = consumer.await {
-                tracing::error!(error = %e, "scheduler consumer stopped");
-            }
-        })
+        .consumer("scheduler-portfolio", consumer)
         .worker(planner.run(config.tick, wake, shutdown))
         .outbox(outbox))
 }
