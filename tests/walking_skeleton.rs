@@ -217,3 +217,20 @@ async fn nobody_is_contacted_outside_their_local_window() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_over_the_limit_is_refused_and_leaves_nothing() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let app = App::spawn(infra.env(&[("RECAUDO_IMPORT_MAX_BYTES", "1000")]), &Target::ALL).await;
+    let resp =
+        app.http.post(format!("{}/api/imports", app.base)).body(fixture("clientes_asesores.csv")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    assert_eq!(app.get_ok("/api/imports").await["imports"], serde_json::json!([]));
+    let binary = app.import(b"PK\x03\x04\x14\x00\x00\x00\x08\x00garbage".to_vec(), "").await;
+    assert_eq!(binary["state"], "failed");
+    assert!(binary["error"].as_str().unwrap().contains("binary"), "{binary}");
+    app.stop().await;
+}
