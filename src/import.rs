@@ -122,8 +122,14 @@ pub async fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let request = args.request()?;
     let (common, pool, bus, outbox) = connect_ingestion(env).await?;
     let config = recaudo_ingestion::Config::from_env(env)?;
-    let importer =
-        Importer::new(pool.clone(), outbox.clone(), common.clock(), config.batch_rows, config.max_error_rate);
+    let importer = Importer::new(
+        pool.clone(),
+        bus.clone(),
+        outbox.clone(),
+        common.clock(),
+        config.batch_rows,
+        config.max_error_rate,
+    );
     let request = importer.resolve(request).await?;
 
     let upload = Importer::upload_from_path(&args.file)

@@ -109,6 +109,30 @@ async fn profiles_snapshots_thresholds_and_reassignments() {
     app.stop().await;
 }
 
+/// Row batches never exceed what the NATS server accepts (wide rows are split over more messages), and staging with
+/// COPY keeps every character of a field, tabs and backslashes included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wide_batches_are_split_and_staged_intact() {
+    let infra = Infra::start_with_nats_config("max_payload: 65536").await;
+    infra.migrate().await;
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", NOW), ("RECAUDO_IMPORT_BATCH_ROWS", "5000")]), &Target::ALL).await;
+
+    let mut file =
+        String::from("id_cliente,nombre,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais,nota\n");
+    for i in 0..1500 {
+        file.push_str(&format!(
+            "W{i},Nombre {i},WC-{i},COP,1000,100,2026-11-10,CO,\"tab\there \\N back\\slash, line\nbreak {i}\"\n"
+        ));
+    }
+    let import = app.import(file.into_bytes(), "as_of=2026-11-20").await;
+    assert_eq!((import["state"].as_str(), import["rows_valid"].as_i64()), (Some("completed"), Some(1500)), "{import}");
+    // 1500 such rows are about 600 KiB as JSON: without splitting, JetStream would refuse the batch and the import
+    // would fail.
+    kpis(&app, |k| k["credits_imported"] == 1500).await;
+    let debtor = app.get_ok("/api/debtors/W1499").await;
+    assert_eq!(debtor["attributes"]["nota"], "tab\there \\N back\\slash, line\nbreak 1499", "{debtor}");
+}
+
 async fn pay(app: &App, secret: &str, body: &Value) -> (u16, Value) {
     let raw = serde_json::to_vec(body).unwrap();
     let t = chrono::DateTime::parse_from_rfc3339(NOW).unwrap().timestamp();

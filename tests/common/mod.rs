@@ -21,7 +21,15 @@ pub struct Infra {
 
 impl Infra {
     pub async fn start() -> Infra {
-        Infra { db: TestDb::create().await.expect("test database"), nats: NatsServer::start().expect("nats-server") }
+        Self::start_with_nats_config("").await
+    }
+
+    /// With extra nats-server settings (e.g. a small `max_payload`).
+    pub async fn start_with_nats_config(config: &str) -> Infra {
+        Infra {
+            db: TestDb::create().await.expect("test database"),
+            nats: NatsServer::start_with_config(config).expect("nats-server"),
+        }
     }
 
     /// The environment a process of this test gets, with `extra` on top.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use futures::StreamExt;
-use recaudo_events::Envelope;
+use recaudo_events::RawEnvelope;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -54,7 +54,7 @@ impl ConsumerSpec {
 #[derive(Debug)]
 pub struct Incoming {
     pub subject: String,
-    pub envelope: Envelope<serde_json::Value>,
+    pub envelope: RawEnvelope,
     /// 1 on first delivery.
     pub delivered: i64,
 }
@@ -171,7 +171,7 @@ async fn process<H: Handler>(bus: &Bus, spec: &ConsumerSpec, handler: &H, messag
         .unwrap_or_default();
     let subject = message.subject.to_string();
 
-    let envelope: Envelope<serde_json::Value> = match serde_json::from_slice(&message.payload) {
+    let envelope: RawEnvelope = match serde_json::from_slice(&message.payload) {
         Ok(e) => e,
         Err(e) => {
             dead_letter(bus, spec, &message, &headers, &format!("not a CloudEvents JSON envelope: {e}")).await;

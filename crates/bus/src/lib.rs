@@ -2,8 +2,10 @@
 //! pull consumers with bounded redelivery and a dead-letter path, and the PostgreSQL outbox and inbox that make
 //! delivery effectively-once (DESIGN.md, "Events").
 //!
-//! Every service publishes through [`outbox::Outbox`] and consumes through [`consume::run`]; nothing else in the
-//! workspace talks to JetStream directly.
+//! Every service publishes through [`outbox::Outbox`] and consumes through [`consume::run`]. The one exception is
+//! an import's row batches: they are not a change of ingestion's state, so ingestion sends them straight with
+//! [`Bus::publish_pending`] and announces the import complete (through its outbox) only once every batch is
+//! acknowledged; nothing else in the workspace talks to JetStream directly.
 
 pub mod consume;
 pub mod inbox;

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use recaudo_events::{Envelope, Event};
+use recaudo_events::Event;
 use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{trace, Bus, Prefix, RawMessage};
+use crate::{Bus, Prefix, RawMessage};
 
 /// How many outbox rows the relay publishes per round; their acks are awaited together.
 const BATCH: i64 = 256;
@@ -28,12 +28,25 @@ pub struct Outbox {
     source: String,
     prefix: Prefix,
     wake: Arc<Notify>,
+    max_payload: usize,
 }
 
 impl Outbox {
     /// `schema` is the owning service's PostgreSQL schema; `source` becomes the CloudEvents `source`.
     pub fn new(schema: &'static str, source: impl Into<String>, prefix: Prefix) -> Self {
-        Self { schema, source: source.into(), prefix, wake: Arc::new(Notify::new()) }
+        Self { schema, source: source.into(), prefix, wake: Arc::new(Notify::new()), max_payload: 1024 * 1024 }
+    }
+
+    /// Sets the largest event the relay will be able to publish: the server's limit ([`Bus::max_payload`]).
+    pub fn with_max_payload(mut self, bytes: usize) -> Self {
+        self.max_payload = bytes;
+        self
+    }
+
+    /// The largest serialised event the relay can publish; services that write events of variable size (pages of
+    /// account snapshots) size them by it.
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
     }
 
     /// Writes `event` into the outbox within the caller's transaction and returns the event id.
@@ -43,14 +56,16 @@ impl Outbox {
         now: DateTime<Utc>,
         event: E,
     ) -> Result<Uuid, sqlx::Error> {
-        let subject = self.prefix.subject(&event.subject_suffix());
-        let envelope = Envelope::new(&self.source, now, event);
-        let payload = serde_json::to_string(&envelope).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let headers = serde_json::to_value(trace::current_headers()).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let msg =
+            RawMessage::event(&self.prefix, &self.source, now, event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let headers = serde_json::to_value(&msg.headers).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        // The envelope was just serialised from Rust strings, so it is UTF-8.
+        let payload = std::str::from_utf8(&msg.payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let event_id: Uuid = msg.event_id.parse().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         let sql =
             format!("INSERT INTO {}.outbox (event_id, subject, headers, payload) VALUES ($1, $2, $3, $4)", self.schema);
-        sqlx::query(&sql).bind(envelope.id).bind(subject).bind(headers).bind(payload).execute(conn).await?;
-        Ok(envelope.id)
+        sqlx::query(&sql).bind(event_id).bind(&msg.subject).bind(headers).bind(payload).execute(conn).await?;
+        Ok(event_id)
     }
 
     /// Tells the relay there is something to publish; call it after the transaction commits.

@@ -3,8 +3,11 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use recaudo_events::{Envelope, Event};
 
 use crate::streams::{self, Prefix};
+use crate::trace;
 
 /// A connected bus: the NATS client, its JetStream context and the environment's subject prefix.
 #[derive(Clone)]
@@ -31,6 +34,25 @@ pub struct RawMessage {
     pub event_id: String,
     pub headers: HashMap<String, String>,
     pub payload: Bytes,
+}
+
+impl RawMessage {
+    /// Wraps `event` in a new envelope with the current span's trace context, ready to store in an outbox or send.
+    pub fn event<E: Event>(
+        prefix: &Prefix,
+        source: &str,
+        now: DateTime<Utc>,
+        event: E,
+    ) -> Result<Self, serde_json::Error> {
+        let subject = prefix.subject(&event.subject_suffix());
+        let envelope = Envelope::new(source, now, event);
+        Ok(RawMessage {
+            subject,
+            event_id: envelope.id.to_string(),
+            headers: trace::current_headers(),
+            payload: Bytes::from(serde_json::to_vec(&envelope)?),
+        })
+    }
 }
 
 impl Bus {
@@ -63,6 +85,11 @@ impl Bus {
 
     pub fn client(&self) -> &async_nats::Client {
         &self.client
+    }
+
+    /// The largest message the server accepts, in bytes.
+    pub fn max_payload(&self) -> usize {
+        self.client.server_info().max_payload
     }
 
     pub fn is_connected(&self) -> bool {

@@ -13,7 +13,7 @@ mod reply;
 pub mod schema;
 
 pub use contact::*;
-pub use envelope::{Envelope, Event};
+pub use envelope::{Envelope, Event, RawEnvelope};
 pub use import::*;
 pub use payment::*;
 pub use portfolio::*;

@@ -59,12 +59,21 @@ pub struct NatsServer {
 
 impl NatsServer {
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with_config("")
+    }
+
+    /// Starts a server with extra configuration-file settings (e.g. `max_payload: 32768`).
+    pub fn start_with_config(config: &str) -> anyhow::Result<Self> {
         let store = tempfile::tempdir()?;
+        let config_file = store.path().join("nats.conf");
+        std::fs::write(&config_file, config)?;
         let port = free_port()?;
         let binary = nats_server_binary();
         let child = Command::new(&binary)
+            .arg("-c")
+            .arg(&config_file)
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(store.path())
+            .arg(store.path().join("jetstream"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -34,6 +34,8 @@ pub async fn imports_errors(pool: &sqlx::PgPool, id: uuid::Uuid, limit: i64) -> 
 
 pub const SCHEMA: &str = "ingestion";
 pub const NAME: &str = "ingestion";
+/// The CloudEvents `source` of everything ingestion publishes.
+pub const SOURCE: &str = "recaudo/ingestion";
 
 pub fn migrations() -> Vec<Migration> {
     vec![
@@ -91,7 +93,7 @@ impl Config {
 
 /// Ingestion's outbox, for the service and for the CLI commands that import on their own.
 pub fn outbox_for(common: &recaudo_runtime::CommonConfig) -> Outbox {
-    Outbox::new(SCHEMA, "recaudo/ingestion", common.subject_prefix.clone())
+    Outbox::new(SCHEMA, SOURCE, common.subject_prefix.clone())
 }
 
 pub fn service(config: Config) -> ServiceDef {
@@ -107,6 +109,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     let outbox = outbox_for(&infra.common);
     let importer = Importer::new(
         infra.pool.clone(),
+        infra.bus.clone(),
         outbox.clone(),
         infra.clock.clone(),
         config.batch_rows,

@@ -1,6 +1,12 @@
-//! The import pipeline: read the file on a blocking thread, and commit valid rows (as `import.rows` events in the
-//! outbox) and row errors batch by batch, so memory stays bounded and progress is visible while it runs.
+//! The import pipeline: read the file on a blocking thread, send valid rows to portfolio as `import.rows` events
+//! and commit row errors batch by batch, so memory stays bounded and progress is visible while it runs.
+//!
+//! Row batches go straight to JetStream rather than through the outbox: they change nothing in ingestion's own
+//! state, and writing hundreds of megabytes of rows into a table only to read and delete them again was most of an
+//! import's cost. Safety comes from the order instead: `import.completed` (through the outbox, with the batch count)
+//! is written only after JetStream acknowledged every batch, and an import cut off before that fails as a whole.
 
+use std::collections::VecDeque;
 use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -9,6 +15,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use recaudo_bus::outbox::Outbox;
+use recaudo_bus::{Bus, RawMessage};
 use recaudo_events::{ImportCompleted, ImportFailed, ImportMode, ImportRows, ImportStarted, PortfolioRow};
 use recaudo_runtime::Clock;
 use serde::Serialize;
@@ -18,15 +25,22 @@ use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use crate::file::{self, AsOf, FileError, ReadOptions, RowError};
+use crate::SOURCE;
 
 /// Imports left in the reading stage for longer than this were cut off by a crash or restart.
 const STALE_AFTER_SECS: i64 = 120;
 /// Row errors are committed in groups of at most this many, even when few rows are valid.
 const ERROR_BATCH: usize = 1000;
+/// Row batches sent whose JetStream acknowledgement has not arrived yet; more in flight keeps the pipe full, fewer
+/// bounds memory.
+const MAX_IN_FLIGHT: usize = 32;
+/// How often the import's counts are written while it is read (they are progress, not results).
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[derive(Clone)]
 pub struct Importer {
     pool: PgPool,
+    bus: Bus,
     outbox: Outbox,
     clock: Clock,
     batch_rows: usize,
@@ -80,8 +94,8 @@ enum Item {
 }
 
 impl Importer {
-    pub fn new(pool: PgPool, outbox: Outbox, clock: Clock, batch_rows: usize, max_error_rate: f64) -> Self {
-        Importer { pool, outbox, clock, batch_rows, max_error_rate }
+    pub fn new(pool: PgPool, bus: Bus, outbox: Outbox, clock: Clock, batch_rows: usize, max_error_rate: f64) -> Self {
+        Importer { pool, bus, outbox, clock, batch_rows, max_error_rate }
     }
 
     pub fn clock(&self) -> &Clock {
@@ -178,7 +192,7 @@ impl Importer {
     ) -> anyhow::Result<()> {
         let result = self.read_and_commit(id, req, upload, progress).await;
         match result {
-            Ok(Ok(summary)) => {
+            Ok(Ok((summary, batches))) => {
                 let limit = req.max_error_rate.unwrap_or(self.max_error_rate);
                 let rate = summary.rows_rejected as f64 / summary.rows_total.max(1) as f64;
                 if rate > limit {
@@ -191,7 +205,7 @@ impl Importer {
                     );
                     self.fail(id, &reason).await?;
                 } else {
-                    self.finish(id, summary).await?;
+                    self.finish(id, summary, batches).await?;
                 }
             }
             Ok(Err(file_error)) => self.fail(id, &file_error.to_string()).await?,
@@ -203,13 +217,15 @@ impl Importer {
         Ok(())
     }
 
+    /// Reads the file, sends its row batches and records its row errors; returns what was read and how many batches
+    /// were sent (every one acknowledged by JetStream).
     async fn read_and_commit(
         &self,
         id: Uuid,
         req: &ImportRequest,
         upload: &Upload,
         progress: Option<watch::Sender<Progress>>,
-    ) -> anyhow::Result<Result<file::ReadSummary, FileError>> {
+    ) -> anyhow::Result<Result<(file::ReadSummary, u32), FileError>> {
         let as_of: NaiveDate = sqlx::query_scalar("SELECT as_of FROM ingestion.imports WHERE id = $1")
             .bind(id)
             .fetch_one(&self.pool)
@@ -225,8 +241,9 @@ impl Importer {
             bytes_read.clone(),
         );
 
-        let mut batch_no: u32 = 0;
+        let mut sender = BatchSender { importer: self, import_id: id, next_batch: 0, in_flight: VecDeque::new() };
         let mut counts = Progress { bytes_total: upload.size, ..Default::default() };
+        let mut last_written = std::time::Instant::now();
         let mut outcome = None;
         while let Some(item) = rx.recv().await {
             match item {
@@ -243,8 +260,12 @@ impl Importer {
                     counts.rows_rejected +=
                         errors.iter().map(|e| e.line).collect::<std::collections::BTreeSet<_>>().len() as u64;
                     counts.rows_total = counts.rows_valid + counts.rows_rejected;
-                    self.commit_batch(id, &mut batch_no, rows, errors, warnings, &counts).await?;
                     counts.bytes_read = bytes_read.load(Ordering::Relaxed);
+                    sender.send(rows).await?;
+                    if !errors.is_empty() || !warnings.is_empty() || last_written.elapsed() >= PROGRESS_EVERY {
+                        self.record_progress(id, errors, warnings, &counts, sender.next_batch).await?;
+                        last_written = std::time::Instant::now();
+                    }
                     if let Some(p) = &progress {
                         let _ = p.send(counts);
                     }
@@ -253,24 +274,23 @@ impl Importer {
             }
         }
         reader.await?;
-        Ok(outcome.unwrap_or(Err(FileError::Unreadable { line: 0, reason: "the reader stopped unexpectedly".into() })))
+        sender.all_acknowledged().await?;
+        let outcome =
+            outcome.unwrap_or(Err(FileError::Unreadable { line: 0, reason: "the reader stopped unexpectedly".into() }));
+        Ok(outcome.map(|summary| (summary, sender.next_batch)))
     }
 
-    async fn commit_batch(
+    /// Commits a batch's row errors and warnings, and the counts so far.
+    async fn record_progress(
         &self,
         id: Uuid,
-        batch_no: &mut u32,
-        rows: Vec<PortfolioRow>,
         errors: Vec<RowError>,
         warnings: Vec<RowError>,
         counts: &Progress,
+        batches: u32,
     ) -> Result<(), sqlx::Error> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
-        if !rows.is_empty() {
-            self.outbox.enqueue(&mut tx, now, ImportRows { import_id: id, batch: *batch_no, rows }).await?;
-            *batch_no += 1;
-        }
         for (severity, list) in [("error", &errors), ("warning", &warnings)] {
             if list.is_empty() {
                 continue;
@@ -298,33 +318,33 @@ impl Importer {
         .bind(counts.rows_total as i64)
         .bind(counts.rows_valid as i64)
         .bind(counts.rows_rejected as i64)
-        .bind(*batch_no as i32)
+        .bind(batches as i32)
         .bind(now)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.outbox.wake();
         Ok(())
     }
 
-    async fn finish(&self, id: Uuid, summary: file::ReadSummary) -> Result<(), sqlx::Error> {
+    async fn finish(&self, id: Uuid, summary: file::ReadSummary, batches: u32) -> Result<(), sqlx::Error> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
-        let batches: i32 = sqlx::query_scalar(
+        sqlx::query(
             "UPDATE ingestion.imports SET stage = 'applying', rows_total = $2, rows_valid = $3, rows_rejected = $4,
-                    updated_at = $5
-             WHERE id = $1 RETURNING batches",
+                    batches = $5, updated_at = $6
+             WHERE id = $1",
         )
         .bind(id)
         .bind(summary.rows_total as i64)
         .bind(summary.rows_valid as i64)
         .bind(summary.rows_rejected as i64)
+        .bind(batches as i32)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .execute(&mut *tx)
         .await?;
         let event = ImportCompleted {
             import_id: id,
-            batches: batches as u32,
+            batches,
             rows_total: summary.rows_total,
             rows_valid: summary.rows_valid,
             rows_rejected: summary.rows_rejected,
@@ -386,6 +406,65 @@ impl Importer {
         .await?;
         Ok(())
     }
+}
+
+/// Sends an import's row batches, numbered from 0, keeping up to `MAX_IN_FLIGHT` unacknowledged.
+struct BatchSender<'a> {
+    importer: &'a Importer,
+    import_id: Uuid,
+    next_batch: u32,
+    in_flight: VecDeque<(u32, async_nats::jetstream::context::PublishAckFuture)>,
+}
+
+impl BatchSender<'_> {
+    /// Sends `rows` as one `import.rows` event, or as several when one would exceed the server's message size
+    /// (wide files with many extra columns).
+    async fn send(&mut self, rows: Vec<PortfolioRow>) -> anyhow::Result<()> {
+        let mut pending = vec![rows];
+        while let Some(rows) = pending.pop() {
+            if rows.is_empty() {
+                continue;
+            }
+            let event = ImportRows { import_id: self.import_id, batch: self.next_batch, rows };
+            let msg = RawMessage::event(self.importer.bus.prefix(), SOURCE, self.importer.clock.now(), event)?;
+            if msg.payload.len() > self.importer.bus.max_payload() {
+                let ImportRows { mut rows, .. } = decode_rows(&msg)?;
+                anyhow::ensure!(rows.len() > 1, "one row is larger than the NATS server's max_payload");
+                let second = rows.split_off(rows.len() / 2);
+                // Popped in file order: the first half next.
+                pending.push(second);
+                pending.push(rows);
+                continue;
+            }
+            let ack = self.importer.bus.publish_pending(&msg).await?;
+            self.in_flight.push_back((self.next_batch, ack));
+            self.next_batch += 1;
+            while self.in_flight.len() > MAX_IN_FLIGHT {
+                self.await_oldest().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn await_oldest(&mut self) -> anyhow::Result<()> {
+        if let Some((batch, ack)) = self.in_flight.pop_front() {
+            ack.await.map_err(|e| anyhow::anyhow!("JetStream did not acknowledge row batch {batch}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    async fn all_acknowledged(&mut self) -> anyhow::Result<()> {
+        while !self.in_flight.is_empty() {
+            self.await_oldest().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Takes the rows back out of a message that turned out too large to send.
+fn decode_rows(msg: &RawMessage) -> anyhow::Result<ImportRows> {
+    let envelope: recaudo_events::RawEnvelope = serde_json::from_slice(&msg.payload)?;
+    Ok(envelope.decode::<ImportRows>()?.data)
 }
 
 /// Reads the file on a blocking thread and sends batches of rows and errors; the bounded channel makes the reader

@@ -21,6 +21,9 @@ pub async fn apply(
     import_id: Uuid,
     mode: ImportMode,
 ) -> Result<Applied, sqlx::Error> {
+    // Each statement below sorts every staged row of the import (DISTINCT ON); with the default 4 MB they spill to
+    // disk on large imports.
+    sqlx::query("SET LOCAL work_mem = '128MB'").execute(&mut *conn).await?;
     sqlx::query(
         "INSERT INTO portfolio.supervisors (id, first_name, last_name, updated_at)
          SELECT DISTINCT ON (supervisor_id) supervisor_id, supervisor_first_name, supervisor_last_name, $2
@@ -51,13 +54,9 @@ pub async fn apply(
     .fetch_all(&mut *conn)
     .await?;
 
-    // What changed, collected for publishing; dropped with the transaction.
-    for ddl in [
-        "CREATE TEMP TABLE changed_debtors (id TEXT PRIMARY KEY) ON COMMIT DROP",
-        "CREATE TEMP TABLE changed_credits (id TEXT PRIMARY KEY) ON COMMIT DROP",
-    ] {
-        sqlx::query(ddl).execute(&mut *conn).await?;
-    }
+    // Debtors that changed, so that their credits are published again; dropped with the transaction. Changed
+    // credits go straight into `pending_snapshots`.
+    sqlx::query("CREATE TEMP TABLE changed_debtors (id TEXT PRIMARY KEY) ON COMMIT DROP").execute(&mut *conn).await?;
     sqlx::query(
         "WITH upserted AS (
              INSERT INTO portfolio.debtors (id, document_type, document_number, first_name, last_name, phone, email,
@@ -106,7 +105,8 @@ pub async fn apply(
                     EXCLUDED.balance_overdue, EXCLUDED.installment, EXCLUDED.due_date, EXCLUDED.days_past_due, 'open',
                     EXCLUDED.advisor_id)
              RETURNING id)
-         INSERT INTO changed_credits SELECT id FROM upserted",
+         INSERT INTO portfolio.pending_snapshots (credit_id, import_id) SELECT id, $1 FROM upserted
+         ON CONFLICT (credit_id) DO UPDATE SET import_id = EXCLUDED.import_id",
     )
     .bind(import_id)
     .bind(now)
@@ -122,7 +122,8 @@ pub async fn apply(
                  WHERE c.status = 'open'
                    AND NOT EXISTS (SELECT 1 FROM portfolio.staged_rows s WHERE s.import_id = $1 AND s.credit_id = c.id)
                  RETURNING c.id)
-             INSERT INTO changed_credits SELECT id FROM closed ON CONFLICT DO NOTHING",
+             INSERT INTO portfolio.pending_snapshots (credit_id, import_id) SELECT id, $1 FROM closed
+             ON CONFLICT (credit_id) DO UPDATE SET import_id = EXCLUDED.import_id",
         )
         .bind(import_id)
         .bind(now)
@@ -131,9 +132,12 @@ pub async fn apply(
     }
     // A debtor's new name or phone changes the snapshot of every credit of theirs.
     sqlx::query(
-        "INSERT INTO changed_credits SELECT c.id FROM portfolio.credits c JOIN changed_debtors d ON d.id = c.debtor_id
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO portfolio.pending_snapshots (credit_id, import_id)
+         SELECT c.id, $1 FROM portfolio.credits c JOIN changed_debtors d ON d.id = c.debtor_id
+         ON CONFLICT (credit_id) DO UPDATE SET import_id = EXCLUDED.import_id
+         WHERE pending_snapshots.import_id IS DISTINCT FROM EXCLUDED.import_id",
     )
+    .bind(import_id)
     .execute(&mut *conn)
     .await?;
 
@@ -141,14 +145,11 @@ pub async fn apply(
     for change in reassignments {
         outbox.enqueue(conn, now, change).await?;
     }
-    let credits_changed = sqlx::query(
-        "INSERT INTO portfolio.pending_snapshots (credit_id, import_id) SELECT id, $1 FROM changed_credits
-         ON CONFLICT (credit_id) DO UPDATE SET import_id = EXCLUDED.import_id",
-    )
-    .bind(import_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let credits_changed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM portfolio.pending_snapshots WHERE import_id = $1")
+            .bind(import_id)
+            .fetch_one(&mut *conn)
+            .await?;
 
     let (debtors, credits, advisors): (i64, i64, i64) = sqlx::query_as(
         "SELECT count(DISTINCT debtor_id), count(DISTINCT credit_id), count(DISTINCT advisor_id)
@@ -163,7 +164,7 @@ pub async fn apply(
         debtors: debtors as u64,
         credits: credits as u64,
         advisors: advisors as u64,
-        credits_changed,
+        credits_changed: credits_changed as u64,
     };
     Ok(Applied { event })
 }

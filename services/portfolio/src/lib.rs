@@ -23,6 +23,7 @@ pub fn migrations() -> Vec<Migration> {
     vec![
         Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
         Migration::new(2, "portfolio", include_str!("../migrations/0002_portfolio.sql")),
+        Migration::new(3, "bulk_apply", include_str!("../migrations/0003_bulk_apply.sql")),
     ]
 }
 
@@ -36,7 +37,8 @@ pub fn service() -> ServiceDef {
 }
 
 async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Started> {
-    let outbox = Outbox::new(SCHEMA, "recaudo/portfolio", infra.common.subject_prefix.clone());
+    let outbox = Outbox::new(SCHEMA, "recaudo/portfolio", infra.common.subject_prefix.clone())
+        .with_max_payload(infra.bus.max_payload());
     let snapshots = Arc::new(tokio::sync::Notify::new());
     let handler = consumer::ImportHandler {
         pool: infra.pool.clone(),

@@ -10,8 +10,11 @@ use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-/// Accounts per `portfolio.accounts.upserted` event: small enough for NATS' default 1 MB payload limit.
+/// Pending snapshots taken per transaction; they go out as one `portfolio.accounts.upserted` event, or several when
+/// one would exceed the server's message size.
 const ACCOUNTS_PER_EVENT: i64 = 500;
+/// Room left in a message for the envelope around the accounts.
+const ENVELOPE_ALLOWANCE: usize = 4096;
 
 #[derive(FromRow)]
 struct AdvisorRow {
@@ -121,7 +124,7 @@ async fn publish_pending_page(pool: &sqlx::PgPool, outbox: &Outbox, now: DateTim
         .fetch_all(&mut *tx)
         .await?;
     let accounts = rows.into_iter().map(account).collect::<Result<Vec<_>, _>>()?;
-    if !accounts.is_empty() {
+    for accounts in split_to_fit(accounts, outbox.max_payload()) {
         outbox.enqueue(&mut tx, now, AccountsUpserted { import_id, accounts }).await?;
     }
     sqlx::query("DELETE FROM portfolio.pending_snapshots WHERE credit_id = ANY($1)")
@@ -153,8 +156,31 @@ pub async fn publish_accounts(
         return Ok(());
     }
     let accounts = rows.into_iter().map(account).collect::<Result<Vec<_>, _>>()?;
-    outbox.enqueue(conn, now, AccountsUpserted { import_id: None, accounts }).await?;
+    for accounts in split_to_fit(accounts, outbox.max_payload()) {
+        outbox.enqueue(&mut *conn, now, AccountsUpserted { import_id: None, accounts }).await?;
+    }
     Ok(())
+}
+
+/// Groups accounts, in order, so that each group's event fits in `max_payload` bytes.
+fn split_to_fit(accounts: Vec<AccountSnapshot>, max_payload: usize) -> Vec<Vec<AccountSnapshot>> {
+    let budget = max_payload.saturating_sub(ENVELOPE_ALLOWANCE).max(1);
+    let mut groups = vec![];
+    let mut group = vec![];
+    let mut size = 0;
+    for a in accounts {
+        let len = serde_json::to_vec(&a).map(|v| v.len() + 1).unwrap_or(budget);
+        if !group.is_empty() && size + len > budget {
+            groups.push(std::mem::take(&mut group));
+            size = 0;
+        }
+        size += len;
+        group.push(a);
+    }
+    if !group.is_empty() {
+        groups.push(group);
+    }
+    groups
 }
 
 fn account(r: AccountRow) -> Result<AccountSnapshot, sqlx::Error> {
@@ -210,4 +236,44 @@ pub async fn reassignments(conn: &mut PgConnection, import_id: Uuid) -> Result<V
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(i: usize) -> AccountSnapshot {
+        AccountSnapshot {
+            credit_id: CreditId::parse(&format!("CR-{i}")).unwrap(),
+            debtor_id: DebtorId::parse(&format!("D-{i}")).unwrap(),
+            status: AccountStatus::Open,
+            debtor_first_name: "Ana".into(),
+            debtor_last_name: "Pérez".into(),
+            phone: None,
+            email: None,
+            country: "CO".parse().unwrap(),
+            product: "consumo".into(),
+            currency: "COP".parse().unwrap(),
+            balance_total: Decimal::new(100000, 2),
+            balance_overdue: Decimal::new(5000, 2),
+            due_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            days_past_due: 22,
+            advisor_id: None,
+        }
+    }
+
+    #[test]
+    fn pages_are_split_to_the_message_limit_in_order() {
+        let accounts: Vec<_> = (0..500).map(snapshot).collect();
+        assert_eq!(split_to_fit(accounts.clone(), 1024 * 1024).len(), 1);
+        let groups = split_to_fit(accounts, 32 * 1024);
+        assert!(groups.len() > 2, "{} groups", groups.len());
+        for g in &groups {
+            let event = AccountsUpserted { import_id: Some(Uuid::nil()), accounts: g.clone() };
+            let envelope = recaudo_events::Envelope::new("recaudo/portfolio", Utc::now(), event);
+            assert!(serde_json::to_vec(&envelope).unwrap().len() <= 32 * 1024);
+        }
+        let ids: Vec<String> = groups.into_iter().flatten().map(|a| a.credit_id.to_string()).collect();
+        assert_eq!(ids, (0..500).map(|i| format!("CR-{i}")).collect::<Vec<_>>());
+    }
 }
