@@ -22,7 +22,12 @@ NATS_PORT=$(free_port)
 "$NATS_BIN" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$WORK/nats" >/dev/null 2>&1 &
 NATS_PID=$!
 SERVER_PID=
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; kill "$NATS_PID" 2>/dev/null; rm -rf "$WORK"; }
+cleanup() {
+  # Stop both and wait for them, so that nothing writes into $WORK while it is removed.
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  kill "$NATS_PID" 2>/dev/null && wait "$NATS_PID" 2>/dev/null
+  rm -rf "$WORK" || true
+}
 trap cleanup EXIT
 
 echo "generating $ROWS rows" >&2

@@ -106,6 +106,16 @@ async fn profiles_snapshots_thresholds_and_reassignments() {
     assert!(resp.contains("Hola%20M%C3%B3nica"), "{resp}");
     assert_eq!(app.get_ok(&format!("/api/advisors/{monica}/queue")).await["items"].as_array().unwrap().len(), 1);
     assert!(app.get_ok(&format!("/api/advisors/{alvaro}/queue")).await["items"].as_array().unwrap().is_empty());
+
+    // A balance update without the advisor columns keeps every assignment.
+    let update = "id_cliente,nombre,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais\n\
+                  C0000003,Ana,CR-0000003-1,COP,1000,100,2026-11-10,CO\n";
+    assert_eq!(app.import(update.as_bytes().to_vec(), "as_of=2026-11-21").await["state"], "completed");
+    let c3 = app.get_ok("/api/debtors/C0000003").await;
+    let credit = c3["credits"].as_array().unwrap().iter().find(|c| c["id"] == "CR-0000003-1").unwrap();
+    assert_eq!(credit["balance_total"], "1000", "{c3}");
+    assert_eq!(credit["advisor_id"].as_str(), Some(monica.as_str()), "{c3}");
+    kpis(&app, |k| k["assignments_changed"] == 1).await;
     app.stop().await;
 }
 

@@ -83,6 +83,8 @@ pub async fn apply(
     .execute(&mut *conn)
     .await?;
 
+    // A row without an advisor (a file without the advisor columns, or with them empty) keeps the credit's current
+    // assignment: lenders send balance updates without repeating who handles each debtor.
     let reassignments = snapshot::reassignments(conn, import_id).await?;
     sqlx::query(
         "WITH upserted AS (
@@ -96,14 +98,15 @@ pub async fn apply(
                  currency = EXCLUDED.currency, balance_total = EXCLUDED.balance_total,
                  balance_overdue = EXCLUDED.balance_overdue, installment = EXCLUDED.installment,
                  due_date = EXCLUDED.due_date, days_past_due = EXCLUDED.days_past_due, status = 'open',
-                 advisor_id = EXCLUDED.advisor_id, last_import_id = EXCLUDED.last_import_id,
+                 advisor_id = COALESCE(EXCLUDED.advisor_id, credits.advisor_id),
+                 last_import_id = EXCLUDED.last_import_id,
                  updated_at = EXCLUDED.updated_at
              WHERE (credits.debtor_id, credits.product, credits.currency, credits.balance_total, credits.balance_overdue,
                     credits.installment, credits.due_date, credits.days_past_due, credits.status, credits.advisor_id)
                    IS DISTINCT FROM
                    (EXCLUDED.debtor_id, EXCLUDED.product, EXCLUDED.currency, EXCLUDED.balance_total,
                     EXCLUDED.balance_overdue, EXCLUDED.installment, EXCLUDED.due_date, EXCLUDED.days_past_due, 'open',
-                    EXCLUDED.advisor_id)
+                    COALESCE(EXCLUDED.advisor_id, credits.advisor_id))
              RETURNING id)
          INSERT INTO portfolio.pending_snapshots (credit_id, import_id) SELECT id, $1 FROM upserted
          ON CONFLICT (credit_id) DO UPDATE SET import_id = EXCLUDED.import_id",
@@ -134,8 +137,8 @@ pub async fn apply(
     sqlx::query(
         "INSERT INTO portfolio.pending_snapshots (credit_id, import_id)
          SELECT c.id, $1 FROM portfolio.credits c JOIN changed_debtors d ON d.id = c.debtor_id
-         ON CONFLICT (credit_id) DO UPDATE SET import_id = EXCLUDED.import_id
-         WHERE pending_snapshots.import_id IS DISTINCT FROM EXCLUDED.import_id",
+         WHERE NOT EXISTS (SELECT 1 FROM portfolio.pending_snapshots p WHERE p.credit_id = c.id AND p.import_id = $1)
+         ON CONFLICT (credit_id) DO UPDATE SET import_id = EXCLUDED.import_id",
     )
     .bind(import_id)
     .execute(&mut *conn)

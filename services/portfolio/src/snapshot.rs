@@ -215,7 +215,7 @@ pub async fn reassignments(conn: &mut PgConnection, import_id: Uuid) -> Result<V
          FROM (SELECT DISTINCT ON (credit_id) credit_id, advisor_id FROM portfolio.staged_rows
                WHERE import_id = $1 ORDER BY credit_id, line DESC) s
          JOIN portfolio.credits c ON c.id = s.credit_id
-         WHERE c.advisor_id IS NOT NULL AND c.advisor_id IS DISTINCT FROM s.advisor_id
+         WHERE c.advisor_id IS NOT NULL AND s.advisor_id IS NOT NULL AND c.advisor_id <> s.advisor_id
          GROUP BY c.debtor_id, c.advisor_id, s.advisor_id
          ORDER BY c.debtor_id",
     )

@@ -45,7 +45,8 @@ pub async fn stage(conn: &mut PgConnection, batch: &ImportRows) -> Result<bool, 
     Ok(true)
 }
 
-/// One row in COPY's text format: tab-separated, `\N` for NULL, backslash escapes.
+/// One row in COPY's text format: tab-separated, `\\N` for NULL, backslash escapes. Written straight into `out`,
+/// without a `String` per field: this runs for every row of every import.
 fn encode_row(out: &mut Vec<u8>, import_id: &str, r: &PortfolioRow) {
     let advisor = r.advisor.as_ref();
     let supervisor = advisor.filter(|a| {
@@ -59,48 +60,90 @@ fn encode_row(out: &mut Vec<u8>, import_id: &str, r: &PortfolioRow) {
         Some(id) => SupervisorId::from_lender_id(id),
         None => SupervisorId::from_name(&a.supervisor_first_name, &a.supervisor_last_name),
     });
-    let advisor_id = advisor_id.map(|id| id.to_string());
-    let supervisor_id = supervisor_id.map(|id| id.to_string());
-    let attributes = serde_json::to_string(&r.extra).expect("a map of strings serialises");
-    let fields: [Option<&str>; 27] = [
-        Some(import_id),
-        Some(&r.line.to_string()),
-        Some(r.debtor.id.as_str()),
-        Some(&r.debtor.document_type),
-        Some(&r.debtor.document_number),
-        Some(&r.debtor.first_name),
-        Some(&r.debtor.last_name),
-        r.debtor.phone.as_ref().map(|p| p.e164()),
-        r.debtor.email.as_deref(),
-        Some(r.debtor.country.code()),
-        Some(&r.debtor.city),
-        Some(&attributes),
-        Some(r.credit.id.as_str()),
-        Some(&r.credit.product),
-        Some(&r.credit.currency.to_string()),
-        Some(&r.credit.balance_total.to_string()),
-        Some(&r.credit.balance_overdue.to_string()),
-        Some(&r.credit.installment.to_string()),
-        Some(&r.credit.due_date.to_string()),
-        Some(&r.credit.days_past_due.to_string()),
-        advisor_id.as_deref(),
-        advisor.map(|a| a.first_name.as_str()),
-        advisor.map(|a| a.last_name.as_str()),
-        advisor.map(|a| a.phone.e164()),
-        supervisor_id.as_deref(),
-        supervisor.map(|a| a.supervisor_first_name.as_str()),
-        supervisor.map(|a| a.supervisor_last_name.as_str()),
-    ];
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b'\t');
+    let mut row = CopyRow { out, fields: 0 };
+    row.text(import_id);
+    row.value(r.line);
+    row.text(r.debtor.id.as_str());
+    row.text(&r.debtor.document_type);
+    row.text(&r.debtor.document_number);
+    row.text(&r.debtor.first_name);
+    row.text(&r.debtor.last_name);
+    row.optional_text(r.debtor.phone.as_ref().map(|p| p.e164()));
+    row.optional_text(r.debtor.email.as_deref());
+    row.text(r.debtor.country.code());
+    row.text(&r.debtor.city);
+    if r.extra.is_empty() {
+        row.text("{}");
+    } else {
+        row.text(&serde_json::to_string(&r.extra).expect("a map of strings serialises"));
+    }
+    row.text(r.credit.id.as_str());
+    row.text(&r.credit.product);
+    row.value(r.credit.currency);
+    row.value(r.credit.balance_total);
+    row.value(r.credit.balance_overdue);
+    row.value(r.credit.installment);
+    row.value(r.credit.due_date);
+    row.value(r.credit.days_past_due);
+    row.optional_value(advisor_id.map(|id| id.0));
+    row.optional_text(advisor.map(|a| a.first_name.as_str()));
+    row.optional_text(advisor.map(|a| a.last_name.as_str()));
+    row.optional_text(advisor.map(|a| a.phone.e164()));
+    row.optional_value(supervisor_id.map(|id| id.0));
+    row.optional_text(supervisor.map(|a| a.supervisor_first_name.as_str()));
+    row.optional_text(supervisor.map(|a| a.supervisor_last_name.as_str()));
+    row.end();
+}
+
+/// Writes the fields of one COPY text row in order.
+struct CopyRow<'a> {
+    out: &'a mut Vec<u8>,
+    fields: usize,
+}
+
+impl CopyRow<'_> {
+    fn separate(&mut self) {
+        if self.fields > 0 {
+            self.out.push(b'\t');
         }
-        match field {
-            None => out.extend_from_slice(b"\\N"),
-            Some(text) => escape_into(out, text),
+        self.fields += 1;
+    }
+
+    fn text(&mut self, text: &str) {
+        self.separate();
+        escape_into(self.out, text);
+    }
+
+    fn optional_text(&mut self, text: Option<&str>) {
+        match text {
+            Some(t) => self.text(t),
+            None => self.null(),
         }
     }
-    out.push(b'\n');
+
+    /// Numbers, dates, ids and currency codes: their text never holds a tab, newline or backslash.
+    fn value(&mut self, value: impl std::fmt::Display) {
+        use std::io::Write;
+        self.separate();
+        write!(self.out, "{value}").expect("writing to a Vec cannot fail");
+    }
+
+    fn optional_value(&mut self, value: Option<impl std::fmt::Display>) {
+        match value {
+            Some(v) => self.value(v),
+            None => self.null(),
+        }
+    }
+
+    fn null(&mut self) {
+        self.separate();
+        self.out.extend_from_slice(b"\\N");
+    }
+
+    fn end(self) {
+        debug_assert_eq!(self.fields, 27, "one field per column of COPY_STAGED_ROWS");
+        self.out.push(b'\n');
+    }
 }
 
 fn escape_into(out: &mut Vec<u8>, text: &str) {
