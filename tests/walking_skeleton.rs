@@ -100,7 +100,17 @@ async fn a_debtor_goes_from_the_client_file_to_the_advisors_queue() {
         .unwrap();
     assert_eq!(listed["messages"].as_array().unwrap().len(), 7);
 
-    // 5. reply-router: the click lands in the advisor's queue and redirects to the advisor's WhatsApp.
+    // 5. reply-router: a messaging app fetching the link for its preview changes nothing...
+    let preview = app
+        .http
+        .get(format!("{}/r/{token}", app.base))
+        .header("user-agent", "WhatsApp/2.23.20.0 A")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status().as_u16(), 200);
+    assert!(app.get_ok(&format!("/api/advisors/{advisor_id}/queue")).await["items"].as_array().unwrap().is_empty());
+    // ... the debtor's click lands in the advisor's queue and redirects to the advisor's WhatsApp.
     let resp = app.http.get(format!("{}/r/{token}", app.base)).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 302);
     assert_eq!(

@@ -1,11 +1,15 @@
 //! `GET /r/{token}`: the click-to-reply link of an attempt. Records the click, puts the debtor in their current
 //! advisor's queue and sends them to the advisor's WhatsApp with a prefilled message (or to a page with the
 //! advisor's contacts when the advisor has no WhatsApp).
+//!
+//! Messaging apps fetch links to draw a preview before anyone taps them. Such a fetch (a link-preview robot's
+//! user agent, or a `HEAD` request) gets a neutral page and changes nothing: otherwise every delivered message would
+//! look like a click and open a queue item nobody asked for.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use recaudo_domain::{AdvisorId, CreditId, DebtorId, SupervisorId};
@@ -36,7 +40,42 @@ struct Target {
     supervisor_id: Option<Uuid>,
 }
 
-async fn click(State(r): State<Arc<Router>>, Path(token): Path<String>) -> Result<Response, ApiError> {
+/// User-agent fragments (lowercase) of the robots that fetch links to preview them.
+const PREVIEW_AGENTS: &[&str] = &[
+    "whatsapp/",
+    "facebookexternalhit",
+    "facebot",
+    "telegrambot",
+    "twitterbot",
+    "slackbot",
+    "discordbot",
+    "linkedinbot",
+    "skypeuripreview",
+    "applebot",
+    "googlebot",
+    "bingbot",
+    "embedly",
+    "iframely",
+];
+
+/// Whether the request is a link preview or a probe rather than a person opening the link.
+fn is_preview(method: &Method, headers: &HeaderMap) -> bool {
+    if method == Method::HEAD {
+        return true;
+    }
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+    PREVIEW_AGENTS.iter().any(|robot| agent.contains(robot))
+}
+
+async fn click(
+    State(r): State<Arc<Router>>,
+    Path(token): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if is_preview(&method, &headers) {
+        return Ok(Html(page("Hable con su asesor", "Abra este enlace para escribir a su asesor.")).into_response());
+    }
     // The advisor is the credit's advisor *now*, not the one when the message was sent.
     let target: Option<Target> = sqlx::query_as(
         "SELECT l.attempt_id, l.channel, l.debtor_id, l.credit_id, a.debtor_first_name, a.debtor_last_name,
@@ -184,6 +223,25 @@ fn html_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_previews_and_probes_are_told_apart_from_people() {
+        let with_agent = |ua: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::USER_AGENT, ua.parse().unwrap());
+            h
+        };
+        assert!(is_preview(&Method::GET, &with_agent("WhatsApp/2.23.20.0 A")));
+        assert!(is_preview(
+            &Method::GET,
+            &with_agent("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)")
+        ));
+        assert!(is_preview(&Method::GET, &with_agent("TelegramBot (like TwitterBot)")));
+        assert!(is_preview(&Method::HEAD, &HeaderMap::new()));
+        let phone = "Mozilla/5.0 (Linux; Android 13; SM-A135M) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0 Mobile Safari/537.36";
+        assert!(!is_preview(&Method::GET, &with_agent(phone)));
+        assert!(!is_preview(&Method::GET, &HeaderMap::new()));
+    }
 
     #[test]
     fn whatsapp_links_carry_digits_and_an_encoded_message() {
