@@ -244,3 +244,40 @@ async fn an_upload_over_the_limit_is_refused_and_leaves_nothing() {
     assert!(binary["error"].as_str().unwrap().contains("binary"), "{binary}");
     app.stop().await;
 }
+
+/// Twilio's status callbacks can overtake its answer to the request that sent the message; the dispatcher keeps
+/// them until the attempt records the message id, so the attempt still ends `delivered`. Here the app talks to a
+/// separate simulator, as it would to Twilio (`RECAUDO_SMS_PROVIDER=twilio`), that calls back before it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_callbacks_that_overtake_the_api_response_are_kept() {
+    use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
+
+    let sim_config = SimConfig { status_delay: Duration::ZERO, callbacks_before_response: true, ..SimConfig::demo() };
+    let sim = TwilioSimulator::new(sim_config.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim_url = format!("http://{}/twilio", listener.local_addr().unwrap());
+    let router = axum::Router::new().nest("/twilio", sim.router());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let env = infra.env(&[
+        ("RECAUDO_NOW", MONDAY_MORNING),
+        ("RECAUDO_SMS_PROVIDER", "twilio"),
+        ("RECAUDO_TWILIO_BASE_URL", &sim_url),
+        ("RECAUDO_TWILIO_ACCOUNT_SID", &sim_config.account_sid),
+        ("RECAUDO_TWILIO_AUTH_TOKEN", &sim_config.auth_token),
+        ("RECAUDO_TWILIO_FROM", SimConfig::DEMO_FROM),
+    ]);
+    let app = App::spawn(env, &Target::ALL).await;
+    let file = "id_cliente,nombre,telefono,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais\n\
+                R1,Rosa,3001112233,RC-1,COP,1000,100,2026-11-10,CO\n";
+    assert_eq!(app.import(file.as_bytes().to_vec(), "as_of=2026-11-20").await["state"], "completed");
+    let attempt = eventually("the attempt to be delivered", WAIT, || async {
+        let c = contacts(&app, "R1").await;
+        c.into_iter().find(|a| a["status"] == "delivered")
+    })
+    .await;
+    assert!(attempt["provider_message_id"].as_str().unwrap().starts_with("SM"), "{attempt}");
+    app.stop().await;
+}

@@ -29,6 +29,7 @@ pub fn migrations() -> Vec<Migration> {
     vec![
         Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
         Migration::new(2, "attempts", include_str!("../migrations/0002_attempts.sql")),
+        Migration::new(3, "early_status_reports", include_str!("../migrations/0003_early_status_reports.sql")),
     ]
 }
 

@@ -141,13 +141,16 @@ async fn record_outcome(
         advisor_id: request.advisor.as_ref().map(|a| a.id),
         outcome,
         provider: d.provider.name().to_string(),
-        provider_message_id: message_id,
+        provider_message_id: message_id.clone(),
         body: prepared.body,
         reply_token: prepared.reply_token,
         error,
         attempted_at: now,
     };
     d.outbox.enqueue(&mut tx, now, event).await?;
+    if let Some(id) = &message_id {
+        crate::webhooks::apply_early_reports(&mut tx, d, id).await?;
+    }
     tx.commit().await?;
     d.outbox.wake();
     Ok(())

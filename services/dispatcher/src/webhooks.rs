@@ -8,9 +8,11 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use chrono::{DateTime, Utc};
 use recaudo_events::ContactStatus;
-use recaudo_providers::{WebhookError, WebhookRequest};
+use recaudo_providers::{StatusUpdate, WebhookError, WebhookRequest};
 use recaudo_runtime::ApiError;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::Dispatcher;
@@ -35,6 +37,37 @@ async fn status(
     };
     let now = d.clock.now();
     let mut tx = d.pool.begin().await?;
+    if apply_status(&mut tx, &d, &update, now).await?.is_none() {
+        // Its attempt may not have recorded the message id yet: the report waits for it (see `apply_early_reports`).
+        sqlx::query(
+            "INSERT INTO dispatcher.early_status_reports (provider, provider_message_id, status, error_code, reported_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(d.provider.name())
+        .bind(&update.provider_message_id)
+        .bind(&update.status)
+        .bind(&update.error_code)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM dispatcher.early_status_reports WHERE reported_at < $1")
+            .bind(now - chrono::Duration::days(2))
+            .execute(&mut *tx)
+            .await?;
+        tracing::info!(status = %update.status, "status report for a message not (yet) recorded; kept for it");
+    }
+    tx.commit().await?;
+    d.outbox.wake();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Records a provider's status report on its attempt and publishes it; `None` when no attempt has that message id.
+async fn apply_status(
+    conn: &mut PgConnection,
+    d: &Dispatcher,
+    update: &StatusUpdate,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, sqlx::Error> {
     let attempt: Option<Uuid> = sqlx::query_scalar(
         // Callbacks can arrive out of order: a late `sent` must not overwrite `delivered`.
         "UPDATE dispatcher.attempts
@@ -48,12 +81,10 @@ async fn status(
     .bind(&update.status)
     .bind(now)
     .bind(&["accepted", "queued", "sending", "sent", "undelivered", "failed", "delivered", "read"][..])
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let Some(attempt_id) = attempt else {
-        // Not ours, or its attempt not yet recorded; acknowledged so the provider does not retry forever.
-        tracing::warn!(status = %update.status, "status report for an unknown message");
-        return Ok(StatusCode::NO_CONTENT.into_response());
+        return Ok(None);
     };
     sqlx::query(
         "INSERT INTO dispatcher.status_reports (attempt_id, status, error_code, reported_at) VALUES ($1, $2, $3, $4)",
@@ -62,18 +93,40 @@ async fn status(
     .bind(&update.status)
     .bind(&update.error_code)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     let event = ContactStatus {
         attempt_id,
         channel: d.channel,
-        provider_message_id: update.provider_message_id,
-        status: update.status,
-        error_code: update.error_code,
+        provider_message_id: update.provider_message_id.clone(),
+        status: update.status.clone(),
+        error_code: update.error_code.clone(),
         reported_at: now,
     };
-    d.outbox.enqueue(&mut tx, now, event).await?;
-    tx.commit().await?;
-    d.outbox.wake();
-    Ok(StatusCode::NO_CONTENT.into_response())
+    d.outbox.enqueue(conn, now, event).await?;
+    Ok(Some(attempt_id))
+}
+
+/// Applies the status reports that arrived before the attempt recorded `provider_message_id`, in the caller's
+/// transaction (after its `contact.attempted`, so consumers see the attempt first).
+pub(crate) async fn apply_early_reports(
+    conn: &mut PgConnection,
+    d: &Dispatcher,
+    provider_message_id: &str,
+) -> Result<(), sqlx::Error> {
+    let early: Vec<(String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+        "DELETE FROM dispatcher.early_status_reports WHERE provider = $1 AND provider_message_id = $2
+         RETURNING status, error_code, reported_at",
+    )
+    .bind(d.provider.name())
+    .bind(provider_message_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut early = early;
+    early.sort_by_key(|(_, _, at)| *at);
+    for (status, error_code, reported_at) in early {
+        let update = StatusUpdate { provider_message_id: provider_message_id.to_string(), status, error_code };
+        apply_status(conn, d, &update, reported_at).await?;
+    }
+    Ok(())
 }

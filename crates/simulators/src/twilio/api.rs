@@ -52,8 +52,13 @@ pub(crate) async fn create_message(
     };
     sim.shared.store.insert(message.clone());
     tracing::info!(message_sid = %message.sid, status, "simulated Twilio accepted a message");
-    webhooks::spawn_delivery(sim.clone(), message.sid.clone());
-    Ok((StatusCode::CREATED, Json(message_json(&config.account_sid, &message))).into_response())
+    let created = message_json(&config.account_sid, &message);
+    if config.callbacks_before_response {
+        webhooks::deliver(sim.clone(), message.sid.clone()).await;
+    } else {
+        webhooks::spawn_delivery(sim.clone(), message.sid.clone());
+    }
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 /// `GET /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json`

@@ -31,6 +31,9 @@ pub struct SimConfig {
     pub auth_token: String,
     /// Delay before each status callback (`sent`, then `delivered`).
     pub status_delay: Duration,
+    /// Play the message's whole life, status callbacks included, before answering the request that created it: the
+    /// race where the provider's callbacks overtake its own API response, which real networks produce now and then.
+    pub callbacks_before_response: bool,
 }
 
 impl SimConfig {
@@ -45,6 +48,7 @@ impl SimConfig {
             account_sid: "AC7265636175646f000000000000000000".to_string(),
             auth_token: "73696d756c61746f7200000000000000".to_string(),
             status_delay: Duration::from_millis(200),
+            callbacks_before_response: false,
         }
     }
 }

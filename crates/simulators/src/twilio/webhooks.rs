@@ -16,7 +16,12 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Plays the rest of a message's life in the background: `sent`, then `delivered`, each after the configured delay,
 /// with a status callback for each when the message asked for them.
 pub(crate) fn spawn_delivery(sim: TwilioSimulator, message_sid: String) {
-    tokio::spawn(async move {
+    tokio::spawn(deliver(sim, message_sid));
+}
+
+/// `sent`, then `delivered`, with their status callbacks; returns when both are done.
+pub(crate) async fn deliver(sim: TwilioSimulator, message_sid: String) {
+    {
         for status in ["sent", "delivered"] {
             tokio::time::sleep(sim.config().status_delay).await;
             let Some(message) = sim.shared.store.advance(&message_sid, status, Utc::now()) else {
@@ -36,7 +41,7 @@ pub(crate) fn spawn_delivery(sim: TwilioSimulator, message_sid: String) {
                 }
             }
         }
-    });
+    }
 }
 
 /// The form Twilio posts to a message's StatusCallback.
