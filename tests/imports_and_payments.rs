@@ -141,6 +141,18 @@ async fn wide_batches_are_split_and_staged_intact() {
     kpis(&app, |k| k["credits_imported"] == 1500).await;
     let debtor = app.get_ok("/api/debtors/W1499").await;
     assert_eq!(debtor["attributes"]["nota"], "tab\there \\N back\\slash, line\nbreak 1499", "{debtor}");
+
+    // A row that cannot fit one message even alone fails the import with its line, and the counts read so far.
+    let huge = format!(
+        "id_cliente,nombre,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais,nota\n\
+         H1,Ok,HC-1,COP,1,1,2026-11-10,CO,x\nH2,Big,HC-2,COP,1,1,2026-11-10,CO,{}\n",
+        "y".repeat(70_000)
+    );
+    let failed = app.import(huge.into_bytes(), "as_of=2026-11-20").await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(failed["error"].as_str().unwrap().starts_with("line 3 is too large"), "{failed}");
+    assert_eq!(failed["rows_total"], 2, "{failed}");
+    assert_eq!(app.get("/api/debtors/H1").await.0, 404, "nothing of a failed import is applied");
 }
 
 async fn pay(app: &App, secret: &str, body: &Value) -> (u16, Value) {

@@ -9,6 +9,9 @@ use recaudo_events::{Envelope, Event};
 use crate::streams::{self, Prefix};
 use crate::trace;
 
+/// Room kept in every message for its headers.
+const HEADER_ALLOWANCE: usize = 2048;
+
 /// A connected bus: the NATS client, its JetStream context and the environment's subject prefix.
 #[derive(Clone)]
 pub struct Bus {
@@ -87,9 +90,10 @@ impl Bus {
         &self.client
     }
 
-    /// The largest message the server accepts, in bytes.
+    /// The largest payload one of our messages can carry: the server's limit (which counts headers too) less room
+    /// for the headers we send (`Nats-Msg-Id`, `traceparent`, `tracestate`).
     pub fn max_payload(&self) -> usize {
-        self.client.server_info().max_payload
+        self.client.server_info().max_payload.saturating_sub(HEADER_ALLOWANCE)
     }
 
     pub fn is_connected(&self) -> bool {

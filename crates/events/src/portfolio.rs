@@ -110,7 +110,8 @@ impl Event for ImportApplied {
     }
 }
 
-/// A debtor's credits moved from one advisor to another (or lost their advisor).
+/// A debtor's credits moved from one advisor to another. Imports never unassign (a row without an advisor keeps
+/// the credit's), so `to_advisor_id` is set by every import; null is kept for an unassignment by other means.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AssignmentChanged {
     pub debtor_id: DebtorId,

@@ -121,6 +121,9 @@ async fn record_outcome(
     };
     tracing::info!(attempt_id = %prepared.attempt_id, status = %status, "contact attempted");
     let mut tx = d.pool.begin().await?;
+    if let Some(id) = &message_id {
+        crate::webhooks::lock_message(&mut tx, d, id).await?;
+    }
     sqlx::query(
         "UPDATE dispatcher.attempts SET status = $2, provider_message_id = $3, error = $4, attempted_at = $5, updated_at = $5
          WHERE id = $1",
@@ -149,7 +152,15 @@ async fn record_outcome(
     };
     d.outbox.enqueue(&mut tx, now, event).await?;
     if let Some(id) = &message_id {
-        crate::webhooks::apply_early_reports(&mut tx, d, id).await?;
+        // In a savepoint: failing to apply an early status report must not lose the attempt's own outcome.
+        let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
+        match crate::webhooks::apply_early_reports(&mut savepoint, d, id, now).await {
+            Ok(()) => savepoint.commit().await?,
+            Err(e) => {
+                tracing::warn!(attempt_id = %prepared.attempt_id, error = %e, "early status reports not applied");
+                savepoint.rollback().await?;
+            }
+        }
     }
     tx.commit().await?;
     d.outbox.wake();

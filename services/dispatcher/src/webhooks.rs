@@ -37,7 +37,8 @@ async fn status(
     };
     let now = d.clock.now();
     let mut tx = d.pool.begin().await?;
-    if apply_status(&mut tx, &d, &update, now).await?.is_none() {
+    lock_message(&mut tx, &d, &update.provider_message_id).await?;
+    if apply_status(&mut tx, &d, &update, now, now).await?.is_none() {
         // Its attempt may not have recorded the message id yet: the report waits for it (see `apply_early_reports`).
         sqlx::query(
             "INSERT INTO dispatcher.early_status_reports (provider, provider_message_id, status, error_code, reported_at)
@@ -61,11 +62,28 @@ async fn status(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Records a provider's status report on its attempt and publishes it; `None` when no attempt has that message id.
+/// Serialises, per provider message id, a status report with the recording of that id on its attempt. Without it
+/// the two could overlap unseen by each other (the report finds no attempt, the recording finds no early report)
+/// and the report would be kept forever instead of applied.
+pub(crate) async fn lock_message(
+    conn: &mut PgConnection,
+    d: &Dispatcher,
+    provider_message_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("dispatcher-message:{}:{provider_message_id}", d.provider.name()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a provider's status report (made at `reported_at`) on its attempt and publishes it; `None` when no
+/// attempt has that message id.
 async fn apply_status(
     conn: &mut PgConnection,
     d: &Dispatcher,
     update: &StatusUpdate,
+    reported_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
     let attempt: Option<Uuid> = sqlx::query_scalar(
@@ -92,7 +110,7 @@ async fn apply_status(
     .bind(attempt_id)
     .bind(&update.status)
     .bind(&update.error_code)
-    .bind(now)
+    .bind(reported_at)
     .execute(&mut *conn)
     .await?;
     let event = ContactStatus {
@@ -101,18 +119,20 @@ async fn apply_status(
         provider_message_id: update.provider_message_id.clone(),
         status: update.status.clone(),
         error_code: update.error_code.clone(),
-        reported_at: now,
+        reported_at,
     };
     d.outbox.enqueue(conn, now, event).await?;
     Ok(Some(attempt_id))
 }
 
 /// Applies the status reports that arrived before the attempt recorded `provider_message_id`, in the caller's
-/// transaction (after its `contact.attempted`, so consumers see the attempt first).
+/// transaction (after its `contact.attempted`, so consumers see the attempt first). The caller holds
+/// [`lock_message`].
 pub(crate) async fn apply_early_reports(
     conn: &mut PgConnection,
     d: &Dispatcher,
     provider_message_id: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let early: Vec<(String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
         "DELETE FROM dispatcher.early_status_reports WHERE provider = $1 AND provider_message_id = $2
@@ -126,7 +146,7 @@ pub(crate) async fn apply_early_reports(
     early.sort_by_key(|(_, _, at)| *at);
     for (status, error_code, reported_at) in early {
         let update = StatusUpdate { provider_message_id: provider_message_id.to_string(), status, error_code };
-        apply_status(conn, d, &update, reported_at).await?;
+        apply_status(conn, d, &update, reported_at, now).await?;
     }
     Ok(())
 }

@@ -209,6 +209,11 @@ impl Importer {
                 }
             }
             Ok(Err(file_error)) => self.fail(id, &file_error.to_string()).await?,
+            // A problem of the file found while sending it (a row too large for one message).
+            Err(e) if e.downcast_ref::<FileError>().is_some() => {
+                let reason = e.downcast_ref::<FileError>().map(ToString::to_string).unwrap_or_default();
+                self.fail(id, &reason).await?
+            }
             Err(e) => {
                 tracing::error!(import_id = %id, error = %format!("{e:#}"), "import aborted");
                 self.fail(id, "internal error while importing; see the server logs").await?;
@@ -243,6 +248,29 @@ impl Importer {
 
         let mut sender = BatchSender { importer: self, import_id: id, next_batch: 0, in_flight: VecDeque::new() };
         let mut counts = Progress { bytes_total: upload.size, ..Default::default() };
+        let result = self.send_all(id, &mut rx, &mut sender, &mut counts, &bytes_read, progress).await;
+        // Whatever happened, the import shows the counts of what was read, a failed import too.
+        if let Err(e) = self.record_progress(id, vec![], vec![], &counts, sender.next_batch).await {
+            tracing::warn!(import_id = %id, error = %e, "cannot record the import's final counts");
+        }
+        let outcome = result?;
+        reader.await?;
+        sender.all_acknowledged().await?;
+        let outcome =
+            outcome.unwrap_or(Err(FileError::Unreadable { line: 0, reason: "the reader stopped unexpectedly".into() }));
+        Ok(outcome.map(|summary| (summary, sender.next_batch)))
+    }
+
+    /// Takes the reader's batches until it is done: sends rows, records errors and progress.
+    async fn send_all(
+        &self,
+        id: Uuid,
+        rx: &mut mpsc::Receiver<Item>,
+        sender: &mut BatchSender<'_>,
+        counts: &mut Progress,
+        bytes_read: &AtomicU64,
+        progress: Option<watch::Sender<Progress>>,
+    ) -> anyhow::Result<Option<Result<file::ReadSummary, FileError>>> {
         let mut last_written = std::time::Instant::now();
         let mut outcome = None;
         while let Some(item) = rx.recv().await {
@@ -263,21 +291,17 @@ impl Importer {
                     counts.bytes_read = bytes_read.load(Ordering::Relaxed);
                     sender.send(rows).await?;
                     if !errors.is_empty() || !warnings.is_empty() || last_written.elapsed() >= PROGRESS_EVERY {
-                        self.record_progress(id, errors, warnings, &counts, sender.next_batch).await?;
+                        self.record_progress(id, errors, warnings, counts, sender.next_batch).await?;
                         last_written = std::time::Instant::now();
                     }
                     if let Some(p) = &progress {
-                        let _ = p.send(counts);
+                        let _ = p.send(*counts);
                     }
                 }
                 Item::Done(result) => outcome = Some(result),
             }
         }
-        reader.await?;
-        sender.all_acknowledged().await?;
-        let outcome =
-            outcome.unwrap_or(Err(FileError::Unreadable { line: 0, reason: "the reader stopped unexpectedly".into() }));
-        Ok(outcome.map(|summary| (summary, sender.next_batch)))
+        Ok(outcome)
     }
 
     /// Commits a batch's row errors and warnings, and the counts so far.
@@ -427,9 +451,12 @@ impl BatchSender<'_> {
             }
             let event = ImportRows { import_id: self.import_id, batch: self.next_batch, rows };
             let msg = RawMessage::event(self.importer.bus.prefix(), SOURCE, self.importer.clock.now(), event)?;
-            if msg.payload.len() > self.importer.bus.max_payload() {
+            let limit = self.importer.bus.max_payload();
+            if msg.payload.len() > limit {
                 let ImportRows { mut rows, .. } = decode_rows(&msg)?;
-                anyhow::ensure!(rows.len() > 1, "one row is larger than the NATS server's max_payload");
+                if rows.len() == 1 {
+                    return Err(FileError::RowTooLarge { line: rows[0].line, bytes: msg.payload.len(), limit }.into());
+                }
                 let second = rows.split_off(rows.len() / 2);
                 // Popped in file order: the first half next.
                 pending.push(second);
@@ -449,6 +476,7 @@ impl BatchSender<'_> {
     async fn await_oldest(&mut self) -> anyhow::Result<()> {
         if let Some((batch, ack)) = self.in_flight.pop_front() {
             ack.await.map_err(|e| anyhow::anyhow!("JetStream did not acknowledge row batch {batch}: {e}"))?;
+            metrics::counter!("recaudo_events_published_total", "schema" => crate::SCHEMA).increment(1);
         }
         Ok(())
     }

@@ -83,11 +83,13 @@ impl Handler for ImportHandler {
             }
             ty if ty == <ImportFailed as recaudo_events::Event>::TYPE => {
                 let e = msg.envelope.decode::<ImportFailed>()?.data;
-                staging::clear(&mut tx, e.import_id).await?;
+                // Discarded first: the row lock makes a batch being staged right now finish before the clear, and
+                // batches after it see the import discarded and stage nothing.
                 sqlx::query("UPDATE portfolio.imports SET state = 'discarded' WHERE id = $1 AND state = 'staging'")
                     .bind(e.import_id)
                     .execute(&mut *tx)
                     .await?;
+                staging::clear(&mut tx, e.import_id).await?;
             }
             other => tracing::debug!(event_type = other, "ignored"),
         }

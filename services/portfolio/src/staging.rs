@@ -14,7 +14,8 @@ const COPY_STAGED_ROWS: &str = "COPY portfolio.staged_rows (import_id, line, deb
 /// Stages one batch with `COPY` (the fastest way into PostgreSQL, and it runs inside the caller's transaction).
 /// Returns `false` when the batch was already staged (a redelivery) or its import is already applied or discarded.
 pub async fn stage(conn: &mut PgConnection, batch: &ImportRows) -> Result<bool, sqlx::Error> {
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM portfolio.imports WHERE id = $1")
+    // FOR SHARE: an `import.failed` handled concurrently (another replica) waits for this batch, then clears it.
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM portfolio.imports WHERE id = $1 FOR SHARE")
         .bind(batch.import_id)
         .fetch_optional(&mut *conn)
         .await?;

@@ -75,6 +75,10 @@ pub enum FileError {
     NoRows,
     #[error("cannot read the file at line {line}: {reason}")]
     Unreadable { line: u64, reason: String },
+    #[error(
+        "line {line} is too large to pass on: {bytes} bytes as an event, above the message limit of {limit} bytes"
+    )]
+    RowTooLarge { line: u64, bytes: usize, limit: usize },
 }
 
 /// Counts of a finished read.
