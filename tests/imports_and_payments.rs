@@ -153,6 +153,32 @@ async fn wide_batches_are_split_and_staged_intact() {
     assert!(failed["error"].as_str().unwrap().starts_with("line 3 is too large"), "{failed}");
     assert_eq!(failed["rows_total"], 2, "{failed}");
     assert_eq!(app.get("/api/debtors/H1").await.0, 404, "nothing of a failed import is applied");
+
+    // A batch that slipped in after its import was discarded (another replica, a redelivery) is swept at start-up.
+    let failed_id = failed["id"].as_str().unwrap();
+    let db = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    eventually("portfolio to discard the failed import", WAIT, || async {
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM portfolio.imports WHERE id = $1::uuid")
+            .bind(failed_id)
+            .fetch_optional(&db)
+            .await
+            .unwrap();
+        (state.as_deref() == Some("discarded")).then_some(())
+    })
+    .await;
+    sqlx::query(
+        "INSERT INTO portfolio.staged_rows SELECT $1::uuid, 9, 'H9', '', '', '', '', NULL, NULL, 'CO', '', '{}', 'HC-9',
+                '', 'COP', 1, 1, 1, '2026-11-10', 10",
+    )
+    .bind(failed_id)
+    .execute(&db)
+    .await
+    .unwrap();
+    app.stop().await;
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", NOW)]), &Target::ALL).await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM portfolio.staged_rows").fetch_one(&db).await.unwrap();
+    assert_eq!(left, 0);
+    app.stop().await;
 }
 
 async fn pay(app: &App, secret: &str, body: &Value) -> (u16, Value) {

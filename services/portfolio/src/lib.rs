@@ -39,6 +39,10 @@ pub fn service() -> ServiceDef {
 async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Started> {
     let outbox = Outbox::new(SCHEMA, "recaudo/portfolio", infra.common.subject_prefix.clone())
         .with_max_payload(infra.bus.max_payload());
+    let swept = staging::sweep_settled(&infra.pool).await?;
+    if swept > 0 {
+        tracing::info!(rows = swept, "removed staged rows of imports already applied or discarded");
+    }
     let snapshots = Arc::new(tokio::sync::Notify::new());
     let handler = consumer::ImportHandler {
         pool: infra.pool.clone(),

@@ -169,6 +169,28 @@ pub async fn clear(conn: &mut PgConnection, import_id: uuid::Uuid) -> Result<(),
     Ok(())
 }
 
+/// Removes staged rows and batches left behind for imports already applied or discarded (a redelivered batch that
+/// raced its import's settlement on another replica). Rows of imports not yet announced are kept: their batches can
+/// arrive before `import.started`.
+pub async fn sweep_settled(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query(
+        "DELETE FROM portfolio.staged_rows s USING portfolio.imports i
+         WHERE i.id = s.import_id AND i.state <> 'staging'",
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "DELETE FROM portfolio.staged_batches s USING portfolio.imports i
+         WHERE i.id = s.import_id AND i.state <> 'staging'",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
 /// How many batches of an import are staged.
 pub async fn staged_batches(conn: &mut PgConnection, import_id: uuid::Uuid) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM portfolio.staged_batches WHERE import_id = $1")
