@@ -259,3 +259,67 @@ async fn payments_are_applied_once_by_reference() {
     assert_eq!(c9["credits"][0]["balance_overdue"], "16012.61");
     app.stop().await;
 }
+
+/// Account snapshots can reach a consumer out of the order of the changes they show (an import's page read while a
+/// payment was committing is published after the payment's snapshot, with a later time). Projections keep the
+/// highest version, not the latest time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_keep_the_newest_account_version_whatever_the_arrival_order() {
+    use recaudo_events::AccountsUpserted;
+
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", NOW)]), &Target::ALL).await;
+    app.import(asesores().into_bytes(), "as_of=2026-11-20").await;
+    let advisors = app.get_ok("/api/advisors").await;
+    let ids: Vec<String> =
+        advisors["advisors"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_string()).collect();
+    let current = app.get_ok("/api/debtors/C0000003").await["advisor"]["id"].as_str().unwrap().to_string();
+    let other = ids.iter().find(|id| **id != current).unwrap().clone();
+
+    let snapshot = |advisor: &str, version: u64| -> AccountsUpserted {
+        serde_json::from_value(json!({
+            "import_id": null,
+            "accounts": [{
+                "credit_id": "CR-0000003-1", "debtor_id": "C0000003", "status": "open",
+                "debtor_first_name": "Tomás", "debtor_last_name": "Ibáñez Rojas", "phone": "+56973529474",
+                "email": null, "country": "CL", "product": "Tarjeta", "currency": "CLP",
+                "balance_total": "10071936.00", "balance_overdue": "4091724.00", "due_date": "2025-11-20",
+                "days_past_due": 365, "advisor_id": advisor, "version": version
+            }]
+        }))
+        .unwrap()
+    };
+    let bus = recaudo_bus::Bus::connect(&infra.nats.url, recaudo_bus::Prefix::parse("recaudo").unwrap()).await.unwrap();
+    let t: chrono::DateTime<chrono::Utc> = NOW.parse().unwrap();
+    let newer = recaudo_bus::RawMessage::event(bus.prefix(), "test", t, snapshot(&other, 100)).unwrap();
+    let stale =
+        recaudo_bus::RawMessage::event(bus.prefix(), "test", t + chrono::Duration::minutes(5), snapshot(&current, 50))
+            .unwrap();
+    bus.publish(&newer).await.unwrap();
+    bus.publish(&stale).await.unwrap();
+
+    let db = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    for (schema, consumer) in [("reply_router", "reply-router-portfolio"), ("scheduler", "scheduler-portfolio")] {
+        eventually("the stale snapshot to be handled", WAIT, || async {
+            let seen: i64 = sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM {schema}.inbox WHERE consumer = $1 AND event_id = $2::uuid"
+            ))
+            .bind(consumer)
+            .bind(&stale.event_id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            (seen == 1).then_some(())
+        })
+        .await;
+        let (advisor, version): (Option<uuid::Uuid>, i64) = sqlx::query_as(&format!(
+            "SELECT advisor_id, snapshot_version FROM {schema}.accounts WHERE credit_id = 'CR-0000003-1'"
+        ))
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!((advisor.map(|a| a.to_string()), version), (Some(other.clone()), 100), "{schema}");
+    }
+    app.stop().await;
+}

@@ -87,6 +87,11 @@ pub struct AccountSnapshot {
     pub due_date: NaiveDate,
     pub days_past_due: u32,
     pub advisor_id: Option<AdvisorId>,
+    /// Grows with every change of the account (its credit or its debtor). A consumer keeps the snapshot with the
+    /// highest version: the order snapshots arrive in, or the time they were taken, can disagree with the order of
+    /// the changes (a payment committed while an import's page was being read). 0 in snapshots from before versions.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// Every row of an import is now in the portfolio (or, for a failed import, none is).

@@ -69,7 +69,7 @@ pub async fn apply(
                  document_number = EXCLUDED.document_number, first_name = EXCLUDED.first_name,
                  last_name = EXCLUDED.last_name, phone = EXCLUDED.phone, email = EXCLUDED.email,
                  country = EXCLUDED.country, city = EXCLUDED.city, attributes = EXCLUDED.attributes,
-                 updated_at = EXCLUDED.updated_at
+                 updated_at = EXCLUDED.updated_at, version = debtors.version + 1
              WHERE (debtors.document_type, debtors.document_number, debtors.first_name, debtors.last_name,
                     debtors.phone, debtors.email, debtors.country, debtors.city, debtors.attributes)
                    IS DISTINCT FROM
@@ -100,7 +100,7 @@ pub async fn apply(
                  due_date = EXCLUDED.due_date, days_past_due = EXCLUDED.days_past_due, status = 'open',
                  advisor_id = COALESCE(EXCLUDED.advisor_id, credits.advisor_id),
                  last_import_id = EXCLUDED.last_import_id,
-                 updated_at = EXCLUDED.updated_at
+                 updated_at = EXCLUDED.updated_at, version = credits.version + 1
              WHERE (credits.debtor_id, credits.product, credits.currency, credits.balance_total, credits.balance_overdue,
                     credits.installment, credits.due_date, credits.days_past_due, credits.status, credits.advisor_id)
                    IS DISTINCT FROM
@@ -121,7 +121,7 @@ pub async fn apply(
         // deleted.
         sqlx::query(
             "WITH closed AS (
-                 UPDATE portfolio.credits c SET status = 'closed', updated_at = $2
+                 UPDATE portfolio.credits c SET status = 'closed', updated_at = $2, version = c.version + 1
                  WHERE c.status = 'open'
                    AND NOT EXISTS (SELECT 1 FROM portfolio.staged_rows s WHERE s.import_id = $1 AND s.credit_id = c.id)
                  RETURNING c.id)

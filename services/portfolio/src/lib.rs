@@ -24,6 +24,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
         Migration::new(2, "portfolio", include_str!("../migrations/0002_portfolio.sql")),
         Migration::new(3, "bulk_apply", include_str!("../migrations/0003_bulk_apply.sql")),
+        Migration::new(4, "account_versions", include_str!("../migrations/0004_account_versions.sql")),
     ]
 }
 

@@ -88,7 +88,8 @@ impl Handler for PaymentHandler {
         sqlx::query(
             "UPDATE portfolio.credits SET balance_total = $2, balance_overdue = $3,
                     days_past_due = CASE WHEN $3 = 0 THEN 0 ELSE days_past_due END,
-                    status = CASE WHEN $2 = 0 THEN 'closed' ELSE status END, updated_at = $4
+                    status = CASE WHEN $2 = 0 THEN 'closed' ELSE status END, updated_at = $4,
+                    version = version + 1
              WHERE id = $1",
         )
         .bind(p.credit_id.as_str())

@@ -81,6 +81,7 @@ struct AccountRow {
     due_date: NaiveDate,
     days_past_due: i32,
     advisor_id: Option<Uuid>,
+    version: i64,
 }
 
 /// Publishes pending snapshots until none is left or `shutdown`; woken by `wake` after an import is applied.
@@ -138,7 +139,8 @@ async fn publish_pending_page(pool: &sqlx::PgPool, outbox: &Outbox, now: DateTim
 
 const ACCOUNT_SELECT: &str = "
     SELECT c.id AS credit_id, c.debtor_id, c.status, d.first_name, d.last_name, d.phone, d.email, d.country,
-           c.product, c.currency, c.balance_total, c.balance_overdue, c.due_date, c.days_past_due, c.advisor_id
+           c.product, c.currency, c.balance_total, c.balance_overdue, c.due_date, c.days_past_due, c.advisor_id,
+           c.version + d.version AS version
     FROM portfolio.credits c JOIN portfolio.debtors d ON d.id = c.debtor_id";
 
 /// Publishes the current state of the given credits (after a payment, say).
@@ -200,6 +202,7 @@ fn account(r: AccountRow) -> Result<AccountSnapshot, sqlx::Error> {
         due_date: r.due_date,
         days_past_due: r.days_past_due.max(0) as u32,
         advisor_id: r.advisor_id.map(AdvisorId),
+        version: r.version.max(0) as u64,
     })
 }
 
@@ -259,6 +262,7 @@ mod tests {
             due_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
             days_past_due: 22,
             advisor_id: None,
+            version: 1,
         }
     }
 

@@ -21,6 +21,7 @@ pub fn migrations() -> Vec<Migration> {
     vec![
         Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
         Migration::new(2, "reply_router", include_str!("../migrations/0002_reply_router.sql")),
+        Migration::new(3, "account_versions", include_str!("../migrations/0003_account_versions.sql")),
     ]
 }
 

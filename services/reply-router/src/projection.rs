@@ -19,6 +19,7 @@ struct AccountRow<'a> {
     debtor_first_name: &'a str,
     debtor_last_name: &'a str,
     advisor_id: Option<uuid::Uuid>,
+    snapshot_version: u64,
 }
 
 impl Handler for Projection {
@@ -29,7 +30,8 @@ impl Handler for Projection {
         if !inbox::claim(&mut tx, SCHEMA, consumer, msg.envelope.id).await? {
             return Ok(());
         }
-        // Snapshots are versioned by the time they were taken: a late, older one never overwrites a newer one.
+        // An older snapshot never overwrites a newer one, whatever order they arrive in: accounts by their version,
+        // then by the time they were taken; advisors by that time.
         let snapshot_time = msg.envelope.time;
         match msg.envelope.ty.as_str() {
             AdvisorUpserted::TYPE => {
@@ -68,17 +70,20 @@ impl Handler for Projection {
                         debtor_first_name: &a.debtor_first_name,
                         debtor_last_name: &a.debtor_last_name,
                         advisor_id: a.advisor_id.map(|id| id.0),
+                        snapshot_version: a.version,
                     })
                     .collect();
                 sqlx::query(
                     "INSERT INTO reply_router.accounts (credit_id, debtor_id, debtor_first_name, debtor_last_name,
-                                                        advisor_id, updated_at)
+                                                        advisor_id, snapshot_version, updated_at)
                      SELECT r.*, $2 FROM jsonb_to_recordset($1) AS r(credit_id TEXT, debtor_id TEXT,
-                         debtor_first_name TEXT, debtor_last_name TEXT, advisor_id UUID)
+                         debtor_first_name TEXT, debtor_last_name TEXT, advisor_id UUID, snapshot_version BIGINT)
                      ON CONFLICT (credit_id) DO UPDATE SET debtor_id = EXCLUDED.debtor_id,
                          debtor_first_name = EXCLUDED.debtor_first_name, debtor_last_name = EXCLUDED.debtor_last_name,
-                         advisor_id = EXCLUDED.advisor_id, updated_at = EXCLUDED.updated_at
-                     WHERE accounts.updated_at <= EXCLUDED.updated_at",
+                         advisor_id = EXCLUDED.advisor_id, snapshot_version = EXCLUDED.snapshot_version,
+                         updated_at = EXCLUDED.updated_at
+                     WHERE (accounts.snapshot_version, accounts.updated_at)
+                           <= (EXCLUDED.snapshot_version, EXCLUDED.updated_at)",
                 )
                 .bind(serde_json::to_value(&rows).map_err(HandleError::reject)?)
                 .bind(snapshot_time)

@@ -34,6 +34,7 @@ struct AccountRow<'a> {
     balance_overdue: String,
     days_past_due: u32,
     advisor_id: Option<uuid::Uuid>,
+    snapshot_version: u64,
 }
 
 impl Handler for PortfolioHandler {
@@ -43,8 +44,8 @@ impl Handler for PortfolioHandler {
             return Ok(());
         }
         let now = self.clock.now();
-        // Snapshots are versioned by the time portfolio took them: an older one redelivered late never overwrites a
-        // newer one.
+        // An older snapshot never overwrites a newer one, whatever order they arrive in: accounts by their version,
+        // then by the time portfolio took them; advisors by that time.
         let snapshot_time = msg.envelope.time;
         if msg.envelope.ty == AccountsUpserted::TYPE {
             let e = msg.envelope.decode::<AccountsUpserted>()?.data;
@@ -64,21 +65,25 @@ impl Handler for PortfolioHandler {
                     balance_overdue: a.balance_overdue.to_string(),
                     days_past_due: a.days_past_due,
                     advisor_id: a.advisor_id.map(|id| id.0),
+                    snapshot_version: a.version,
                 })
                 .collect();
             let json = serde_json::to_value(&rows).map_err(HandleError::reject)?;
             sqlx::query(
                 "INSERT INTO scheduler.accounts (credit_id, debtor_id, status, first_name, last_name, phone, country,
-                                                 product, currency, balance_overdue, days_past_due, advisor_id, updated_at)
+                                                 product, currency, balance_overdue, days_past_due, advisor_id,
+                                                 snapshot_version, updated_at)
                  SELECT r.*, $2 FROM jsonb_to_recordset($1) AS r(credit_id TEXT, debtor_id TEXT, status TEXT,
                      first_name TEXT, last_name TEXT, phone TEXT, country TEXT, product TEXT, currency TEXT,
-                     balance_overdue NUMERIC, days_past_due INT, advisor_id UUID)
+                     balance_overdue NUMERIC, days_past_due INT, advisor_id UUID, snapshot_version BIGINT)
                  ON CONFLICT (credit_id) DO UPDATE SET debtor_id = EXCLUDED.debtor_id, status = EXCLUDED.status,
                      first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, phone = EXCLUDED.phone,
                      country = EXCLUDED.country, product = EXCLUDED.product, currency = EXCLUDED.currency,
                      balance_overdue = EXCLUDED.balance_overdue, days_past_due = EXCLUDED.days_past_due,
-                     advisor_id = EXCLUDED.advisor_id, updated_at = EXCLUDED.updated_at
-                 WHERE accounts.updated_at <= EXCLUDED.updated_at",
+                     advisor_id = EXCLUDED.advisor_id, snapshot_version = EXCLUDED.snapshot_version,
+                     updated_at = EXCLUDED.updated_at
+                 WHERE (accounts.snapshot_version, accounts.updated_at)
+                       <= (EXCLUDED.snapshot_version, EXCLUDED.updated_at)",
             )
             .bind(&json)
             .bind(snapshot_time)
