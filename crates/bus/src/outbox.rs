@@ -34,7 +34,13 @@ pub struct Outbox {
 impl Outbox {
     /// `schema` is the owning service's PostgreSQL schema; `source` becomes the CloudEvents `source`.
     pub fn new(schema: &'static str, source: impl Into<String>, prefix: Prefix) -> Self {
-        Self { schema, source: source.into(), prefix, wake: Arc::new(Notify::new()), max_payload: 1024 * 1024 }
+        Self {
+            schema,
+            source: source.into(),
+            prefix,
+            wake: Arc::new(Notify::new()),
+            max_payload: crate::publish::DEFAULT_MAX_PAYLOAD,
+        }
     }
 
     /// Sets the largest event the relay will be able to publish: the server's limit ([`Bus::max_payload`]).

@@ -11,6 +11,8 @@ use crate::trace;
 
 /// Room kept in every message for its headers.
 const HEADER_ALLOWANCE: usize = 2048;
+/// [`Bus::max_payload`] with nats-server's default limit (1 MiB), for code that has no connection to ask.
+pub(crate) const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024 - HEADER_ALLOWANCE;
 
 /// A connected bus: the NATS client, its JetStream context and the environment's subject prefix.
 #[derive(Clone)]

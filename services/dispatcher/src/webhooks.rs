@@ -134,7 +134,7 @@ pub(crate) async fn apply_early_reports(
     provider_message_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let early: Vec<(String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+    let mut early: Vec<(String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
         "DELETE FROM dispatcher.early_status_reports WHERE provider = $1 AND provider_message_id = $2
          RETURNING status, error_code, reported_at",
     )
@@ -142,7 +142,6 @@ pub(crate) async fn apply_early_reports(
     .bind(provider_message_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut early = early;
     early.sort_by_key(|(_, _, at)| *at);
     for (status, error_code, reported_at) in early {
         let update = StatusUpdate { provider_message_id: provider_message_id.to_string(), status, error_code };

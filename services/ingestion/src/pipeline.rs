@@ -209,15 +209,14 @@ impl Importer {
                 }
             }
             Ok(Err(file_error)) => self.fail(id, &file_error.to_string()).await?,
-            // A problem of the file found while sending it (a row too large for one message).
-            Err(e) if e.downcast_ref::<FileError>().is_some() => {
-                let reason = e.downcast_ref::<FileError>().map(ToString::to_string).unwrap_or_default();
-                self.fail(id, &reason).await?
-            }
-            Err(e) => {
-                tracing::error!(import_id = %id, error = %format!("{e:#}"), "import aborted");
-                self.fail(id, "internal error while importing; see the server logs").await?;
-            }
+            Err(e) => match e.downcast::<FileError>() {
+                // A problem of the file found while sending it (a row too large for one message).
+                Ok(file_error) => self.fail(id, &file_error.to_string()).await?,
+                Err(e) => {
+                    tracing::error!(import_id = %id, error = %format!("{e:#}"), "import aborted");
+                    self.fail(id, "internal error while importing; see the server logs").await?;
+                }
+            },
         }
         Ok(())
     }

@@ -42,7 +42,7 @@ async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Star
         .with_max_payload(infra.bus.max_payload());
     let swept = staging::sweep_settled(&infra.pool).await?;
     if swept > 0 {
-        tracing::info!(rows = swept, "removed staged rows of imports already applied or discarded");
+        tracing::info!(imports = swept, "cleared staged rows of imports already applied or discarded");
     }
     let snapshots = Arc::new(tokio::sync::Notify::new());
     let handler = consumer::ImportHandler {

@@ -169,26 +169,23 @@ pub async fn clear(conn: &mut PgConnection, import_id: uuid::Uuid) -> Result<(),
     Ok(())
 }
 
-/// Removes staged rows and batches left behind for imports already applied or discarded (a redelivered batch that
-/// raced its import's settlement on another replica). Rows of imports not yet announced are kept: their batches can
-/// arrive before `import.started`.
-pub async fn sweep_settled(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+/// Clears what is still staged for imports already applied or discarded (a redelivered batch that raced its
+/// import's settlement on another replica); returns how many imports that was. Imports not yet announced keep their
+/// rows: their batches can arrive before `import.started`.
+pub async fn sweep_settled(pool: &sqlx::PgPool) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let rows = sqlx::query(
-        "DELETE FROM portfolio.staged_rows s USING portfolio.imports i
-         WHERE i.id = s.import_id AND i.state <> 'staging'",
+    let settled: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT i.id FROM portfolio.imports i WHERE i.state <> 'staging'
+           AND (EXISTS (SELECT 1 FROM portfolio.staged_rows s WHERE s.import_id = i.id)
+                OR EXISTS (SELECT 1 FROM portfolio.staged_batches b WHERE b.import_id = i.id))",
     )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    sqlx::query(
-        "DELETE FROM portfolio.staged_batches s USING portfolio.imports i
-         WHERE i.id = s.import_id AND i.state <> 'staging'",
-    )
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    for import_id in &settled {
+        clear(&mut tx, *import_id).await?;
+    }
     tx.commit().await?;
-    Ok(rows)
+    Ok(settled.len())
 }
 
 /// How many batches of an import are staged.

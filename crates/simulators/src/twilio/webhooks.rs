@@ -21,23 +21,21 @@ pub(crate) fn spawn_delivery(sim: TwilioSimulator, message_sid: String) {
 
 /// `sent`, then `delivered`, with their status callbacks; returns when both are done.
 pub(crate) async fn deliver(sim: TwilioSimulator, message_sid: String) {
-    {
-        for status in ["sent", "delivered"] {
-            tokio::time::sleep(sim.config().status_delay).await;
-            let Some(message) = sim.shared.store.advance(&message_sid, status, Utc::now()) else {
-                return;
-            };
-            if let Some(url) = &message.status_callback {
-                let params = status_callback_params(&sim.config().account_sid, &message);
-                match post_signed(&sim, url, &params).await {
-                    Ok(code) if code.is_success() => {}
-                    // Twilio does not retry status callbacks by default, so the simulator does not either.
-                    Ok(code) => {
-                        tracing::warn!(message_sid, status, http_status = code.as_u16(), "status callback refused")
-                    }
-                    Err(error) => {
-                        tracing::warn!(message_sid, status, error = %error.without_url(), "status callback failed")
-                    }
+    for status in ["sent", "delivered"] {
+        tokio::time::sleep(sim.config().status_delay).await;
+        let Some(message) = sim.shared.store.advance(&message_sid, status, Utc::now()) else {
+            return;
+        };
+        if let Some(url) = &message.status_callback {
+            let params = status_callback_params(&sim.config().account_sid, &message);
+            match post_signed(&sim, url, &params).await {
+                Ok(code) if code.is_success() => {}
+                // Twilio does not retry status callbacks by default, so the simulator does not either.
+                Ok(code) => {
+                    tracing::warn!(message_sid, status, http_status = code.as_u16(), "status callback refused")
+                }
+                Err(error) => {
+                    tracing::warn!(message_sid, status, error = %error.without_url(), "status callback failed")
                 }
             }
         }
