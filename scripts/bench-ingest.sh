@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make bench-ingest`: generates ROWS (default 1,000,000) client rows, imports them through ingestion and
 # portfolio (release build, a private nats-server, a fresh database) until every row is committed in portfolio,
-# and in the same run times `psql \copy` of the same file into an equivalent plain table.
+# and in the same run times `psql \copy` of the same file into an equivalent plain table. The copy runs first, while
+# nothing else runs (after the import, portfolio is still publishing account snapshots).
+# Also prints the CPU seconds each part used during the import (import CLI, server, nats-server, PostgreSQL).
 # Last line: ingest_rows_per_s=<n> copy_rows_per_s=<m> ratio=<n/m>
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,9 @@ WORK=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 peak_rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+# CPU seconds (user + system) of one process, or of every process with a command name.
+cpu_of_pid() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_of_command() { ps -C "$1" -o cputimes= | awk '{s += $1} END {printf "%.0f", s}'; }
 
 NATS_BIN=$(command -v nats-server || echo /usr/sbin/nats-server)
 NATS_PORT=$(free_port)
@@ -38,24 +43,6 @@ psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
 export DATABASE_URL="$PG/$DB" NATS_URL="nats://127.0.0.1:$NATS_PORT" RECAUDO_SUBJECT_PREFIX=bench
 export RECAUDO_HTTP_ADDR="127.0.0.1:$(free_port)" RECAUDO_LOG=warn RECAUDO_NOW=2026-11-23T15:00:00Z
 "$BIN" migrate >/dev/null
-"$BIN" serve --target ingestion,portfolio >"$WORK/serve.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do curl -sf "http://$RECAUDO_HTTP_ADDR/readyz" >/dev/null && break; sleep 0.2; done
-
-echo "importing (until every row is committed in portfolio)" >&2
-start=$(now)
-"$BIN" import "$WORK/clients.csv" --as-of 2026-11-20 --timeout-secs 3600 &
-IMPORT_PID=$!
-import_rss=0
-while kill -0 "$IMPORT_PID" 2>/dev/null; do
-  r=$(peak_rss_mb "$IMPORT_PID"); [ "$r" != "?" ] && [ "$r" -gt "$import_rss" ] && import_rss=$r
-  sleep 0.2
-done
-wait "$IMPORT_PID"
-ingest_secs=$(echo "$(now) - $start" | bc -l)
-server_rss=$(peak_rss_mb "$SERVER_PID")
-committed=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM portfolio.credits")
-[ "$committed" -eq "$ROWS" ] || { echo "only $committed of $ROWS credits are in portfolio" >&2; exit 1; }
 
 echo "psql \\copy of the same rows" >&2
 psql -q "$DATABASE_URL" -c "CREATE TABLE copy_bench (
@@ -66,9 +53,38 @@ psql -q "$DATABASE_URL" -c "CREATE TABLE copy_bench (
 start=$(now)
 psql -q "$DATABASE_URL" -c "\\copy copy_bench FROM '$WORK/clients.csv' WITH (FORMAT csv, HEADER true)"
 copy_secs=$(echo "$(now) - $start" | bc -l)
+# The copy's dirty pages are written now, not during the import.
+psql -q "$DATABASE_URL" -c "CHECKPOINT"
+
+"$BIN" serve --target ingestion,portfolio >"$WORK/serve.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do curl -sf "http://$RECAUDO_HTTP_ADDR/readyz" >/dev/null && break; sleep 0.2; done
+
+echo "importing (until every row is committed in portfolio)" >&2
+server_cpu0=$(cpu_of_pid "$SERVER_PID"); nats_cpu0=$(cpu_of_pid "$NATS_PID"); pg_cpu0=$(cpu_of_command postgres)
+start=$(now)
+"$BIN" import "$WORK/clients.csv" --as-of 2026-11-20 --timeout-secs 3600 &
+IMPORT_PID=$!
+import_rss=0
+import_cpu=0
+while kill -0 "$IMPORT_PID" 2>/dev/null; do
+  r=$(peak_rss_mb "$IMPORT_PID"); [ "$r" != "?" ] && [ "$r" -gt "$import_rss" ] && import_rss=$r
+  c=$(cpu_of_pid "$IMPORT_PID"); [ "$c" != 0 ] && import_cpu=$c
+  sleep 0.2
+done
+wait "$IMPORT_PID"
+ingest_secs=$(echo "$(now) - $start" | bc -l)
+server_cpu=$(echo "$(cpu_of_pid "$SERVER_PID") - $server_cpu0" | bc -l)
+nats_cpu=$(echo "$(cpu_of_pid "$NATS_PID") - $nats_cpu0" | bc -l)
+pg_cpu=$(echo "$(cpu_of_command postgres) - $pg_cpu0" | bc -l)
+server_rss=$(peak_rss_mb "$SERVER_PID")
+committed=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM portfolio.credits")
+[ "$committed" -eq "$ROWS" ] || { echo "only $committed of $ROWS credits are in portfolio" >&2; exit 1; }
 
 ingest_rate=$(echo "$ROWS / $ingest_secs" | bc -l)
 copy_rate=$(echo "$ROWS / $copy_secs" | bc -l)
 printf 'rows=%d ingest_secs=%.2f copy_secs=%.2f import_peak_rss_mb=%s server_peak_rss_mb=%s\n' \
   "$ROWS" "$ingest_secs" "$copy_secs" "$import_rss" "$server_rss"
+printf 'cpu_secs_during_import: import_cli=%.1f server=%.1f nats=%.1f postgres=%.0f (on %d cores)\n' \
+  "$import_cpu" "$server_cpu" "$nats_cpu" "$pg_cpu" "$(nproc)"
 printf 'ingest_rows_per_s=%.0f copy_rows_per_s=%.0f ratio=%.3f\n' "$ingest_rate" "$copy_rate" "$(echo "$ingest_rate / $copy_rate" | bc -l)"

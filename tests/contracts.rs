@@ -28,7 +28,7 @@ fn asyncapi_names_every_event_type_and_subject() {
     }
     for subject in [
         "import.started",
-        "import.rows",
+        "import.rows.{import_id}",
         "import.completed",
         "import.failed",
         "portfolio.advisor.upserted",

@@ -119,10 +119,10 @@ async fn profiles_snapshots_thresholds_and_reassignments() {
     app.stop().await;
 }
 
-/// Row batches never exceed what the NATS server accepts (wide rows are split over more messages), and staging with
-/// COPY keeps every character of a field, tabs and backslashes included.
+/// Row batches never exceed what the NATS server accepts (wide rows are split over more messages), and every
+/// character of a field arrives, tabs and backslashes included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wide_batches_are_split_and_staged_intact() {
+async fn wide_batches_are_split_and_applied_intact() {
     let infra = Infra::start_with_nats_config("max_payload: 65536").await;
     infra.migrate().await;
     let app = App::spawn(infra.env(&[("RECAUDO_NOW", NOW), ("RECAUDO_IMPORT_BATCH_ROWS", "5000")]), &Target::ALL).await;
@@ -154,31 +154,48 @@ async fn wide_batches_are_split_and_staged_intact() {
     assert_eq!(failed["rows_total"], 2, "{failed}");
     assert_eq!(app.get("/api/debtors/H1").await.0, 404, "nothing of a failed import is applied");
 
-    // A batch that slipped in after its import was discarded (another replica, a redelivery) is swept at start-up.
-    let failed_id = failed["id"].as_str().unwrap();
-    let db = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
-    eventually("portfolio to discard the failed import", WAIT, || async {
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM portfolio.imports WHERE id = $1::uuid")
-            .bind(failed_id)
-            .fetch_optional(&db)
-            .await
-            .unwrap();
-        (state.as_deref() == Some("discarded")).then_some(())
+    app.stop().await;
+}
+
+/// An import read while portfolio is down waits in JetStream, and is applied whole when portfolio comes back: the
+/// replica that takes `import.started` replays the import's batches from the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_read_while_portfolio_is_down_is_applied_when_it_returns() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let env = || infra.env(&[("RECAUDO_NOW", NOW), ("RECAUDO_IMPORT_BATCH_ROWS", "100")]);
+    let ingestion = App::spawn(env(), &[Target::Ingestion]).await;
+
+    let mut file =
+        String::from("id_cliente,nombre,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais\n");
+    for i in 0..1050 {
+        // Two credits per debtor, and the last line of R7's first credit repeated with a new balance: the later wins.
+        file.push_str(&format!("R{},Nombre {i},RC-{i},COP,{},100,2026-11-10,CO\n", i / 2, 1000 + i));
+    }
+    file.push_str("R0,Nombre 0,RC-0,COP,4242,100,2026-11-10,CO\n");
+    let resp = ingestion.http.post(format!("{}/api/imports?as_of=2026-11-20", ingestion.base)).body(file).send().await;
+    let id = resp.unwrap().json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let read = eventually("the file to be read", WAIT, || async {
+        let body = ingestion.get_ok(&format!("/api/imports/{id}")).await;
+        (body["stage"] == "applying").then_some(body)
     })
     .await;
-    sqlx::query(
-        "INSERT INTO portfolio.staged_rows SELECT $1::uuid, 9, 'H9', '', '', '', '', NULL, NULL, 'CO', '', '{}', 'HC-9',
-                '', 'COP', 1, 1, 1, '2026-11-10', 10",
-    )
-    .bind(failed_id)
-    .execute(&db)
-    .await
-    .unwrap();
-    app.stop().await;
-    let app = App::spawn(infra.env(&[("RECAUDO_NOW", NOW)]), &Target::ALL).await;
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM portfolio.staged_rows").fetch_one(&db).await.unwrap();
-    assert_eq!(left, 0);
-    app.stop().await;
+    assert_eq!((read["state"].as_str(), read["rows_valid"].as_i64()), (Some("processing"), Some(1051)), "{read}");
+    let db = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    let credits =
+        || async { sqlx::query_scalar::<_, i64>("SELECT count(*) FROM portfolio.credits").fetch_one(&db).await };
+    assert_eq!(credits().await.unwrap(), 0);
+
+    let portfolio = App::spawn(env(), &[Target::Portfolio]).await;
+    let done = ingestion.wait_import(&id).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(credits().await.unwrap(), 1050);
+    let r0 = portfolio.get_ok("/api/debtors/R0").await;
+    let balances: Vec<&str> =
+        r0["credits"].as_array().unwrap().iter().map(|c| c["balance_total"].as_str().unwrap()).collect();
+    assert_eq!(balances, ["4242", "1001"], "{r0}");
+    portfolio.stop().await;
+    ingestion.stop().await;
 }
 
 async fn pay(app: &App, secret: &str, body: &Value) -> (u16, Value) {

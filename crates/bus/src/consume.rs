@@ -22,7 +22,8 @@ pub struct ConsumerSpec {
     pub filter: String,
     /// Deliveries before a message goes to the dead-letter subject.
     pub max_deliver: i64,
-    /// How long a message may be in processing before JetStream redelivers it.
+    /// How long JetStream waits for a message's acknowledgement, or for a sign of progress, before redelivering it.
+    /// A handler may take longer: while it runs, progress is signalled every third of this.
     pub ack_wait: Duration,
     /// First retry delay; doubles with each delivery up to `max_backoff`.
     pub backoff: Duration,
@@ -57,6 +58,8 @@ pub struct Incoming {
     pub envelope: RawEnvelope,
     /// 1 on first delivery.
     pub delivered: i64,
+    /// The message's sequence in its stream.
+    pub stream_sequence: u64,
 }
 
 /// Why a handler did not finish a message.
@@ -163,7 +166,7 @@ async fn create(
 }
 
 async fn process<H: Handler>(bus: &Bus, spec: &ConsumerSpec, handler: &H, message: jetstream::Message) {
-    let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+    let (delivered, stream_sequence) = message.info().map(|i| (i.delivered, i.stream_sequence)).unwrap_or((1, 0));
     let headers: HashMap<String, String> = message
         .headers
         .as_ref()
@@ -181,8 +184,22 @@ async fn process<H: Handler>(bus: &Bus, spec: &ConsumerSpec, handler: &H, messag
     let span = tracing::info_span!("consume", consumer = %spec.durable, event_type = %envelope.ty, event_id = %envelope.id, delivered);
     trace::continue_from(&span, &headers);
 
-    let incoming = Incoming { subject, envelope, delivered };
-    let outcome = handler.handle(incoming).instrument(span.clone()).await;
+    let incoming = Incoming { subject, envelope, delivered, stream_sequence };
+    let handling = handler.handle(incoming).instrument(span.clone());
+    tokio::pin!(handling);
+    // A handler that takes long (applying a large import) keeps its message: JetStream is told it is in progress
+    // well before `ack_wait` runs out, and redelivers only when the process holding it is gone.
+    let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + spec.ack_wait / 3, spec.ack_wait / 3);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut handling => break outcome,
+            _ = progress.tick() => {
+                if let Err(e) = message.ack_with(AckKind::Progress).await {
+                    tracing::warn!(error = %e, "cannot signal progress; the message may be redelivered meanwhile");
+                }
+            }
+        }
+    };
     let _entered = span.enter();
     let label = match outcome {
         Ok(()) => {

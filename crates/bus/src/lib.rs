@@ -5,12 +5,14 @@
 //! Every service publishes through [`outbox::Outbox`] and consumes through [`consume::run`]. The one exception is
 //! an import's row batches: they are not a change of ingestion's state, so ingestion sends them straight with
 //! [`Bus::publish_pending`] and announces the import complete (through its outbox) only once every batch is
-//! acknowledged; nothing else in the workspace talks to JetStream directly.
+//! acknowledged. portfolio follows an import's batches with [`replay`] while it holds the import's `import.started`
+//! message; nothing else in the workspace talks to JetStream directly.
 
 pub mod consume;
 pub mod inbox;
 pub mod outbox;
 mod publish;
+pub mod replay;
 pub mod streams;
 pub mod trace;
 

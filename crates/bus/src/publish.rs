@@ -30,6 +30,8 @@ pub enum BusError {
     Publish { subject: String, source: async_nats::Error },
     #[error("cannot apply JetStream streams: {0}")]
     Streams(async_nats::Error),
+    #[error("cannot replay {filter}: {source}")]
+    Replay { filter: String, source: async_nats::Error },
 }
 
 /// An already-serialised event ready to publish: what the outbox stores.

@@ -50,7 +50,7 @@ pub struct ImportRows {
 impl Event for ImportRows {
     const TYPE: &'static str = "recaudo.import.rows.v1";
     fn subject_suffix(&self) -> String {
-        "import.rows".into()
+        format!("import.rows.{}", self.import_id)
     }
     fn entity(&self) -> String {
         format!("{}/{}", self.import_id, self.batch)

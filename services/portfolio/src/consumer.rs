@@ -1,108 +1,182 @@
-//! Consumes `import.*`: stages row batches, applies a complete import, discards a failed one.
+//! Consumes `import.started`: the replica that receives it applies the whole import, following the import's row
+//! batches and its outcome from JetStream while it holds the message, in one transaction.
+//!
+//! Why one transaction from the first batch to the last: the rows are merged into the portfolio while ingestion is
+//! still reading the file, instead of being written once to a staging table and then again to the portfolio after
+//! the last batch; and an import is still applied whole or not at all. If this process dies, the transaction is
+//! rolled back, `import.started` is redelivered (progress stops being signalled) and another replica replays the
+//! import from the start: its batches stay in the import rows stream.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use recaudo_bus::outbox::Outbox;
-use recaudo_bus::{inbox, HandleError, Handler, Incoming};
-use recaudo_events::{ImportCompleted, ImportFailed, ImportMode, ImportRows, ImportStarted};
+use recaudo_bus::replay::Replay;
+use recaudo_bus::{inbox, Bus, HandleError, Handler, Incoming};
+use recaudo_events::{Event, ImportCompleted, ImportFailed, ImportRows, ImportStarted, PortfolioRow};
 use recaudo_runtime::Clock;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
-use crate::{apply, staging, SCHEMA};
+use crate::apply::ImportApply;
+use crate::SCHEMA;
 
-const CONSUMER: &str = "portfolio-imports";
+pub const CONSUMER: &str = "portfolio-import-apply";
+
+/// Imports are applied one at a time across replicas: two open import transactions would wait on each other's rows.
+const IMPORTS_LOCK: i64 = 0x7265_6361_7564_6f01;
+/// How far before `import.started` its outcome is looked for: an outbox relay retry can store an import's
+/// `import.completed` a little ahead of its `import.started`.
+const CONTROL_LOOKBACK: u64 = 1000;
+/// How long each stream is waited on before the other is looked at.
+const POLL: Duration = Duration::from_millis(250);
 
 pub struct ImportHandler {
     pub pool: PgPool,
+    pub bus: Bus,
     pub outbox: Outbox,
     pub clock: Clock,
+    /// An import that neither sends a batch nor ends for this long (ingestion gone) is given up for now, and
+    /// replayed later on redelivery.
+    pub idle_timeout: Duration,
     /// Wakes the snapshot publisher once an import's changes are committed.
     pub snapshots: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Handler for ImportHandler {
     async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+        if msg.envelope.ty != ImportStarted::TYPE {
+            tracing::debug!(event_type = %msg.envelope.ty, "ignored");
+            return Ok(());
+        }
+        let started = msg.envelope.decode::<ImportStarted>()?.data;
         let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(IMPORTS_LOCK).execute(&mut *tx).await?;
         if !inbox::claim(&mut tx, SCHEMA, CONSUMER, msg.envelope.id).await? {
             return Ok(());
         }
         let now = self.clock.now();
-        match msg.envelope.ty.as_str() {
-            ty if ty == <ImportStarted as recaudo_events::Event>::TYPE => {
-                let e = msg.envelope.decode::<ImportStarted>()?.data;
-                let mode = mode_name(e.mode);
-                sqlx::query(
-                    "INSERT INTO portfolio.imports (id, mode, as_of, state, created_at) VALUES ($1, $2, $3, 'staging', $4)
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(e.import_id)
-                .bind(mode)
-                .bind(e.as_of)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+        let mut apply = ImportApply::begin(&mut tx, started.import_id, started.mode, now).await?;
+        match self.follow(&mut tx, &mut apply, &started, msg.stream_sequence).await? {
+            Outcome::Completed => {
+                let applied = apply.finish(&mut tx, &self.outbox).await?;
+                record(&mut tx, &started, "applied", now).await?;
+                tracing::info!(import_id = %started.import_id, credits = applied.credits,
+                               changed = applied.credits_changed, "import applied");
+                self.outbox.enqueue(&mut tx, now, applied).await?;
+                tx.commit().await?;
             }
-            ty if ty == <ImportRows as recaudo_events::Event>::TYPE => {
-                let e = msg.envelope.decode::<ImportRows>()?.data;
-                staging::stage(&mut tx, &e).await?;
-            }
-            ty if ty == <ImportCompleted as recaudo_events::Event>::TYPE => {
-                let e = msg.envelope.decode::<ImportCompleted>()?.data;
-                let import: Option<(String, String)> =
-                    sqlx::query_as("SELECT mode, state FROM portfolio.imports WHERE id = $1 FOR UPDATE")
-                        .bind(e.import_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let Some((mode, state)) = import else {
-                    return Err(HandleError::retry(anyhow::anyhow!(
-                        "import {} completed before it was announced",
-                        e.import_id
-                    )));
-                };
-                if state != "staging" {
-                    return Ok(());
+            Outcome::Failed => {
+                // Nothing of it is kept, but the import is remembered as discarded.
+                tx.rollback().await?;
+                let mut tx = self.pool.begin().await?;
+                if inbox::claim(&mut tx, SCHEMA, CONSUMER, msg.envelope.id).await? {
+                    record(&mut tx, &started, "discarded", now).await?;
                 }
-                let staged = staging::staged_batches(&mut tx, e.import_id).await?;
-                if staged < i64::from(e.batches) {
-                    // A batch is still on its way (redelivered out of order); the whole message is retried later, and
-                    // the inbox claim rolls back with the transaction.
-                    return Err(HandleError::retry(anyhow::anyhow!(
-                        "import {}: {staged} of {} batches staged",
-                        e.import_id,
-                        e.batches
-                    )));
-                }
-                let mode = if mode == "full" { ImportMode::Full } else { ImportMode::Delta };
-                let applied = apply::apply(&mut tx, &self.outbox, now, e.import_id, mode).await?;
-                sqlx::query("UPDATE portfolio.imports SET state = 'applied', applied_at = $2 WHERE id = $1")
-                    .bind(e.import_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                tracing::info!(import_id = %e.import_id, credits = applied.event.credits,
-                               changed = applied.event.credits_changed, "import applied");
-                self.outbox.enqueue(&mut tx, now, applied.event).await?;
+                tx.commit().await?;
+                tracing::info!(import_id = %started.import_id, "import discarded");
             }
-            ty if ty == <ImportFailed as recaudo_events::Event>::TYPE => {
-                let e = msg.envelope.decode::<ImportFailed>()?.data;
-                // Discarded first: the row lock makes a batch being staged right now finish before the clear, and
-                // batches after it see the import discarded and stage nothing.
-                sqlx::query("UPDATE portfolio.imports SET state = 'discarded' WHERE id = $1 AND state = 'staging'")
-                    .bind(e.import_id)
-                    .execute(&mut *tx)
-                    .await?;
-                staging::clear(&mut tx, e.import_id).await?;
-            }
-            other => tracing::debug!(event_type = other, "ignored"),
         }
-        tx.commit().await?;
         self.outbox.wake();
         self.snapshots.notify_one();
         Ok(())
     }
 }
 
-fn mode_name(mode: ImportMode) -> &'static str {
-    match mode {
-        ImportMode::Full => "full",
-        ImportMode::Delta => "delta",
+enum Outcome {
+    Completed,
+    Failed,
+}
+
+impl ImportHandler {
+    /// Applies the import's batches in order as they arrive, until its `import.completed` and every batch it counts
+    /// are in (or its `import.failed`).
+    async fn follow(
+        &self,
+        conn: &mut PgConnection,
+        apply: &mut ImportApply,
+        started: &ImportStarted,
+        started_at: u64,
+    ) -> Result<Outcome, HandleError> {
+        let id = started.import_id;
+        let mut rows = self.bus.replay(&format!("import.rows.{id}"), 1).await.map_err(HandleError::retry)?;
+        let mut control = self
+            .bus
+            .replay("import.*", started_at.saturating_sub(CONTROL_LOOKBACK))
+            .await
+            .map_err(HandleError::retry)?;
+        // Batches normally arrive in order; one retried by ingestion may come late, and waits here for its turn.
+        let mut waiting: BTreeMap<u32, Vec<PortfolioRow>> = BTreeMap::new();
+        let mut next_batch = 0u32;
+        let mut expected: Option<u32> = None;
+        let mut last_seen = tokio::time::Instant::now();
+        loop {
+            if expected.is_some_and(|n| next_batch >= n) {
+                return Ok(Outcome::Completed);
+            }
+            if let Some(rows) = next(&mut rows).await? {
+                let batch = rows.envelope.decode::<ImportRows>()?.data;
+                last_seen = tokio::time::Instant::now();
+                if batch.import_id == id && batch.batch >= next_batch {
+                    waiting.insert(batch.batch, batch.rows);
+                }
+                while let Some(rows) = waiting.remove(&next_batch) {
+                    apply.batch(conn, &rows).await?;
+                    next_batch += 1;
+                }
+                continue;
+            }
+            if expected.is_none() {
+                if let Some(event) = next(&mut control).await? {
+                    last_seen = tokio::time::Instant::now();
+                    if event.envelope.ty == ImportCompleted::TYPE {
+                        let e = event.envelope.decode::<ImportCompleted>()?.data;
+                        if e.import_id == id {
+                            expected = Some(e.batches);
+                        }
+                    } else if event.envelope.ty == ImportFailed::TYPE
+                        && event.envelope.decode::<ImportFailed>()?.data.import_id == id
+                    {
+                        return Ok(Outcome::Failed);
+                    }
+                    continue;
+                }
+            }
+            if last_seen.elapsed() > self.idle_timeout {
+                return Err(HandleError::retry(anyhow::anyhow!(
+                    "import {id}: nothing arrived for {}s ({next_batch} batches applied{}); it is replayed later",
+                    self.idle_timeout.as_secs(),
+                    expected.map(|n| format!(" of {n}")).unwrap_or_default()
+                )));
+            }
+        }
     }
+}
+
+async fn next(replay: &mut Replay) -> Result<Option<recaudo_bus::replay::Replayed>, HandleError> {
+    replay.next(POLL).await.map_err(HandleError::retry)
+}
+
+async fn record(
+    conn: &mut PgConnection,
+    started: &ImportStarted,
+    state: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    let mode = match started.mode {
+        recaudo_events::ImportMode::Full => "full",
+        recaudo_events::ImportMode::Delta => "delta",
+    };
+    sqlx::query(
+        "INSERT INTO portfolio.imports (id, mode, as_of, state, created_at, applied_at)
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'applied' THEN $5 END)
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(started.import_id)
+    .bind(mode)
+    .bind(started.as_of)
+    .bind(state)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -6,7 +6,6 @@ mod apply;
 mod consumer;
 mod payments;
 mod snapshot;
-mod staging;
 
 use std::sync::Arc;
 
@@ -18,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 pub const SCHEMA: &str = "portfolio";
 pub const NAME: &str = "portfolio";
+/// An import that neither sends a batch nor ends for this long (ingestion stopped mid-file) is given up for now and
+/// replayed on redelivery; ingestion fails an import it lost within two minutes of restarting.
+const IMPORT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub fn migrations() -> Vec<Migration> {
     vec![
@@ -25,6 +27,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(2, "portfolio", include_str!("../migrations/0002_portfolio.sql")),
         Migration::new(3, "bulk_apply", include_str!("../migrations/0003_bulk_apply.sql")),
         Migration::new(4, "account_versions", include_str!("../migrations/0004_account_versions.sql")),
+        Migration::new(5, "streamed_apply", include_str!("../migrations/0005_streamed_apply.sql")),
     ]
 }
 
@@ -40,22 +43,21 @@ pub fn service() -> ServiceDef {
 async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Started> {
     let outbox = Outbox::new(SCHEMA, "recaudo/portfolio", infra.common.subject_prefix.clone())
         .with_max_payload(infra.bus.max_payload());
-    let swept = staging::sweep_settled(&infra.pool).await?;
-    if swept > 0 {
-        tracing::info!(imports = swept, "cleared staged rows of imports already applied or discarded");
-    }
     let snapshots = Arc::new(tokio::sync::Notify::new());
     let handler = consumer::ImportHandler {
         pool: infra.pool.clone(),
+        bus: infra.bus.clone(),
         outbox: outbox.clone(),
         clock: infra.clock.clone(),
+        idle_timeout: IMPORT_IDLE_TIMEOUT,
         snapshots: snapshots.clone(),
     };
     let publisher =
         snapshot::run_publisher(infra.pool.clone(), outbox.clone(), infra.clock.clone(), snapshots, shutdown.clone());
-    let mut spec = ConsumerSpec::new("portfolio-imports", "import.>");
-    // Applying a large import takes a while; JetStream must not redeliver it meanwhile.
-    spec.ack_wait = std::time::Duration::from_secs(30 * 60);
+    // Only `import.started`: the handler follows the rest of the import itself. Progress is signalled every 20 s
+    // while it runs, so a replica that dies hands the import over within a minute.
+    let mut spec = ConsumerSpec::new(consumer::CONSUMER, "import.started");
+    spec.ack_wait = std::time::Duration::from_secs(60);
     let consumer = consume::run(infra.bus.clone(), spec, handler, shutdown.clone());
     let payments =
         payments::PaymentHandler { pool: infra.pool.clone(), outbox: outbox.clone(), clock: infra.clock.clone() };
@@ -66,7 +68,7 @@ async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Star
         shutdown,
     );
     Ok(Started::new(api::router(Arc::new(infra.pool.clone())))
-        .consumer("portfolio-imports", consumer)
+        .consumer(consumer::CONSUMER, consumer)
         .worker(publisher)
         .consumer("portfolio-payments", payments)
         .outbox(outbox))

@@ -3,9 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use recaudo_bus::outbox::Outbox;
 use recaudo_domain::{AdvisorId, CreditId, DebtorId, PhoneNumber, SupervisorId};
-use recaudo_events::{
-    AccountSnapshot, AccountStatus, AccountsUpserted, AdvisorUpserted, AssignmentChanged, SupervisorRef,
-};
+use recaudo_events::{AccountSnapshot, AccountStatus, AccountsUpserted, AdvisorUpserted, SupervisorRef};
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -206,39 +204,8 @@ fn account(r: AccountRow) -> Result<AccountSnapshot, sqlx::Error> {
     })
 }
 
-fn decode(column: &str, e: impl std::fmt::Display) -> sqlx::Error {
+pub(crate) fn decode(column: &str, e: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Decode(format!("{column}: {e}").into())
-}
-
-/// Credits of the import whose advisor differs from the one they had, grouped by debtor and old and new advisor.
-/// Must run before the credits are updated.
-pub async fn reassignments(conn: &mut PgConnection, import_id: Uuid) -> Result<Vec<AssignmentChanged>, sqlx::Error> {
-    let rows: Vec<(String, Uuid, Option<Uuid>, Vec<String>)> = sqlx::query_as(
-        "SELECT c.debtor_id, c.advisor_id, s.advisor_id, array_agg(c.id ORDER BY c.id)
-         FROM (SELECT DISTINCT ON (credit_id) credit_id, advisor_id FROM portfolio.staged_rows
-               WHERE import_id = $1 ORDER BY credit_id, line DESC) s
-         JOIN portfolio.credits c ON c.id = s.credit_id
-         WHERE c.advisor_id IS NOT NULL AND s.advisor_id IS NOT NULL AND c.advisor_id <> s.advisor_id
-         GROUP BY c.debtor_id, c.advisor_id, s.advisor_id
-         ORDER BY c.debtor_id",
-    )
-    .bind(import_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|(debtor, from, to, credits)| {
-            Ok(AssignmentChanged {
-                debtor_id: DebtorId::parse(&debtor).map_err(|e| decode("credits.debtor_id", e))?,
-                credit_ids: credits
-                    .iter()
-                    .map(|c| CreditId::parse(c).map_err(|e| decode("credits.id", e)))
-                    .collect::<Result<_, _>>()?,
-                from_advisor_id: AdvisorId(from),
-                to_advisor_id: to.map(AdvisorId),
-                import_id: Some(import_id),
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]
