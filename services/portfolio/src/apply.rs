@@ -29,6 +29,48 @@ pub struct ImportApply {
     changed_advisors: BTreeSet<Uuid>,
     /// Credits whose advisor changed, by credit: (debtor, advisor before the import, advisor now).
     reassigned: HashMap<String, (String, Uuid, Uuid)>,
+    ids: IdCache,
+}
+
+/// Advisor and supervisor ids derived from the file's columns, by what they are derived from: most rows repeat a
+/// few advisors, and deriving an id (folding a name, hashing) costs more than looking it up.
+#[derive(Default)]
+struct IdCache {
+    advisor_by_ref: HashMap<String, Uuid>,
+    advisor_by_phone: HashMap<String, Uuid>,
+    supervisor_by_ref: HashMap<String, Uuid>,
+    supervisor_by_name: HashMap<String, HashMap<String, Uuid>>,
+}
+
+impl IdCache {
+    /// Who a row assigns its credit to, when it names an advisor.
+    fn assignment(&mut self, row: &PortfolioRow) -> Option<Assignment> {
+        let a = row.advisor.as_ref()?;
+        let advisor_id = match &a.advisor_ref {
+            Some(r) => cached(&mut self.advisor_by_ref, r, || AdvisorId::from_lender_id(r).0),
+            None => cached(&mut self.advisor_by_phone, a.phone.e164(), || AdvisorId::from_phone(&a.phone).0),
+        };
+        let has_supervisor =
+            a.supervisor_ref.is_some() || !a.supervisor_first_name.is_empty() || !a.supervisor_last_name.is_empty();
+        let supervisor_id = has_supervisor.then(|| match &a.supervisor_ref {
+            Some(r) => cached(&mut self.supervisor_by_ref, r, || SupervisorId::from_lender_id(r).0),
+            None => {
+                let (first, last) = (&a.supervisor_first_name, &a.supervisor_last_name);
+                let by_last = self.supervisor_by_name.entry(first.clone()).or_default();
+                cached(by_last, last, || SupervisorId::from_name(first, last).0)
+            }
+        });
+        Some(Assignment { advisor_id, supervisor_id })
+    }
+}
+
+fn cached(cache: &mut HashMap<String, Uuid>, key: &str, derive: impl FnOnce() -> Uuid) -> Uuid {
+    if let Some(id) = cache.get(key) {
+        return *id;
+    }
+    let id = derive();
+    cache.insert(key.to_string(), id);
+    id
 }
 
 #[derive(Clone, PartialEq)]
@@ -49,17 +91,14 @@ impl ImportApply {
     ) -> Result<Self, sqlx::Error> {
         // The end of a large import counts and anti-joins a million rows; with less, PostgreSQL sorts on disk.
         sqlx::query("SET LOCAL work_mem = '256MB'").execute(&mut *conn).await?;
-        // Every credit line of the import (for its counts, and for what a full import closes), and the debtors it
-        // changed (whose other credits are published again).
+        // Every credit line of the import, for its counts and for what a full import closes. What the import
+        // changed is marked with its id instead (`last_import_id`), for the snapshot publisher.
         sqlx::query(
             "CREATE TEMP TABLE import_lines (credit_id TEXT NOT NULL, debtor_id TEXT NOT NULL, advisor_id UUID)
              ON COMMIT DROP",
         )
         .execute(&mut *conn)
         .await?;
-        sqlx::query("CREATE TEMP TABLE changed_debtors (id TEXT PRIMARY KEY) ON COMMIT DROP")
-            .execute(&mut *conn)
-            .await?;
         Ok(ImportApply {
             import_id,
             mode,
@@ -68,18 +107,24 @@ impl ImportApply {
             advisors: HashMap::new(),
             changed_advisors: BTreeSet::new(),
             reassigned: HashMap::new(),
+            ids: IdCache::default(),
         })
     }
 
     /// Merges one batch of rows, in file order.
     pub async fn batch(&mut self, conn: &mut PgConnection, rows: &[PortfolioRow]) -> Result<(), sqlx::Error> {
-        let assigned: Vec<Option<Assignment>> = rows.iter().map(Assignment::of).collect();
+        let mut step = Step::start();
+        let assigned: Vec<Option<Assignment>> = rows.iter().map(|r| self.ids.assignment(r)).collect();
         self.supervisors(conn, rows, &assigned).await?;
         self.advisors(conn, rows, &assigned).await?;
+        step.done("advisors");
         self.debtors(conn, rows).await?;
+        step.done("debtors");
         let credits = Credits::last_of_each(rows, &assigned);
         self.reassignments(conn, &credits).await?;
+        step.done("reassignments");
         self.credits(conn, &credits).await?;
+        step.done("credits");
         Ok(())
     }
 
@@ -92,7 +137,12 @@ impl ImportApply {
         let mut latest: BTreeMap<Uuid, (String, String)> = BTreeMap::new();
         for (row, a) in rows.iter().zip(assigned) {
             if let (Some(advisor), Some(Assignment { supervisor_id: Some(id), .. })) = (&row.advisor, a) {
-                latest.insert(*id, (advisor.supervisor_first_name.clone(), advisor.supervisor_last_name.clone()));
+                let (first, last) = (&advisor.supervisor_first_name, &advisor.supervisor_last_name);
+                let written = self.supervisors.get(id).is_some_and(|(f, l)| f == first && l == last);
+                if written && !latest.contains_key(id) {
+                    continue;
+                }
+                latest.insert(*id, (first.clone(), last.clone()));
             }
         }
         latest.retain(|id, names| self.supervisors.get(id) != Some(names));
@@ -129,6 +179,15 @@ impl ImportApply {
         let mut latest: BTreeMap<Uuid, AdvisorValues> = BTreeMap::new();
         for (row, a) in rows.iter().zip(assigned) {
             if let (Some(advisor), Some(a)) = (&row.advisor, a) {
+                let written = self.advisors.get(&a.advisor_id).is_some_and(|v| {
+                    v.first_name == advisor.first_name
+                        && v.last_name == advisor.last_name
+                        && v.phone == advisor.phone.e164()
+                        && v.supervisor_id == a.supervisor_id
+                });
+                if written && !latest.contains_key(&a.advisor_id) {
+                    continue;
+                }
                 latest.insert(
                     a.advisor_id,
                     AdvisorValues {
@@ -188,11 +247,10 @@ impl ImportApply {
         let attributes: Vec<String> =
             last.iter().map(|&i| serde_json::to_string(&rows[i].extra).expect("a map of strings serialises")).collect();
         sqlx::query(
-            "WITH upserted AS (
-                 INSERT INTO portfolio.debtors (id, document_type, document_number, first_name, last_name, phone, email,
-                                                country, city, attributes, updated_at)
+            "INSERT INTO portfolio.debtors (id, document_type, document_number, first_name, last_name, phone, email,
+                                                country, city, attributes, updated_at, last_import_id)
                  SELECT id, document_type, document_number, first_name, last_name, phone, email, country, city,
-                        attributes::jsonb, $11
+                        attributes::jsonb, $11, $12
                  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                              $8::text[], $9::text[], $10::text[])
                       AS u(id, document_type, document_number, first_name, last_name, phone, email, country, city,
@@ -201,14 +259,13 @@ impl ImportApply {
                      document_number = EXCLUDED.document_number, first_name = EXCLUDED.first_name,
                      last_name = EXCLUDED.last_name, phone = EXCLUDED.phone, email = EXCLUDED.email,
                      country = EXCLUDED.country, city = EXCLUDED.city, attributes = EXCLUDED.attributes,
-                     updated_at = EXCLUDED.updated_at, version = debtors.version + 1
+                     updated_at = EXCLUDED.updated_at, version = debtors.version + 1,
+                     last_import_id = EXCLUDED.last_import_id
                  WHERE (debtors.document_type, debtors.document_number, debtors.first_name, debtors.last_name,
                         debtors.phone, debtors.email, debtors.country, debtors.city, debtors.attributes)
                        IS DISTINCT FROM
                        (EXCLUDED.document_type, EXCLUDED.document_number, EXCLUDED.first_name, EXCLUDED.last_name,
-                        EXCLUDED.phone, EXCLUDED.email, EXCLUDED.country, EXCLUDED.city, EXCLUDED.attributes)
-                 RETURNING id)
-             INSERT INTO changed_debtors SELECT id FROM upserted ON CONFLICT DO NOTHING",
+                        EXCLUDED.phone, EXCLUDED.email, EXCLUDED.country, EXCLUDED.city, EXCLUDED.attributes)",
         )
         .bind(&ids)
         .bind(&document_type)
@@ -221,6 +278,7 @@ impl ImportApply {
         .bind(&city)
         .bind(&attributes)
         .bind(self.now)
+        .bind(self.import_id)
         .execute(&mut *conn)
         .await?;
         Ok(())
@@ -263,7 +321,7 @@ impl ImportApply {
         // A row without an advisor (a file without the advisor columns, or with them empty) keeps the credit's
         // current assignment: lenders send balance updates without repeating who handles each debtor.
         sqlx::query(
-            "WITH upserted AS (
+            "WITH merged AS (
                  INSERT INTO portfolio.credits (id, debtor_id, product, currency, balance_total, balance_overdue,
                                                 installment, due_date, days_past_due, status, advisor_id,
                                                 last_import_id, updated_at)
@@ -286,11 +344,7 @@ impl ImportApply {
                        IS DISTINCT FROM
                        (EXCLUDED.debtor_id, EXCLUDED.product, EXCLUDED.currency, EXCLUDED.balance_total,
                         EXCLUDED.balance_overdue, EXCLUDED.installment, EXCLUDED.due_date, EXCLUDED.days_past_due,
-                        'open', COALESCE(EXCLUDED.advisor_id, credits.advisor_id))
-                 RETURNING id),
-             pending AS (
-                 INSERT INTO portfolio.pending_snapshots (credit_id, import_id) SELECT id, $11 FROM upserted
-                 ON CONFLICT (credit_id) DO UPDATE SET import_id = EXCLUDED.import_id)
+                        'open', COALESCE(EXCLUDED.advisor_id, credits.advisor_id)))
              INSERT INTO import_lines (credit_id, debtor_id, advisor_id)
              SELECT * FROM UNNEST($1::text[], $2::text[], $10::uuid[])",
         )
@@ -314,19 +368,16 @@ impl ImportApply {
     /// Ends the import: a full import closes the open credits it did not mention, the credits of debtors it changed
     /// are published again, and advisor changes and reassignments are announced. Returns the import's counts.
     pub async fn finish(self, conn: &mut PgConnection, outbox: &Outbox) -> Result<ImportApplied, sqlx::Error> {
-        // The scratch tables were filled after the planner last looked; without statistics it guesses a few rows.
+        let mut step = Step::start();
+        // The scratch table was filled after the planner last looked; without statistics it guesses a few rows.
         sqlx::query("ANALYZE import_lines").execute(&mut *conn).await?;
-        sqlx::query("ANALYZE changed_debtors").execute(&mut *conn).await?;
         if self.mode == ImportMode::Full {
             // A full import is the lender's whole open portfolio: open credits it does not mention are closed, never
             // deleted.
             sqlx::query(
-                "WITH closed AS (
-                     UPDATE portfolio.credits c SET status = 'closed', updated_at = $2, version = c.version + 1
-                     WHERE c.status = 'open' AND NOT EXISTS (SELECT 1 FROM import_lines l WHERE l.credit_id = c.id)
-                     RETURNING c.id)
-                 INSERT INTO portfolio.pending_snapshots (credit_id, import_id) SELECT id, $1 FROM closed
-                 ON CONFLICT (credit_id) DO UPDATE SET import_id = EXCLUDED.import_id",
+                "UPDATE portfolio.credits c SET status = 'closed', updated_at = $2, version = c.version + 1,
+                                                last_import_id = $1
+                 WHERE c.status = 'open' AND NOT EXISTS (SELECT 1 FROM import_lines l WHERE l.credit_id = c.id)",
             )
             .bind(self.import_id)
             .bind(self.now)
@@ -335,22 +386,21 @@ impl ImportApply {
         }
         // A debtor's new name or phone changes the snapshot of every credit of theirs.
         sqlx::query(
-            "INSERT INTO portfolio.pending_snapshots (credit_id, import_id)
-             SELECT c.id, $1 FROM portfolio.credits c JOIN changed_debtors d ON d.id = c.debtor_id
-             WHERE NOT EXISTS (SELECT 1 FROM portfolio.pending_snapshots p WHERE p.credit_id = c.id AND p.import_id = $1)
-             ON CONFLICT (credit_id) DO UPDATE SET import_id = EXCLUDED.import_id",
+            "UPDATE portfolio.credits c SET last_import_id = $1 FROM portfolio.debtors d
+             WHERE d.id = c.debtor_id AND d.last_import_id = $1 AND c.last_import_id IS DISTINCT FROM $1",
         )
         .bind(self.import_id)
         .execute(&mut *conn)
         .await?;
 
+        step.done("finish_close_and_debtor_credits");
         let changed_advisors: Vec<Uuid> = self.changed_advisors.iter().copied().collect();
         snapshot::publish_advisors(conn, outbox, self.now, &changed_advisors).await?;
         for change in reassignment_events(self.import_id, self.reassigned)? {
             outbox.enqueue(conn, self.now, change).await?;
         }
         let credits_changed: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM portfolio.pending_snapshots WHERE import_id = $1")
+            sqlx::query_scalar("SELECT count(*) FROM portfolio.credits WHERE last_import_id = $1")
                 .bind(self.import_id)
                 .fetch_one(&mut *conn)
                 .await?;
@@ -363,6 +413,7 @@ impl ImportApply {
         )
         .fetch_one(&mut *conn)
         .await?;
+        step.done("finish_counts_and_events");
         Ok(ImportApplied {
             import_id: self.import_id,
             debtors: debtors as u64,
@@ -373,27 +424,24 @@ impl ImportApply {
     }
 }
 
-/// Who a row assigns its credit to, when it names an advisor.
+/// Times the steps of a batch into `recaudo_import_apply_seconds{step}`: where an import's time goes, per table.
+struct Step(std::time::Instant);
+
+impl Step {
+    fn start() -> Self {
+        Step(std::time::Instant::now())
+    }
+
+    fn done(&mut self, step: &'static str) {
+        metrics::histogram!("recaudo_import_apply_seconds", "step" => step).record(self.0.elapsed().as_secs_f64());
+        self.0 = std::time::Instant::now();
+    }
+}
+
+/// Who a row assigns its credit to.
 struct Assignment {
     advisor_id: Uuid,
     supervisor_id: Option<Uuid>,
-}
-
-impl Assignment {
-    fn of(row: &PortfolioRow) -> Option<Assignment> {
-        let a = row.advisor.as_ref()?;
-        let advisor_id = match &a.advisor_ref {
-            Some(id) => AdvisorId::from_lender_id(id),
-            None => AdvisorId::from_phone(&a.phone),
-        };
-        let has_supervisor =
-            a.supervisor_ref.is_some() || !a.supervisor_first_name.is_empty() || !a.supervisor_last_name.is_empty();
-        let supervisor_id = has_supervisor.then(|| match &a.supervisor_ref {
-            Some(id) => SupervisorId::from_lender_id(id),
-            None => SupervisorId::from_name(&a.supervisor_first_name, &a.supervisor_last_name),
-        });
-        Some(Assignment { advisor_id: advisor_id.0, supervisor_id: supervisor_id.map(|s| s.0) })
-    }
 }
 
 /// A batch's credits, the last line of each, as the columns the upsert binds.

@@ -27,8 +27,8 @@ const IMPORTS_LOCK: i64 = 0x7265_6361_7564_6f01;
 /// How far before `import.started` its outcome is looked for: an outbox relay retry can store an import's
 /// `import.completed` a little ahead of its `import.started`.
 const CONTROL_LOOKBACK: u64 = 1000;
-/// How long each stream is waited on before the other is looked at.
-const POLL: Duration = Duration::from_millis(250);
+/// How often, at most, an import with nothing arriving checks whether it has been idle for too long.
+const POLL: Duration = Duration::from_secs(1);
 
 pub struct ImportHandler {
     pub pool: PgPool,
@@ -99,11 +99,17 @@ impl ImportHandler {
     ) -> Result<Outcome, HandleError> {
         let id = started.import_id;
         let mut rows = self.bus.replay(&format!("import.rows.{id}"), 1).await.map_err(HandleError::retry)?;
-        let mut control = self
+        let control = self
             .bus
             .replay("import.*", started_at.saturating_sub(CONTROL_LOOKBACK))
             .await
             .map_err(HandleError::retry)?;
+        // The outcome is watched on its own task: an ordered consumer that is not read for a while (here, while
+        // batches keep arriving) is dropped by the server.
+        let (outcome_tx, mut outcome) = tokio::sync::oneshot::channel();
+        let _watch = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+            let _ = outcome_tx.send(watch_outcome(control, id).await);
+        }));
         // Batches normally arrive in order; one retried by ingestion may come late, and waits here for its turn.
         let mut waiting: BTreeMap<u32, Vec<PortfolioRow>> = BTreeMap::new();
         let mut next_batch = 0u32;
@@ -113,32 +119,30 @@ impl ImportHandler {
             if expected.is_some_and(|n| next_batch >= n) {
                 return Ok(Outcome::Completed);
             }
-            if let Some(rows) = next(&mut rows).await? {
-                let batch = rows.envelope.decode::<ImportRows>()?.data;
-                last_seen = tokio::time::Instant::now();
-                if batch.import_id == id && batch.batch >= next_batch {
-                    waiting.insert(batch.batch, batch.rows);
-                }
-                while let Some(rows) = waiting.remove(&next_batch) {
-                    apply.batch(conn, &rows).await?;
-                    next_batch += 1;
-                }
-                continue;
-            }
-            if expected.is_none() {
-                if let Some(event) = next(&mut control).await? {
-                    last_seen = tokio::time::Instant::now();
-                    if event.envelope.ty == ImportCompleted::TYPE {
-                        let e = event.envelope.decode::<ImportCompleted>()?.data;
-                        if e.import_id == id {
-                            expected = Some(e.batches);
-                        }
-                    } else if event.envelope.ty == ImportFailed::TYPE
-                        && event.envelope.decode::<ImportFailed>()?.data.import_id == id
-                    {
-                        return Ok(Outcome::Failed);
+            tokio::select! {
+                biased;
+                ended = &mut outcome, if expected.is_none() => {
+                    match ended.map_err(HandleError::retry)?? {
+                        Ended::Completed { batches } => expected = Some(batches),
+                        Ended::Failed => return Ok(Outcome::Failed),
                     }
-                    continue;
+                    last_seen = tokio::time::Instant::now();
+                }
+                next = rows.next(POLL) => {
+                    if let Some(message) = next.map_err(HandleError::retry)? {
+                        let decoding = std::time::Instant::now();
+                        let batch = message.envelope.decode::<ImportRows>()?.data;
+                        metrics::histogram!("recaudo_import_apply_seconds", "step" => "decode")
+                            .record(decoding.elapsed().as_secs_f64());
+                        last_seen = tokio::time::Instant::now();
+                        if batch.import_id == id && batch.batch >= next_batch {
+                            waiting.insert(batch.batch, batch.rows);
+                        }
+                        while let Some(rows) = waiting.remove(&next_batch) {
+                            apply.batch(conn, &rows).await?;
+                            next_batch += 1;
+                        }
+                    }
                 }
             }
             if last_seen.elapsed() > self.idle_timeout {
@@ -152,8 +156,28 @@ impl ImportHandler {
     }
 }
 
-async fn next(replay: &mut Replay) -> Result<Option<recaudo_bus::replay::Replayed>, HandleError> {
-    replay.next(POLL).await.map_err(HandleError::retry)
+/// How an import ended, as ingestion announced it.
+enum Ended {
+    Completed { batches: u32 },
+    Failed,
+}
+
+/// Reads the import stream until this import's `import.completed` or `import.failed`.
+async fn watch_outcome(mut control: Replay, id: uuid::Uuid) -> Result<Ended, HandleError> {
+    loop {
+        let Some(event) = control.next(Duration::from_secs(5)).await.map_err(HandleError::retry)? else {
+            continue;
+        };
+        let envelope = event.envelope;
+        if envelope.ty == ImportCompleted::TYPE {
+            let e = envelope.decode::<ImportCompleted>()?.data;
+            if e.import_id == id {
+                return Ok(Ended::Completed { batches: e.batches });
+            }
+        } else if envelope.ty == ImportFailed::TYPE && envelope.decode::<ImportFailed>()?.data.import_id == id {
+            return Ok(Ended::Failed);
+        }
+    }
 }
 
 async fn record(
@@ -167,8 +191,9 @@ async fn record(
         recaudo_events::ImportMode::Delta => "delta",
     };
     sqlx::query(
-        "INSERT INTO portfolio.imports (id, mode, as_of, state, created_at, applied_at)
-         VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'applied' THEN $5 END)
+        // An applied import's account snapshots are published from the start of its credits (`snapshots_after`).
+        "INSERT INTO portfolio.imports (id, mode, as_of, state, created_at, applied_at, snapshots_after)
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'applied' THEN $5 END, CASE WHEN $4 = 'applied' THEN '' END)
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(started.import_id)

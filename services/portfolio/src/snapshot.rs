@@ -82,7 +82,8 @@ struct AccountRow {
     version: i64,
 }
 
-/// Publishes pending snapshots until none is left or `shutdown`; woken by `wake` after an import is applied.
+/// Publishes the account snapshots of applied imports until none is left or `shutdown`; woken by `wake` after an
+/// import is applied.
 pub async fn run_publisher(
     pool: sqlx::PgPool,
     outbox: Outbox,
@@ -92,8 +93,8 @@ pub async fn run_publisher(
 ) {
     while !shutdown.is_cancelled() {
         match publish_pending_page(&pool, &outbox, clock.now()).await {
-            Ok(n) if n as i64 == ACCOUNTS_PER_EVENT => continue,
-            Ok(_) => {}
+            Ok(true) => continue,
+            Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "publishing account snapshots failed; retrying"),
         }
         tokio::select! {
@@ -104,35 +105,43 @@ pub async fn run_publisher(
     }
 }
 
-/// One page of pending snapshots: the accounts' current state as one event, and the page removed, atomically.
-async fn publish_pending_page(pool: &sqlx::PgPool, outbox: &Outbox, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+/// One page of an applied import's account snapshots: the current state of the next credits it changed (those
+/// whose `last_import_id` is still the import's: a credit a later import changed again is published with that
+/// import), as one event, and the import's cursor moved past them, atomically.
+/// Returns whether there was an import to publish.
+async fn publish_pending_page(pool: &sqlx::PgPool, outbox: &Outbox, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let page: Vec<(String, Option<Uuid>)> = sqlx::query_as(
-        "SELECT credit_id, import_id FROM portfolio.pending_snapshots ORDER BY credit_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    let import: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, snapshots_after FROM portfolio.imports WHERE snapshots_after IS NOT NULL
+         ORDER BY applied_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
     )
-    .bind(ACCOUNTS_PER_EVENT)
-    .fetch_all(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    if page.is_empty() {
-        return Ok(0);
-    }
-    let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
-    let import_id = page.iter().find_map(|(_, i)| *i);
-    let rows: Vec<AccountRow> = sqlx::query_as(&format!("{ACCOUNT_SELECT} WHERE c.id = ANY($1) ORDER BY c.id"))
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
+    let Some((import_id, after)) = import else {
+        return Ok(false);
+    };
+    let rows: Vec<AccountRow> =
+        sqlx::query_as(&format!("{ACCOUNT_SELECT} WHERE c.last_import_id = $1 AND c.id > $2 ORDER BY c.id LIMIT $3"))
+            .bind(import_id)
+            .bind(&after)
+            .bind(ACCOUNTS_PER_EVENT)
+            .fetch_all(&mut *tx)
+            .await?;
+    let published = rows.len();
+    // Done once a page comes back short; the cursor is cleared so the import is not looked at again.
+    let cursor = (published as i64 == ACCOUNTS_PER_EVENT).then(|| rows[published - 1].credit_id.clone());
     let accounts = rows.into_iter().map(account).collect::<Result<Vec<_>, _>>()?;
     for accounts in split_to_fit(accounts, outbox.max_payload()) {
-        outbox.enqueue(&mut tx, now, AccountsUpserted { import_id, accounts }).await?;
+        outbox.enqueue(&mut tx, now, AccountsUpserted { import_id: Some(import_id), accounts }).await?;
     }
-    sqlx::query("DELETE FROM portfolio.pending_snapshots WHERE credit_id = ANY($1)")
-        .bind(&ids)
+    sqlx::query("UPDATE portfolio.imports SET snapshots_after = $2 WHERE id = $1")
+        .bind(import_id)
+        .bind(cursor)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     outbox.wake();
-    Ok(page.len())
+    Ok(true)
 }
 
 const ACCOUNT_SELECT: &str = "
