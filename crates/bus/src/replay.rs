@@ -13,6 +13,9 @@ use recaudo_events::RawEnvelope;
 
 use crate::{streams, Bus, BusError};
 
+/// Messages pulled from the server at a time: enough to keep the reader busy, few enough to bound memory.
+const MAX_BATCH: i64 = 8;
+
 /// An open replay of one subject.
 pub struct Replay {
     filter: String,
@@ -40,6 +43,9 @@ impl Bus {
         let config = pull::OrderedConfig {
             filter_subject: self.prefix().subject(filter),
             deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: from_sequence.max(1) },
+            // The client pulls 500 messages at a time by default; of import batches, that is hundreds of megabytes
+            // held in memory ahead of a reader that merges one at a time.
+            max_batch: MAX_BATCH,
             ..Default::default()
         };
         let consumer = stream.create_consumer(config).await.map_err(|e| replay_error(e.into()))?;

@@ -29,6 +29,8 @@ const IMPORTS_LOCK: i64 = 0x7265_6361_7564_6f01;
 const CONTROL_LOOKBACK: u64 = 1000;
 /// How often, at most, an import with nothing arriving checks whether it has been idle for too long.
 const POLL: Duration = Duration::from_secs(1);
+/// Batches decoded ahead of the one being merged.
+const READ_AHEAD: usize = 4;
 
 pub struct ImportHandler {
     pub pool: PgPool,
@@ -98,7 +100,7 @@ impl ImportHandler {
         started_at: u64,
     ) -> Result<Outcome, HandleError> {
         let id = started.import_id;
-        let mut rows = self.bus.replay(&format!("import.rows.{id}"), 1).await.map_err(HandleError::retry)?;
+        let rows = self.bus.replay(&format!("import.rows.{id}"), 1).await.map_err(HandleError::retry)?;
         let control = self
             .bus
             .replay("import.*", started_at.saturating_sub(CONTROL_LOOKBACK))
@@ -110,6 +112,9 @@ impl ImportHandler {
         let _watch = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
             let _ = outcome_tx.send(watch_outcome(control, id).await);
         }));
+        // Batches are read and decoded on their own task too, while the database merges the previous one.
+        let (batch_tx, mut batches) = tokio::sync::mpsc::channel(READ_AHEAD);
+        let _read = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(read_batches(rows, batch_tx)));
         // Batches normally arrive in order; one retried by ingestion may come late, and waits here for its turn.
         let mut waiting: BTreeMap<u32, Vec<PortfolioRow>> = BTreeMap::new();
         let mut next_batch = 0u32;
@@ -128,12 +133,9 @@ impl ImportHandler {
                     }
                     last_seen = tokio::time::Instant::now();
                 }
-                next = rows.next(POLL) => {
-                    if let Some(message) = next.map_err(HandleError::retry)? {
-                        let decoding = std::time::Instant::now();
-                        let batch = message.envelope.decode::<ImportRows>()?.data;
-                        metrics::histogram!("recaudo_import_apply_seconds", "step" => "decode")
-                            .record(decoding.elapsed().as_secs_f64());
+                next = tokio::time::timeout(POLL, batches.recv()) => {
+                    if let Ok(next) = next {
+                        let batch = next.ok_or_else(|| HandleError::retry(anyhow::anyhow!("the batch reader stopped")))??;
                         last_seen = tokio::time::Instant::now();
                         if batch.import_id == id && batch.batch >= next_batch {
                             waiting.insert(batch.batch, batch.rows);
@@ -152,6 +154,27 @@ impl ImportHandler {
                     expected.map(|n| format!(" of {n}")).unwrap_or_default()
                 )));
             }
+        }
+    }
+}
+
+/// Reads and decodes an import's batches in stream order, until the receiver is gone or a batch cannot be read.
+async fn read_batches(mut rows: Replay, batches: tokio::sync::mpsc::Sender<Result<ImportRows, HandleError>>) {
+    loop {
+        let next = match rows.next(Duration::from_secs(5)).await {
+            Ok(None) => continue,
+            Ok(Some(message)) => {
+                let decoding = std::time::Instant::now();
+                let batch = message.envelope.decode::<ImportRows>().map(|e| e.data).map_err(HandleError::from);
+                metrics::histogram!("recaudo_import_apply_seconds", "step" => "decode")
+                    .record(decoding.elapsed().as_secs_f64());
+                batch
+            }
+            Err(e) => Err(HandleError::retry(e)),
+        };
+        let failed = next.is_err();
+        if batches.send(next).await.is_err() || failed {
+            return;
         }
     }
 }
