@@ -1,6 +1,7 @@
 //! Delivery guarantees of the bus on a private nats-server and a real database: the outbox publishes with
 //! `Nats-Msg-Id` and trace context, JetStream drops duplicates, consumers retry with back-off, a poison message
-//! goes to the dead-letter subject without blocking the stream, and the inbox skips what was already handled.
+//! goes to the dead-letter subject without blocking the stream, a handler slower than the ack wait keeps its
+//! message, and the inbox skips what was already handled.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -223,4 +224,35 @@ async fn the_inbox_claims_an_event_once_per_consumer() {
     let mut tx = s.pool.begin().await.unwrap();
     assert!(inbox::claim(&mut tx, "t", "a", id).await.unwrap());
     tx.commit().await.unwrap();
+}
+
+/// Records the delivery count of every call, taking longer than the consumer's ack wait.
+struct Slow {
+    deliveries: Arc<Mutex<Vec<i64>>>,
+}
+
+impl Handler for Slow {
+    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+        self.deliveries.lock().unwrap().push(msg.delivered);
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_handler_longer_than_the_ack_wait_keeps_its_message() {
+    let s = setup().await;
+    let deliveries = Arc::new(Mutex::new(Vec::new()));
+    let mut spec = spec("slow", 5);
+    spec.ack_wait = Duration::from_millis(1500);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consume::run(s.bus.clone(), spec, Slow { deliveries: deliveries.clone() }, stop.clone()));
+    publish_event(&s, "long").await;
+    eventually("the message to be handled", WAIT, || async { (!deliveries.lock().unwrap().is_empty()).then_some(()) })
+        .await;
+    // Without progress signalled, JetStream would redeliver after 1.5 s and the handler would run again.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(deliveries.lock().unwrap().clone(), vec![1]);
+    stop.cancel();
+    task.await.unwrap().unwrap();
 }

@@ -58,6 +58,8 @@ async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Star
     // while it runs, so a replica that dies hands the import over within a minute.
     let mut spec = ConsumerSpec::new(consumer::CONSUMER, "import.started");
     spec.ack_wait = std::time::Duration::from_secs(60);
+    // One at a time: a message fetched while an import is applied would wait unsignalled and be redelivered.
+    spec.batch = 1;
     let consumer = consume::run(infra.bus.clone(), spec, handler, shutdown.clone());
     let payments =
         payments::PaymentHandler { pool: infra.pool.clone(), outbox: outbox.clone(), clock: infra.clock.clone() };
