@@ -256,3 +256,19 @@ async fn a_handler_longer_than_the_ack_wait_keeps_its_message() {
     stop.cancel();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn applying_streams_narrows_an_import_stream_that_also_held_row_batches() {
+    let nats = NatsServer::start().unwrap();
+    let bus = Bus::connect(&nats.url, Prefix::parse("test").unwrap()).await.unwrap();
+    // The import stream as earlier versions declared it, row batches included.
+    let mut old = recaudo_bus::streams::stream_config(bus.prefix(), "import", 1);
+    old.subjects = vec!["test.import.>".into()];
+    bus.jetstream().create_stream(old).await.unwrap();
+
+    bus.apply_streams(1).await.unwrap();
+    let mut import = bus.jetstream().get_stream("TEST_IMPORT").await.unwrap();
+    assert_eq!(import.info().await.unwrap().config.subjects, ["test.import.*"]);
+    let mut rows = bus.jetstream().get_stream("TEST_IMPORT_ROWS").await.unwrap();
+    assert_eq!(rows.info().await.unwrap().config.subjects, ["test.import.rows.*"]);
+}
