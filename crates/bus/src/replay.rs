@@ -5,8 +5,6 @@
 //! reader sees every stored message once and in order. Nothing is acknowledged; whoever replays decides what is done
 //! with each message, and records that in its own transaction.
 
-use std::time::Duration;
-
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use futures::StreamExt;
 use recaudo_events::RawEnvelope;
@@ -55,13 +53,9 @@ impl Bus {
 }
 
 impl Replay {
-    /// The next message, or `None` when none arrives within `idle`.
-    pub async fn next(&mut self, idle: Duration) -> Result<Option<Replayed>, BusError> {
-        let next = match tokio::time::timeout(idle, self.messages.next()).await {
-            Err(_) => return Ok(None),
-            Ok(next) => next,
-        };
-        let message = match next {
+    /// The next message, once there is one.
+    pub async fn next(&mut self) -> Result<Replayed, BusError> {
+        let message = match self.messages.next().await {
             None => return Err(self.error("the replay ended".into())),
             Some(Err(e)) => return Err(self.error(e.into())),
             Some(Ok(m)) => m,
@@ -70,7 +64,7 @@ impl Replay {
         let envelope = serde_json::from_slice(&message.payload).map_err(|e| {
             self.error(format!("message {stream_sequence} is not a CloudEvents JSON envelope: {e}").into())
         })?;
-        Ok(Some(Replayed { subject: message.subject.to_string(), envelope, stream_sequence }))
+        Ok(Replayed { subject: message.subject.to_string(), envelope, stream_sequence })
     }
 
     fn error(&self, source: async_nats::Error) -> BusError {

@@ -21,6 +21,16 @@ pub enum ImportMode {
     Delta,
 }
 
+impl ImportMode {
+    /// Its name as in events and as stored: `full` or `delta`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportMode::Full => "full",
+            ImportMode::Delta => "delta",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ImportStarted {
     pub import_id: Uuid,

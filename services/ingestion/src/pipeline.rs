@@ -138,10 +138,7 @@ impl Importer {
         let id = Uuid::now_v7();
         let now = self.clock.now();
         let as_of = req.as_of.unwrap_or_else(|| now.date_naive());
-        let mode = match req.mode {
-            ImportMode::Full => "full",
-            ImportMode::Delta => "delta",
-        };
+        let mode = req.mode.as_str();
         let options = serde_json::to_value(&req.options).unwrap_or_default();
         let mut tx = self.pool.begin().await?;
         // Serialises concurrent uploads of the same content, so that only one of them imports it.

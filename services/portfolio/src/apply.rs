@@ -56,7 +56,11 @@ impl IdCache {
             Some(r) => cached(&mut self.supervisor_by_ref, r, || SupervisorId::from_lender_id(r).0),
             None => {
                 let (first, last) = (&a.supervisor_first_name, &a.supervisor_last_name);
-                let by_last = self.supervisor_by_name.entry(first.clone()).or_default();
+                // Looked up before `entry`, which would copy the name for every row.
+                if !self.supervisor_by_name.contains_key(first) {
+                    self.supervisor_by_name.insert(first.clone(), HashMap::new());
+                }
+                let by_last = self.supervisor_by_name.get_mut(first).expect("inserted above");
                 cached(by_last, last, || SupervisorId::from_name(first, last).0)
             }
         });
@@ -248,24 +252,24 @@ impl ImportApply {
             last.iter().map(|&i| serde_json::to_string(&rows[i].extra).expect("a map of strings serialises")).collect();
         sqlx::query(
             "INSERT INTO portfolio.debtors (id, document_type, document_number, first_name, last_name, phone, email,
-                                                country, city, attributes, updated_at, last_import_id)
-                 SELECT id, document_type, document_number, first_name, last_name, phone, email, country, city,
-                        attributes::jsonb, $11, $12
-                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                             $8::text[], $9::text[], $10::text[])
-                      AS u(id, document_type, document_number, first_name, last_name, phone, email, country, city,
-                           attributes)
-                 ON CONFLICT (id) DO UPDATE SET document_type = EXCLUDED.document_type,
-                     document_number = EXCLUDED.document_number, first_name = EXCLUDED.first_name,
-                     last_name = EXCLUDED.last_name, phone = EXCLUDED.phone, email = EXCLUDED.email,
-                     country = EXCLUDED.country, city = EXCLUDED.city, attributes = EXCLUDED.attributes,
-                     updated_at = EXCLUDED.updated_at, version = debtors.version + 1,
-                     last_import_id = EXCLUDED.last_import_id
-                 WHERE (debtors.document_type, debtors.document_number, debtors.first_name, debtors.last_name,
-                        debtors.phone, debtors.email, debtors.country, debtors.city, debtors.attributes)
-                       IS DISTINCT FROM
-                       (EXCLUDED.document_type, EXCLUDED.document_number, EXCLUDED.first_name, EXCLUDED.last_name,
-                        EXCLUDED.phone, EXCLUDED.email, EXCLUDED.country, EXCLUDED.city, EXCLUDED.attributes)",
+                                            country, city, attributes, updated_at, last_import_id)
+             SELECT id, document_type, document_number, first_name, last_name, phone, email, country, city,
+                    attributes::jsonb, $11, $12
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[])
+                  AS u(id, document_type, document_number, first_name, last_name, phone, email, country, city,
+                       attributes)
+             ON CONFLICT (id) DO UPDATE SET document_type = EXCLUDED.document_type,
+                 document_number = EXCLUDED.document_number, first_name = EXCLUDED.first_name,
+                 last_name = EXCLUDED.last_name, phone = EXCLUDED.phone, email = EXCLUDED.email,
+                 country = EXCLUDED.country, city = EXCLUDED.city, attributes = EXCLUDED.attributes,
+                 updated_at = EXCLUDED.updated_at, version = debtors.version + 1,
+                 last_import_id = EXCLUDED.last_import_id
+             WHERE (debtors.document_type, debtors.document_number, debtors.first_name, debtors.last_name,
+                    debtors.phone, debtors.email, debtors.country, debtors.city, debtors.attributes)
+                   IS DISTINCT FROM
+                   (EXCLUDED.document_type, EXCLUDED.document_number, EXCLUDED.first_name, EXCLUDED.last_name,
+                    EXCLUDED.phone, EXCLUDED.email, EXCLUDED.country, EXCLUDED.city, EXCLUDED.attributes)",
         )
         .bind(&ids)
         .bind(&document_type)

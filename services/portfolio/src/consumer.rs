@@ -161,9 +161,8 @@ impl ImportHandler {
 /// Reads and decodes an import's batches in stream order, until the receiver is gone or a batch cannot be read.
 async fn read_batches(mut rows: Replay, batches: tokio::sync::mpsc::Sender<Result<ImportRows, HandleError>>) {
     loop {
-        let next = match rows.next(Duration::from_secs(5)).await {
-            Ok(None) => continue,
-            Ok(Some(message)) => {
+        let next = match rows.next().await {
+            Ok(message) => {
                 let decoding = std::time::Instant::now();
                 let batch = message.envelope.decode::<ImportRows>().map(|e| e.data).map_err(HandleError::from);
                 metrics::histogram!("recaudo_import_apply_seconds", "step" => "decode")
@@ -188,10 +187,7 @@ enum Ended {
 /// Reads the import stream until this import's `import.completed` or `import.failed`.
 async fn watch_outcome(mut control: Replay, id: uuid::Uuid) -> Result<Ended, HandleError> {
     loop {
-        let Some(event) = control.next(Duration::from_secs(5)).await.map_err(HandleError::retry)? else {
-            continue;
-        };
-        let envelope = event.envelope;
+        let envelope = control.next().await.map_err(HandleError::retry)?.envelope;
         if envelope.ty == ImportCompleted::TYPE {
             let e = envelope.decode::<ImportCompleted>()?.data;
             if e.import_id == id {
@@ -209,10 +205,6 @@ async fn record(
     state: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
-    let mode = match started.mode {
-        recaudo_events::ImportMode::Full => "full",
-        recaudo_events::ImportMode::Delta => "delta",
-    };
     sqlx::query(
         // An applied import's account snapshots are published from the start of its credits (`snapshots_after`).
         "INSERT INTO portfolio.imports (id, mode, as_of, state, created_at, applied_at, snapshots_after)
@@ -220,7 +212,7 @@ async fn record(
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(started.import_id)
-    .bind(mode)
+    .bind(started.mode.as_str())
     .bind(started.as_of)
     .bind(state)
     .bind(now)
