@@ -191,9 +191,9 @@ pub async fn migrate(env: &Env, targets: &[Target]) -> anyhow::Result<()> {
     let common = CommonConfig::from_env(env)?;
     db::ensure_database(&common.database_url).await?;
     let pool = db::connect(&common.database_url, 2).await?;
-    for t in targets {
-        let applied = db::migrate(&pool, t.schema(), &t.migrations()).await?;
-        println!("{}: {applied} migration(s) applied", t.name());
+    for (name, schema, migrations) in services::schemas(targets) {
+        let applied = db::migrate(&pool, schema, &migrations).await?;
+        println!("{name}: {applied} migration(s) applied");
     }
     pool.close().await;
     Ok(())

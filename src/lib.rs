@@ -6,4 +6,4 @@ pub mod import;
 pub mod schemas;
 pub mod services;
 
-pub use services::{serve, Target};
+pub use services::{build, serve, Target};

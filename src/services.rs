@@ -5,8 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use recaudo_events::Channel;
+use recaudo_access::AccessConfig;
 use recaudo_runtime::process::{self, ServiceDef};
-use recaudo_runtime::{CommonConfig, Env, Migration};
+use recaudo_runtime::{Application, CommonConfig, Env, Migration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -115,9 +116,31 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    build(env, targets, channel, listener, shutdown).await?.run().await
+}
+
+/// `targets` started behind the access layer, ready to serve (tests read the routes it serves).
+pub async fn build(
+    env: Env,
+    targets: &[Target],
+    channel: Channel,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Application> {
     let common = CommonConfig::from_env(&env)?;
-    let defs = targets.iter().map(|t| t.definition(&env, channel)).collect::<anyhow::Result<Vec<_>>>()?;
-    process::run(common, env, listener, defs, shutdown).await
+    // Access comes first: its gate guards the protected routes of every service after it.
+    let mut defs = vec![recaudo_access::service(AccessConfig::from_env(&env)?)];
+    for t in targets {
+        defs.push(t.definition(&env, channel)?);
+    }
+    process::build(common, env, listener, defs, shutdown).await
+}
+
+/// Every schema a process migrates: the access layer's, then the services'.
+pub fn schemas(targets: &[Target]) -> Vec<(&'static str, &'static str, Vec<Migration>)> {
+    let mut list = vec![(recaudo_access::NAME, recaudo_access::SCHEMA, recaudo_access::migrations())];
+    list.extend(targets.iter().map(|t| (t.name(), t.schema(), t.migrations())));
+    list
 }
 
 #[cfg(test)]

@@ -21,10 +21,10 @@ async fn each_service_runs_in_its_own_process() {
     let dispatcher = App::spawn(dispatcher_env, &[Target::Dispatcher]).await;
     let metrics = App::spawn(infra.env(&now), &[Target::Metrics]).await;
 
-    // Each process serves only its own routes, plus the probes.
+    // Each process serves only its own routes, plus the probes and the access layer every process runs.
     assert_eq!(ingestion.get("/api/kpis").await.0, 404);
     let ready = scheduler.get_ok("/readyz").await;
-    assert_eq!(ready["migrations"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["scheduler"]);
+    assert_eq!(ready["migrations"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["access", "scheduler"]);
 
     let import = ingestion.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
     assert_eq!(import["state"], "completed");

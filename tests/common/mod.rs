@@ -8,15 +8,24 @@ use std::time::Duration;
 use recaudo::Target;
 use recaudo_events::Channel;
 use recaudo_runtime::Env;
+use recaudo_testkit::idp::TestIdp;
 use recaudo_testkit::{eventually, NatsServer, TestDb};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// The audience and the configured admin of every test's processes.
+pub const AUDIENCE: &str = "recaudo-test";
+pub const ADMIN: &str = "test-admin";
+/// Not a product setting: the bearer token `App` sends by default (the test admin's).
+const DEFAULT_BEARER: &str = "TEST_DEFAULT_BEARER";
+
 pub struct Infra {
     pub db: TestDb,
     pub nats: NatsServer,
+    /// The identity provider every process of the test trusts.
+    pub idp: TestIdp,
 }
 
 impl Infra {
@@ -29,6 +38,7 @@ impl Infra {
         Infra {
             db: TestDb::create().await.expect("test database"),
             nats: NatsServer::start_with_config(config).expect("nats-server"),
+            idp: TestIdp::start(AUDIENCE).await,
         }
     }
 
@@ -39,7 +49,11 @@ impl Infra {
             ("NATS_URL", self.nats.url.as_str()),
             ("RECAUDO_SCHEDULER_TICK_MS", "100"),
             ("RECAUDO_SHUTDOWN_GRACE_SECS", "5"),
+            ("RECAUDO_OIDC_ISSUER", self.idp.issuer.as_str()),
+            ("RECAUDO_OIDC_AUDIENCE", AUDIENCE),
+            ("RECAUDO_ADMIN_SUBJECTS", ADMIN),
         ]);
+        env.set(DEFAULT_BEARER, self.idp.token(ADMIN));
         for (k, v) in extra {
             env.set(k, *v);
         }
@@ -54,7 +68,12 @@ impl Infra {
 /// One running `recaudo serve` in this test process.
 pub struct App {
     pub base: String,
+    /// Sends the test admin's token unless a request sets its own `Authorization`.
     pub http: reqwest::Client,
+    /// Without any credential.
+    pub anonymous: reqwest::Client,
+    /// The routes the process serves.
+    pub routes: Vec<recaudo_runtime::RouteEntry>,
     shutdown: CancellationToken,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -64,11 +83,21 @@ impl App {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
-        let targets = targets.to_vec();
-        let token = shutdown.clone();
-        let handle = tokio::spawn(async move { recaudo::serve(env, &targets, Channel::Sms, listener, token).await });
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        let app = App { base, http, shutdown, handle };
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = env.raw(DEFAULT_BEARER) {
+            headers.insert("authorization", format!("Bearer {token}").parse().expect("header"));
+        }
+        let application = recaudo::build(env, targets, Channel::Sms, listener, shutdown.clone()).await.expect("start");
+        let routes = application.routes.clone();
+        let handle = tokio::spawn(application.run());
+        let anonymous =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .expect("client");
+        let app = App { base, http, anonymous, routes, shutdown, handle };
         let url = format!("{}/readyz", app.base);
         let client = app.http.clone();
         eventually("the process to be ready", WAIT, || {

@@ -19,6 +19,15 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// A missing or invalid credential, with a code saying which (`no_credential`, `token_expired`, ...).
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: String },
+    /// The caller is known but their role or scopes do not allow this route.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// A dependency (the identity provider, say) cannot answer now; worth a retry.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -32,11 +41,26 @@ impl ApiError {
         ApiError::BadRequest { code, message: message.into() }
     }
 
+    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Unauthenticated { code, message: message.into() }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Forbidden { code, message: message.into() }
+    }
+
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Unavailable { code, message: message.into() }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Unauthenticated { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -60,16 +84,98 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+        let mut response = (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: a 401 names the scheme the client should use.
+            response.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Who may reach a route without a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Needs a credential: the access gate runs before the handler.
+    Protected,
+    /// Reachable by anyone; the route carries its own proof (a probe, an unguessable link token, a provider's
+    /// signature, the sign-in redirect itself).
+    Public,
+}
+
+/// A route as the process serves it, for the checks that no route ships unprotected or undocumented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteEntry {
+    pub path: String,
+    pub visibility: Visibility,
+}
+
+/// A service's routes, each declared protected or public. The process puts every protected route behind the access
+/// gate; there is no other way to add a route, so none can be served by mistake without a credential.
+pub struct Routes<S = ()> {
+    pub(crate) protected: Router<S>,
+    pub(crate) public: Router<S>,
+    pub(crate) table: Vec<RouteEntry>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
+    fn default() -> Self {
+        Routes { protected: Router::new(), public: Router::new(), table: Vec::new() }
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn protected(mut self, path: &str, methods: axum::routing::MethodRouter<S>) -> Self {
+        self.protected = self.protected.route(path, methods);
+        self.table.push(RouteEntry { path: path.to_string(), visibility: Visibility::Protected });
+        self
+    }
+
+    pub fn public(mut self, path: &str, methods: axum::routing::MethodRouter<S>) -> Self {
+        self.public = self.public.route(path, methods);
+        self.table.push(RouteEntry { path: path.to_string(), visibility: Visibility::Public });
+        self
+    }
+
+    /// A whole public router (a provider simulator) mounted under `prefix`.
+    pub fn public_nest(mut self, prefix: &str, router: Router<S>) -> Self {
+        self.public = self.public.nest(prefix, router);
+        self.table.push(RouteEntry { path: format!("{prefix}/{{*rest}}"), visibility: Visibility::Public });
+        self
+    }
+
+    pub fn with_state<S2>(self, state: S) -> Routes<S2> {
+        Routes {
+            protected: self.protected.with_state(state.clone()),
+            public: self.public.with_state(state),
+            table: self.table,
+        }
+    }
+}
+
+impl Routes<()> {
+    pub fn merge(mut self, other: Routes<()>) -> Self {
+        self.protected = self.protected.merge(other.protected);
+        self.public = self.public.merge(other.public);
+        self.table.extend(other.table);
+        self
+    }
+
+    pub fn table(&self) -> &[RouteEntry] {
+        &self.table
     }
 }
 
 /// `/healthz`, `/readyz` and `/metrics`.
-pub fn probes(infra: Infra) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+pub fn probes(infra: Infra) -> Routes {
+    Routes::new()
+        .public("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .public("/readyz", get(readyz))
+        .public("/metrics", get(metrics))
         .with_state(infra)
 }
 

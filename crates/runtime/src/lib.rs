@@ -12,5 +12,5 @@ pub mod telemetry;
 pub use clock::Clock;
 pub use config::{CommonConfig, ConfigError, Env};
 pub use db::Migration;
-pub use http::ApiError;
-pub use process::{Infra, Started};
+pub use http::{ApiError, RouteEntry, Routes, Visibility};
+pub use process::{Application, Gate, Infra, Started};

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
+use crate::http::{RouteEntry, Routes};
 use crate::{db, Clock, CommonConfig, Env, Migration};
 
 /// The infrastructure handles a service gets at start-up.
@@ -42,9 +43,14 @@ impl Infra {
     }
 }
 
+/// Wraps the protected routes of every service in the process with the access check (see `recaudo-access`).
+pub type Gate = Box<dyn FnOnce(Router) -> Router + Send>;
+
 /// What a started service hands back: its routes, its background work, and the outboxes to relay.
 pub struct Started {
-    pub router: Router,
+    pub routes: Routes,
+    /// Set by the access layer only: the one gate every protected route sits behind.
+    pub gate: Option<Gate>,
     /// Consumers and timers; each must return soon after the shutdown token is cancelled.
     pub workers: Vec<BoxFuture<'static, ()>>,
     /// Relayed until the workers have stopped, so that what they commit last is still published.
@@ -52,8 +58,13 @@ pub struct Started {
 }
 
 impl Started {
-    pub fn new(router: Router) -> Self {
-        Started { router, workers: Vec::new(), outboxes: Vec::new() }
+    pub fn new(routes: Routes) -> Self {
+        Started { routes, gate: None, workers: Vec::new(), outboxes: Vec::new() }
+    }
+
+    pub fn gate(mut self, gate: Gate) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     pub fn worker(mut self, f: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
@@ -91,6 +102,19 @@ pub struct ServiceDef {
     pub start: StartFn,
 }
 
+/// A process with its services started, about to serve; `routes` lists what it serves (the route checks read it).
+pub struct Application {
+    pub routes: Vec<RouteEntry>,
+    listener: TcpListener,
+    router: Router,
+    pool: PgPool,
+    bus: Bus,
+    grace: std::time::Duration,
+    workers: Vec<BoxFuture<'static, ()>>,
+    outboxes: Vec<Outbox>,
+    shutdown: CancellationToken,
+}
+
 /// Connects to PostgreSQL and NATS, applies the streams, starts `services` and serves their routes on `listener`
 /// until `shutdown` is cancelled; then drains in order: HTTP and consumers first, outbox relays last.
 pub async fn run(
@@ -100,6 +124,18 @@ pub async fn run(
     services: Vec<ServiceDef>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    build(common, env, listener, services, shutdown).await?.run().await
+}
+
+/// Everything [`run`] does before it serves. The first service that hands back a [`Gate`] (the access layer) guards
+/// every protected route; a process with protected routes and no gate refuses to start.
+pub async fn build(
+    common: CommonConfig,
+    env: Env,
+    listener: TcpListener,
+    services: Vec<ServiceDef>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Application> {
     let pool = db::connect(&common.database_url, common.db_max_connections)
         .await
         .with_context(|| "cannot connect to PostgreSQL (DATABASE_URL)")?;
@@ -121,44 +157,73 @@ pub async fn run(
     };
     infra.public_url = common.public_url.clone().unwrap_or_else(|| infra.local_url());
 
-    let mut router = crate::http::probes(infra.clone());
+    let mut routes = crate::http::probes(infra.clone());
+    let mut gate = None;
     let mut workers = Vec::new();
     let mut outboxes = Vec::new();
     let names: Vec<&str> = services.iter().map(|s| s.name).collect();
     for def in services {
         let started =
             (def.start)(infra.clone(), shutdown.clone()).await.with_context(|| format!("cannot start {}", def.name))?;
-        router = router.merge(started.router);
+        routes = routes.merge(started.routes);
+        if gate.is_none() {
+            gate = started.gate;
+        }
         workers.extend(started.workers);
         outboxes.extend(started.outboxes);
     }
-    tracing::info!(services = ?names, addr = %local_addr, public_url = %infra.public_url, "recaudo is up");
-
-    let relay_stop = CancellationToken::new();
-    let relays: Vec<_> =
-        outboxes.into_iter().map(|o| tokio::spawn(o.relay(pool.clone(), bus.clone(), relay_stop.clone()))).collect();
-    let workers: Vec<_> = workers.into_iter().map(tokio::spawn).collect();
-
-    let app = router.layer(TraceLayer::new_for_http());
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let server = tokio::spawn(async move { server.await });
-
-    shutdown.cancelled().await;
-    let grace = common.shutdown_grace;
-    let drain = async {
-        let _ = server.await;
-        for w in workers {
-            let _ = w.await;
-        }
+    let table = routes.table.clone();
+    let protected = match gate {
+        Some(gate) => gate(routes.protected),
+        None if table.iter().all(|r| r.visibility == crate::http::Visibility::Public) => routes.protected,
+        None => anyhow::bail!("this process serves protected routes but runs no access layer to guard them"),
     };
-    if tokio::time::timeout(grace, drain).await.is_err() {
-        tracing::warn!(grace_secs = grace.as_secs(), "work still in flight after the grace period; stopping anyway");
+    let router = routes.public.merge(protected);
+    tracing::info!(services = ?names, addr = %local_addr, public_url = %infra.public_url, "recaudo is up");
+    Ok(Application {
+        routes: table,
+        listener,
+        router,
+        pool,
+        bus,
+        grace: common.shutdown_grace,
+        workers,
+        outboxes,
+        shutdown,
+    })
+}
+
+impl Application {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let Application { listener, router, pool, bus, grace, workers, outboxes, shutdown, .. } = self;
+        let relay_stop = CancellationToken::new();
+        let relays: Vec<_> = outboxes
+            .into_iter()
+            .map(|o| tokio::spawn(o.relay(pool.clone(), bus.clone(), relay_stop.clone())))
+            .collect();
+        let workers: Vec<_> = workers.into_iter().map(tokio::spawn).collect();
+
+        // The peer address reaches handlers (and the audit trail) as `ConnectInfo`.
+        let app = router.layer(TraceLayer::new_for_http()).into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let server = tokio::spawn(async move { server.await });
+
+        shutdown.cancelled().await;
+        let drain = async {
+            let _ = server.await;
+            for w in workers {
+                let _ = w.await;
+            }
+        };
+        if tokio::time::timeout(grace, drain).await.is_err() {
+            tracing::warn!(grace_secs = grace.as_secs(), "work still in flight after the grace period; stopping anyway");
+        }
+        relay_stop.cancel();
+        for r in relays {
+            let _ = tokio::time::timeout(grace, r).await;
+        }
+        pool.close().await;
+        tracing::info!("recaudo stopped");
+        Ok(())
     }
-    relay_stop.cancel();
-    for r in relays {
-        let _ = tokio::time::timeout(grace, r).await;
-    }
-    pool.close().await;
-    tracing::info!("recaudo stopped");
-    Ok(())
 }

@@ -1,6 +1,8 @@
 //! Test harness shared by every crate's integration tests: a fresh PostgreSQL database per test and a private
 //! `nats-server` with JetStream on a free port and a temporary store. Real infrastructure, nothing faked.
 
+pub mod idp;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -4,17 +4,28 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::routing::get;
-use axum::{Json, Router};
-use recaudo_runtime::ApiError;
+use axum::Json;
+use recaudo_access::{audit, scope, AuditEntry, Permission, Principal, Resource};
+use recaudo_domain::DebtorId;
+use recaudo_runtime::{ApiError, Routes};
 use serde_json::{json, Value};
 
 use crate::{attempts, Dispatcher};
 
-pub fn router(d: Arc<Dispatcher>) -> Router {
-    Router::new().route("/api/debtors/{id}/contacts", get(contacts)).with_state(d)
+pub fn routes(d: Arc<Dispatcher>) -> Routes {
+    Routes::new().protected("/api/debtors/{id}/contacts", get(contacts)).with_state(d)
 }
 
-async fn contacts(State(d): State<Arc<Dispatcher>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let list = attempts::for_debtor(&d.pool, &id).await?;
+async fn contacts(
+    State(d): State<Arc<Dispatcher>>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(Permission::DebtorsRead)?;
+    let id = DebtorId::parse(&id).map_err(|e| ApiError::bad_request("invalid_id", e.to_string()))?;
+    let id = id.as_str();
+    scope::require(&d.pool, &who, Resource::Debtor(id), &format!("debtor {id}")).await?;
+    let list = attempts::for_debtor(&d.pool, id).await?;
+    audit::record_read(&d.pool, &who, AuditEntry::new("debtor.contacts.read", "debtor", Some(id))).await?;
     Ok(Json(json!({ "debtor_id": id, "contacts": list })))
 }

@@ -74,9 +74,9 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     let spec =
         ConsumerSpec::new(format!("dispatcher-{}", config.channel), format!("contact.requested.{}", config.channel));
     let consumer = consume::run(infra.bus.clone(), spec, send::RequestHandler(dispatcher.clone()), shutdown);
-    let mut router = api::router(dispatcher.clone()).merge(webhooks::router(dispatcher));
+    let mut routes = api::routes(dispatcher.clone()).merge(webhooks::routes(dispatcher));
     if let Some(sim) = simulator {
-        router = router.nest(SIMULATOR_PATH, sim.router());
+        routes = routes.public_nest(SIMULATOR_PATH, sim.router());
     }
-    Ok(Started::new(router).consumer("dispatcher", consumer).outbox(outbox))
+    Ok(Started::new(routes).consumer("dispatcher", consumer).outbox(outbox))
 }

@@ -7,19 +7,19 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use recaudo_events::ContactStatus;
 use recaudo_providers::{StatusUpdate, WebhookError, WebhookRequest};
-use recaudo_runtime::ApiError;
+use recaudo_runtime::{ApiError, Routes};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::Dispatcher;
 
-pub fn router(d: Arc<Dispatcher>) -> Router {
+/// Public: the provider's signature is the credential, checked before anything else.
+pub fn routes(d: Arc<Dispatcher>) -> Routes {
     let path = format!("/webhooks/twilio/{}/status", d.channel);
-    Router::new().route(&path, post(status)).with_state(d)
+    Routes::new().public(&path, post(status)).with_state(d)
 }
 
 async fn status(

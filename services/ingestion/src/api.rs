@@ -8,12 +8,13 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use recaudo_access::{Permission, Principal};
 use chrono::NaiveDate;
 use futures::StreamExt;
 use recaudo_domain::Country;
 use recaudo_events::ImportMode;
-use recaudo_runtime::ApiError;
+use recaudo_runtime::{ApiError, Routes};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -36,13 +37,13 @@ pub struct AppState {
     pub tracker: TaskTracker,
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/api/imports", get(list).post(create).layer(DefaultBodyLimit::disable()))
-        .route("/api/imports/{id}", get(show))
-        .route("/api/imports/{id}/errors", get(errors))
-        .route("/api/import-profiles", get(list_profiles))
-        .route("/api/import-profiles/{name}", get(show_profile).put(put_profile).delete(delete_profile))
+pub fn routes(state: Arc<AppState>) -> Routes {
+    Routes::new()
+        .protected("/api/imports", get(list).post(create).layer(DefaultBodyLimit::disable()))
+        .protected("/api/imports/{id}", get(show))
+        .protected("/api/imports/{id}/errors", get(errors))
+        .protected("/api/import-profiles", get(list_profiles))
+        .protected("/api/import-profiles/{name}", get(show_profile).put(put_profile).delete(delete_profile))
         .with_state(state)
 }
 
@@ -128,9 +129,11 @@ impl CreateParams {
 /// Streams the body to a temporary file (hashing it on the way) and starts the import in the background.
 async fn create(
     State(state): State<Arc<AppState>>,
+    who: Principal,
     Query(params): Query<CreateParams>,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
+    who.require(Permission::ImportsWrite)?;
     let request = params.into_request()?;
     let request = state.importer.resolve(request).await.map_err(profile_error)?;
     let upload = receive(body, state.config.max_upload_bytes).await?;
@@ -196,7 +199,12 @@ async fn receive(body: Body, max_bytes: u64) -> Result<TempUpload, ApiError> {
     Ok(TempUpload { upload, _file: path })
 }
 
-async fn show(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn show(
+    State(state): State<Arc<AppState>>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Permission::ImportsRead)?;
     let id = parse_id(&id)?;
     let pool = state.importer.pool();
     let view = imports::find(pool, id).await?.ok_or_else(|| ApiError::NotFound(format!("no import {id}")))?;
@@ -222,9 +230,11 @@ struct Page {
 
 async fn errors(
     State(state): State<Arc<AppState>>,
+    who: Principal,
     Path(id): Path<String>,
     Query(page): Query<Page>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Permission::ImportsRead)?;
     let id = parse_id(&id)?;
     let pool = state.importer.pool();
     imports::find(pool, id).await?.ok_or_else(|| ApiError::NotFound(format!("no import {id}")))?;
@@ -244,7 +254,8 @@ async fn errors(
     Ok(Json(json!({ "import_id": id, "offset": offset, "limit": limit, "errors": list })))
 }
 
-async fn list(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list(State(state): State<Arc<AppState>>, who: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Permission::ImportsRead)?;
     let list = imports::recent(state.importer.pool(), 100).await?;
     Ok(Json(json!({ "imports": list })))
 }
@@ -261,15 +272,18 @@ fn profile_error(e: ProfileError) -> ApiError {
     }
 }
 
-async fn list_profiles(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_profiles(State(state): State<Arc<AppState>>, who: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Permission::ImportsRead)?;
     let list = profiles::list(state.importer.pool()).await.map_err(profile_error)?;
     Ok(Json(json!({ "profiles": list })))
 }
 
 async fn show_profile(
     State(state): State<Arc<AppState>>,
+    who: Principal,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Permission::ImportsRead)?;
     match profiles::get(state.importer.pool(), &name).await {
         Ok(p) => Ok(Json(json!(p))),
         Err(ProfileError::NotFound(n)) => Err(ApiError::NotFound(format!("no import profile named {n:?}"))),
@@ -281,17 +295,24 @@ async fn show_profile(
 /// "delimiter": ";", "date_order": "day_first", "decimal": "comma", "default_country": "CO"}`, all optional.
 async fn put_profile(
     State(state): State<Arc<AppState>>,
+    who: Principal,
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Permission::ImportsWrite)?;
     let options: ReadOptions = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_profile", format!("the body is not a valid profile: {e}")))?;
     let now = state.importer.clock().now();
     profiles::put(state.importer.pool(), &name, &options, now).await.map_err(profile_error)?;
-    show_profile(State(state), Path(name)).await
+    show_profile(State(state), who, Path(name)).await
 }
 
-async fn delete_profile(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_profile(
+    State(state): State<Arc<AppState>>,
+    who: Principal,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    who.require(Permission::ImportsWrite)?;
     match profiles::delete(state.importer.pool(), &name).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(ProfileError::NotFound(n)) => Err(ApiError::NotFound(format!("no import profile named {n:?}"))),

@@ -137,7 +137,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         tracker.close();
         tracker.wait().await;
     };
-    Ok(Started::new(api::router(state).merge(payments::router(intake)))
+    Ok(Started::new(api::routes(state).merge(payments::routes(intake)))
         .consumer("ingestion-applied", consumer)
         .worker(drain_uploads)
         .outbox(outbox))

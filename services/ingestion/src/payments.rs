@@ -7,12 +7,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
+use recaudo_access::{Permission, Principal};
 use chrono::NaiveDate;
 use recaudo_bus::outbox::Outbox;
 use recaudo_domain::CreditId;
 use recaudo_events::{PaymentReceived, PaymentSource};
-use recaudo_runtime::{ApiError, Clock};
+use recaudo_runtime::{ApiError, Clock, Routes};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::json;
@@ -27,7 +28,7 @@ pub struct PaymentIntake {
     pub pool: PgPool,
     pub outbox: Outbox,
     pub clock: Clock,
-    /// Shared secret of `POST /api/payments`; the endpoint is off without one.
+    /// Shared secret of `POST /api/payments`: when set, a signature is required beside the credential.
     pub secret: Option<String>,
     pub tolerance_secs: i64,
 }
@@ -59,8 +60,8 @@ impl PaymentIntake {
     }
 }
 
-pub fn router(intake: Arc<PaymentIntake>) -> Router {
-    Router::new().route("/api/payments", post(receive)).with_state(intake)
+pub fn routes(intake: Arc<PaymentIntake>) -> Routes {
+    Routes::new().protected("/api/payments", post(receive)).with_state(intake)
 }
 
 /// One payment as the API takes it.
@@ -83,24 +84,23 @@ enum Body {
     One(PaymentInput),
 }
 
-/// `POST /api/payments`: one payment object or an array of them, signed (`Recaudo-Signature`). All or nothing: a
-/// body with an invalid payment is refused whole, with every problem listed.
+/// `POST /api/payments`: one payment object or an array of them, by a caller with `payments:write` (a service
+/// credential, a manager, an admin); also signed (`Recaudo-Signature`) when `RECAUDO_PAYMENTS_SECRET` is set. All
+/// or nothing: a body with an invalid payment is refused whole, with every problem listed.
 async fn receive(
     State(intake): State<Arc<PaymentIntake>>,
+    who: Principal,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let Some(secret) = &intake.secret else {
-        return Err(ApiError::bad_request(
-            "not_configured",
-            "payments by API are off: set RECAUDO_PAYMENTS_SECRET to the secret shared with the lender",
-        ));
-    };
-    let header = headers.get(signature::HEADER).and_then(|v| v.to_str().ok());
-    signature::verify(secret, header, &body, intake.clock.now(), intake.tolerance_secs).map_err(|e| match e {
-        SignatureError::Malformed => ApiError::bad_request("malformed_signature", e.to_string()),
-        other => ApiError::Unauthorized(other.to_string()),
-    })?;
+    who.require(Permission::PaymentsWrite)?;
+    if let Some(secret) = &intake.secret {
+        let header = headers.get(signature::HEADER).and_then(|v| v.to_str().ok());
+        signature::verify(secret, header, &body, intake.clock.now(), intake.tolerance_secs).map_err(|e| match e {
+            SignatureError::Malformed => ApiError::bad_request("malformed_signature", e.to_string()),
+            other => ApiError::Unauthorized(other.to_string()),
+        })?;
+    }
     let inputs = match serde_json::from_slice::<Body>(&body) {
         Ok(Body::Many(list)) => list,
         Ok(Body::One(one)) => vec![one],

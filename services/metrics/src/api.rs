@@ -4,16 +4,18 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
-use recaudo_runtime::ApiError;
+use axum::Json;
+use recaudo_access::{Permission, Principal};
+use recaudo_runtime::{ApiError, Routes};
 use serde_json::{json, Map, Value};
 use sqlx::PgPool;
 
-pub fn router(pool: PgPool) -> Router {
-    Router::new().route("/api/kpis", get(kpis)).with_state(pool)
+pub fn routes(pool: PgPool) -> Routes {
+    Routes::new().protected("/api/kpis", get(kpis)).with_state(pool)
 }
 
-async fn kpis(State(pool): State<PgPool>) -> Result<Json<Value>, ApiError> {
+async fn kpis(State(pool): State<PgPool>, who: Principal) -> Result<Json<Value>, ApiError> {
+    who.require(Permission::ReportsRead)?;
     let rows: Vec<(String, String, i64)> =
         sqlx::query_as("SELECT name, label, value FROM metrics.counters").fetch_all(&pool).await?;
     let debtors: i64 = sqlx::query_scalar("SELECT count(*) FROM metrics.debtors").fetch_one(&pool).await?;

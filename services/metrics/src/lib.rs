@@ -32,7 +32,7 @@ pub fn service() -> ServiceDef {
 }
 
 async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Started> {
-    let mut started = Started::new(api::router(infra.pool.clone()));
+    let mut started = Started::new(api::routes(infra.pool.clone()));
     for domain in DOMAINS {
         let durable = format!("metrics-{domain}");
         let handler = projection::Counter { pool: infra.pool.clone(), consumer: durable.clone() };

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::NaiveDate;
-use recaudo_runtime::ApiError;
+use recaudo_access::{audit, scope, AuditEntry, Permission, Principal, Resource};
+use recaudo_domain::DebtorId;
+use recaudo_runtime::{ApiError, Routes};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -15,8 +17,13 @@ use uuid::Uuid;
 
 type Db = Arc<PgPool>;
 
-pub fn router(pool: Db) -> Router {
-    Router::new().route("/api/debtors/{id}", get(debtor)).route("/api/advisors", get(advisors)).with_state(pool)
+pub fn routes(pool: Db) -> Routes {
+    Routes::new().protected("/api/debtors/{id}", get(debtor)).protected("/api/advisors", get(advisors)).with_state(pool)
+}
+
+/// A debtor id from a path: checked where it enters, so that no byte PostgreSQL refuses reaches a query.
+pub fn debtor_id(raw: &str) -> Result<DebtorId, ApiError> {
+    DebtorId::parse(raw).map_err(|e| ApiError::bad_request("invalid_id", e.to_string()))
 }
 
 #[derive(Serialize, FromRow)]
@@ -88,22 +95,27 @@ const ADVISOR_SELECT: &str = "
 
 /// The debtor with their credits; `advisor` and `supervisor` are those of the debtor's most overdue open credit
 /// (a debtor's credits normally share one advisor; each credit also names its own).
-async fn debtor(State(pool): State<Db>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn debtor(State(pool): State<Db>, who: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    who.require(Permission::DebtorsRead)?;
+    let id = debtor_id(&id)?;
+    let id = id.as_str();
+    scope::require(&pool, &who, Resource::Debtor(id), &format!("debtor {id}")).await?;
     let debtor: DebtorRow = sqlx::query_as(
         "SELECT id, document_type, document_number, first_name, last_name, phone, email, country, city, attributes
          FROM portfolio.debtors WHERE id = $1",
     )
-    .bind(&id)
+    .bind(id)
     .fetch_optional(&*pool)
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no debtor {id}")))?;
+    audit::record_read(&pool, &who, AuditEntry::new("debtor.read", "debtor", Some(id))).await?;
     let credits: Vec<CreditRow> = sqlx::query_as(
         "SELECT id, product, currency, balance_total, balance_overdue, installment, due_date, days_past_due, status,
                 advisor_id
          FROM portfolio.credits WHERE debtor_id = $1
          ORDER BY (status = 'open') DESC, days_past_due DESC, id",
     )
-    .bind(&id)
+    .bind(id)
     .fetch_all(&*pool)
     .await?;
     let advisor_ids: Vec<Uuid> = credits.iter().filter_map(|c| c.advisor_id).collect();
@@ -128,8 +140,15 @@ async fn debtor(State(pool): State<Db>, Path(id): Path<String>) -> Result<Json<V
     Ok(Json(body))
 }
 
-async fn advisors(State(pool): State<Db>) -> Result<Json<Value>, ApiError> {
-    let rows: Vec<AdvisorRow> =
-        sqlx::query_as(&format!("{ADVISOR_SELECT} ORDER BY a.last_name, a.first_name, a.id")).fetch_all(&*pool).await?;
+/// The advisors the caller sees: all of them, a supervisor's team, or an advisor's own record.
+async fn advisors(State(pool): State<Db>, who: Principal) -> Result<Json<Value>, ApiError> {
+    who.require(Permission::AdvisorsRead)?;
+    let visible = scope::visible_advisors(&pool, &who).await?;
+    let rows: Vec<AdvisorRow> = sqlx::query_as(&format!(
+        "{ADVISOR_SELECT} WHERE $1::uuid[] IS NULL OR a.id = ANY($1) ORDER BY a.last_name, a.first_name, a.id"
+    ))
+    .bind(visible)
+    .fetch_all(&*pool)
+    .await?;
     Ok(Json(json!({ "advisors": rows.iter().map(AdvisorRow::to_json).collect::<Vec<_>>() })))
 }

@@ -69,7 +69,7 @@ async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Star
         payments,
         shutdown,
     );
-    Ok(Started::new(api::router(Arc::new(infra.pool.clone())))
+    Ok(Started::new(api::routes(Arc::new(infra.pool.clone())))
         .consumer(consumer::CONSUMER, consumer)
         .worker(publisher)
         .consumer("portfolio-payments", payments)

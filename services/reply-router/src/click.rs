@@ -20,8 +20,9 @@ use uuid::Uuid;
 
 use crate::Router;
 
-pub fn router(r: Arc<Router>) -> axum::Router {
-    axum::Router::new().route("/r/{token}", get(click)).with_state(r)
+/// Public: the unguessable token is the credential.
+pub fn routes(r: Arc<Router>) -> recaudo_runtime::Routes {
+    recaudo_runtime::Routes::new().public("/r/{token}", get(click)).with_state(r)
 }
 
 #[derive(FromRow)]

@@ -74,7 +74,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         handler(),
         shutdown,
     );
-    Ok(Started::new(click::router(router.clone()).merge(queue::router(router)))
+    Ok(Started::new(click::routes(router.clone()).merge(queue::routes(router)))
         .consumer("reply-router-portfolio", portfolio)
         .consumer("reply-router-attempts", attempts)
         .outbox(outbox))

@@ -6,7 +6,8 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use recaudo_runtime::ApiError;
+use recaudo_access::{audit, scope, AuditEntry, Permission, Principal, Resource};
+use recaudo_runtime::{ApiError, Routes};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::FromRow;
@@ -14,8 +15,8 @@ use uuid::Uuid;
 
 use crate::Router;
 
-pub fn router(r: Arc<Router>) -> axum::Router {
-    axum::Router::new().route("/api/advisors/{id}/queue", get(queue)).with_state(r)
+pub fn routes(r: Arc<Router>) -> Routes {
+    Routes::new().protected("/api/advisors/{id}/queue", get(queue)).with_state(r)
 }
 
 #[derive(Serialize, FromRow)]
@@ -31,9 +32,11 @@ struct Item {
     due_at: DateTime<Utc>,
 }
 
-async fn queue(State(r): State<Arc<Router>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn queue(State(r): State<Arc<Router>>, who: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    who.require(Permission::QueuesRead)?;
     let advisor_id: Uuid =
-        id.parse().map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not an advisor id")))?;
+        id.parse().map_err(|_| ApiError::bad_request("invalid_id", "expected an advisor id (a UUID from GET /api/advisors)"))?;
+    scope::require(&r.pool, &who, Resource::Advisor(advisor_id), &format!("advisor {advisor_id}")).await?;
     let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM reply_router.advisors WHERE id = $1)")
         .bind(advisor_id)
         .fetch_one(&r.pool)
@@ -49,5 +52,7 @@ async fn queue(State(r): State<Arc<Router>>, Path(id): Path<String>) -> Result<J
     .bind(advisor_id)
     .fetch_all(&r.pool)
     .await?;
+    let id = advisor_id.to_string();
+    audit::record_read(&r.pool, &who, AuditEntry::new("queue.read", "advisor", Some(&id))).await?;
     Ok(Json(json!({ "advisor_id": advisor_id, "items": items })))
 }

@@ -66,7 +66,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         shutdown.clone(),
     );
     let planner = planner::Planner::new(infra.pool.clone(), outbox.clone(), infra.clock.clone());
-    Ok(Started::new(axum::Router::new())
+    Ok(Started::new(recaudo_runtime::Routes::new())
         .consumer("scheduler-portfolio", consumer)
         .worker(planner.run(config.tick, wake, shutdown))
         .outbox(outbox))

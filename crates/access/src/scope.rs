@@ -1,0 +1,81 @@
+//! Scope: which debtors and advisors a principal sees. Decided here and only here; every route, live stream and
+//! export asks these functions. Outside the scope a resource answers 404 (its existence is not revealed).
+//!
+//! Assignments come from portfolio's events (`access.accounts`, `access.advisors`), read at every request: an
+//! advisor reassigned away from a debtor loses access as soon as the reassignment is published, with nothing
+//! cached in a token or a session.
+
+use recaudo_runtime::ApiError;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::principal::{Principal, Team};
+
+/// Something whose visibility depends on who asks.
+#[derive(Debug, Clone, Copy)]
+pub enum Resource<'a> {
+    /// A debtor (`id_cliente`), with their credits, contacts and cases.
+    Debtor(&'a str),
+    /// An advisor, with their queue.
+    Advisor(Uuid),
+}
+
+/// Whether `who` may see `resource`.
+pub async fn allows(pool: &PgPool, who: &Principal, resource: Resource<'_>) -> Result<bool, sqlx::Error> {
+    match (who.team(), resource) {
+        (Team::Everyone, _) => Ok(true),
+        (Team::Advisor(me), Resource::Advisor(id)) => Ok(me.0 == id),
+        (Team::Supervisor(me), Resource::Advisor(id)) => {
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM access.advisors WHERE advisor_id = $1 AND supervisor_id = $2)",
+            )
+            .bind(id)
+            .bind(me.0)
+            .fetch_one(pool)
+            .await
+        }
+        (Team::Advisor(me), Resource::Debtor(id)) => {
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM access.accounts WHERE debtor_id = $1 AND advisor_id = $2)",
+            )
+            .bind(id)
+            .bind(me.0)
+            .fetch_one(pool)
+            .await
+        }
+        (Team::Supervisor(me), Resource::Debtor(id)) => {
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM access.accounts c JOIN access.advisors a ON a.advisor_id = c.advisor_id
+                                WHERE c.debtor_id = $1 AND a.supervisor_id = $2)",
+            )
+            .bind(id)
+            .bind(me.0)
+            .fetch_one(pool)
+            .await
+        }
+    }
+}
+
+/// 404 unless `who` may see `resource`; `what` names it in the message ("debtor C001").
+pub async fn require(pool: &PgPool, who: &Principal, resource: Resource<'_>, what: &str) -> Result<(), ApiError> {
+    if allows(pool, who, resource).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("no {what}")))
+    }
+}
+
+/// The advisors `who` sees, for lists: `None` means every advisor.
+pub async fn visible_advisors(pool: &PgPool, who: &Principal) -> Result<Option<Vec<Uuid>>, sqlx::Error> {
+    match who.team() {
+        Team::Everyone => Ok(None),
+        Team::Advisor(me) => Ok(Some(vec![me.0])),
+        Team::Supervisor(me) => {
+            let ids = sqlx::query_scalar("SELECT advisor_id FROM access.advisors WHERE supervisor_id = $1")
+                .bind(me.0)
+                .fetch_all(pool)
+                .await?;
+            Ok(Some(ids))
+        }
+    }
+}
