@@ -66,6 +66,21 @@ enum Command {
         #[command(subcommand)]
         action: crate::import::ProfilesAction,
     },
+    /// The directory: who has which role.
+    Users {
+        #[command(subcommand)]
+        action: crate::access::UsersAction,
+    },
+    /// Service credentials for internal systems.
+    Credentials {
+        #[command(subcommand)]
+        action: crate::access::CredentialsAction,
+    },
+    /// Development helpers (the built-in identity provider).
+    Dev {
+        #[command(subcommand)]
+        action: crate::access::DevAction,
+    },
     /// The event JSON Schemas in proto-schemas/events/.
     Schemas {
         #[command(subcommand)]
@@ -164,6 +179,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Payments { action } => crate::import::payments(&env, action).await,
         Command::Profiles { action } => crate::import::profiles(&env, action).await,
+        Command::Users { action } => crate::access::users(&env, action).await,
+        Command::Credentials { action } => crate::access::credentials(&env, action).await,
+        Command::Dev { action } => crate::access::dev(&env, action).await,
         Command::Schemas { action: SchemasAction::Write { root } } => {
             for path in crate::schemas::write(&root)? {
                 println!("wrote {}", path.display());

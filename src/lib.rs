@@ -1,6 +1,7 @@
 //! The `recaudo` binary's library: which services a process runs, and the commands (`serve`, `migrate`,
 //! `streams apply`, `import`, `schemas`).
 
+pub mod access;
 pub mod cli;
 pub mod import;
 pub mod schemas;

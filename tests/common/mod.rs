@@ -81,6 +81,11 @@ pub struct App {
 impl App {
     pub async fn spawn(env: Env, targets: &[Target]) -> App {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::spawn_on(listener, env, targets).await
+    }
+
+    /// On a listener the test bound itself (to know the address before the process starts).
+    pub async fn spawn_on(listener: tokio::net::TcpListener, env: Env, targets: &[Target]) -> App {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
         let mut headers = reqwest::header::HeaderMap::new();
@@ -118,6 +123,28 @@ impl App {
         let resp = self.http.get(format!("{}{path}", self.base)).send().await.expect("GET");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET path` with `token` as the bearer credential.
+    pub async fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
+        let resp = self.anonymous.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.expect("GET");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Gives `subject` a role in the directory (as the test admin), waiting until the advisor or supervisor it
+    /// names is known to the access layer.
+    pub async fn put_user(&self, subject: &str, body: Value) {
+        let url = format!("{}/api/users/{subject}", self.base);
+        eventually("the directory to accept the user", WAIT, || async {
+            let resp = self.http.put(&url).json(&body).send().await.ok()?;
+            match resp.status().as_u16() {
+                200 => Some(()),
+                400 => None,
+                other => panic!("PUT /api/users/{subject}: {other} {:?}", resp.text().await),
+            }
+        })
+        .await;
     }
 
     pub async fn get_ok(&self, path: &str) -> Value {

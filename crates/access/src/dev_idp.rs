@@ -274,3 +274,49 @@ pub(crate) async fn token(State(access): State<Arc<Access>>, Form(req): Form<Tok
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
+
+/// `recaudo dev token --role R`: a token from the development provider for a demo user of that role, put in the
+/// directory if needed. Advisors and supervisors are bound to `record` (an id from `GET /api/advisors`), or to the
+/// first one the access layer knows. Returns the subject and the token.
+pub async fn cli_token(
+    pool: &PgPool,
+    config: &crate::AccessConfig,
+    public_url: &str,
+    role: crate::Role,
+    record: Option<uuid::Uuid>,
+    ttl: Duration,
+) -> anyhow::Result<(String, String)> {
+    use crate::directory::Assignment;
+    use crate::Role;
+    if !matches!(config.identity, crate::Identity::Development) {
+        anyhow::bail!("the development identity provider is off; set RECAUDO_DEV_IDP=on (never in production)");
+    }
+    let pick = |sql: &'static str| async move {
+        match record {
+            Some(id) => Ok::<_, anyhow::Error>(id),
+            None => sqlx::query_scalar::<_, uuid::Uuid>(sql).fetch_optional(pool).await?.ok_or_else(|| {
+                anyhow::anyhow!("no advisors are known yet: import a client file first (`make run` does)")
+            }),
+        }
+    };
+    let (subject, assignment) = match role {
+        Role::Advisor => {
+            let id = pick("SELECT advisor_id FROM access.advisors ORDER BY advisor_id LIMIT 1").await?;
+            (format!("dev-advisor-{id}"), Assignment { role, advisor_id: Some(id), supervisor_id: None })
+        }
+        Role::Supervisor => {
+            let id = pick(
+                "SELECT supervisor_id FROM access.advisors WHERE supervisor_id IS NOT NULL ORDER BY supervisor_id LIMIT 1",
+            )
+            .await?;
+            (format!("dev-supervisor-{id}"), Assignment { role, advisor_id: None, supervisor_id: Some(id) })
+        }
+        other => (format!("dev-{other}"), Assignment { role: other, advisor_id: None, supervisor_id: None }),
+    };
+    if crate::directory::get(pool, &subject).await?.is_none() {
+        crate::admin::put_user(pool, config, &crate::admin::cli_principal(), &subject, &assignment).await?;
+    }
+    let idp = DevIdp::load(pool, public_url).await?;
+    let token = idp.mint(&subject, &config.audience, ttl, None)?;
+    Ok((subject, token))
+}
