@@ -1,11 +1,14 @@
 # The commands a person runs. Everything the project needs is installed by these targets (see scripts/).
-.PHONY: run test infra lint fmt schemas build bench-ingest
+.PHONY: run test test-deps infra lint fmt schemas build bench-ingest
 
 run:            ## The whole system on sample data, with the SMS simulator, at http://127.0.0.1:8080
 	bash scripts/run-demo.sh
 
-test: infra     ## The whole test suite (unit, integration, end-to-end) on real PostgreSQL and NATS
+test: infra test-deps  ## The whole test suite (unit, integration, end-to-end) on real PostgreSQL and NATS
 	cargo test --workspace --all-targets --no-fail-fast
+
+test-deps:      ## The certified OpenID provider the sign-in tests start (oidc-provider on Node.js), from its lockfile
+	npm ci --no-audit --no-fund --prefix tests/oidc-provider
 
 infra:          ## Start (installing where missing) PostgreSQL and NATS JetStream for development
 	bash scripts/dev-infra.sh

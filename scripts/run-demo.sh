@@ -12,6 +12,9 @@ export NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
 export RECAUDO_HTTP_ADDR=${RECAUDO_HTTP_ADDR:-127.0.0.1:8080}
 export RECAUDO_SMS_PROVIDER=${RECAUDO_SMS_PROVIDER:-simulator}
 export RECAUDO_LOG_FORMAT=${RECAUDO_LOG_FORMAT:-pretty}
+# Sign-in through the development identity provider built into the binary (never in production; refused together
+# with RECAUDO_OIDC_ISSUER). `recaudo dev token --role admin` prints a bearer token for curl.
+export RECAUDO_DEV_IDP=${RECAUDO_DEV_IDP:-on}
 # The sample file describes 2026-11-20; the demo runs on the Monday after, at 10:00 in Bogotá, so that every
 # debtor's contact window is open. `make run RECAUDO_NOW=` uses the real clock.
 export RECAUDO_NOW=${RECAUDO_NOW-2026-11-23T15:00:00Z}
@@ -29,16 +32,22 @@ $BIN import "$SAMPLE" --as-of 2026-11-20
 
 cat <<TXT
 
-Recaudo is running at $BASE (Ctrl-C stops it). Where to look:
-  curl -s $BASE/api/kpis                              # KPIs, from the events
-  curl -s $BASE/api/imports                           # imports, with row errors
-  curl -s $BASE/api/debtors/C0000003                  # a debtor, credits, advisor and supervisor
-  curl -s $BASE/api/debtors/C0000003/contacts         # the SMS sent, with the rendered body and reply link
-  curl -si \$(curl -s $BASE/api/debtors/C0000003/contacts | grep -o 'http[^"]*/r/[A-Za-z0-9_-]*' | head -1)
-                                                      # the debtor clicks: 302 to the advisor's WhatsApp
-  curl -s $BASE/api/advisors                          # advisors and their ids
-  curl -s $BASE/api/advisors/<advisor id>/queue       # the advisor's queue
-  curl -s $BASE/metrics                               # Prometheus metrics
+Recaudo is running at $BASE (Ctrl-C stops it). Every /api route needs a credential; in another shell:
+  export RECAUDO_DEV_IDP=on TOKEN=\$($BIN dev token --role admin)      # or manager, auditor, supervisor, advisor
+  alias rc='curl -s -H "Authorization: Bearer \$TOKEN"'
+Where to look:
+  rc $BASE/api/me                                     # who you are: role and scope
+  rc $BASE/api/kpis                                   # KPIs, from the events
+  rc $BASE/api/imports                                # imports, with row errors
+  rc $BASE/api/debtors/C0000003                       # a debtor, credits, advisor and supervisor
+  rc $BASE/api/debtors/C0000003/contacts              # the SMS sent, with the rendered body and reply link
+  curl -si \$(rc $BASE/api/debtors/C0000003/contacts | grep -o 'http[^"]*/r/[A-Za-z0-9_-]*' | head -1)
+                                                      # the debtor clicks (no credential): 302 to the advisor's WhatsApp
+  rc $BASE/api/advisors                               # advisors and their ids
+  rc $BASE/api/advisors/<advisor id>/queue            # the advisor's queue
+  rc "$BASE/api/audit?action=debtor.read"             # the audit trail (admin, auditor)
+  curl -s $BASE/metrics                               # Prometheus metrics (public)
+  Browser sign-in: open $BASE/auth/login?return_to=/api/me and pick a demo user.
 Import another file:  $BIN import fixtures/clients/clientes_con_errores.csv --as-of 2026-11-20
 TXT
 wait $SERVER
