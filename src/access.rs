@@ -74,8 +74,8 @@ pub async fn users(env: &Env, action: UsersAction) -> anyhow::Result<ExitCode> {
     let me = admin::cli_principal();
     match action {
         UsersAction::Put { subject, role, advisor_id, supervisor_id } => {
-            let user = admin::put_user(&pool, &config, &me, &subject, &Assignment { role, advisor_id, supervisor_id })
-                .await?;
+            let user =
+                admin::put_user(&pool, &config, &me, &subject, &Assignment { role, advisor_id, supervisor_id }).await?;
             println!("{}", serde_json::to_string_pretty(&user)?);
         }
         UsersAction::List => {
@@ -123,8 +123,7 @@ pub async fn dev(env: &Env, action: DevAction) -> anyhow::Result<ExitCode> {
     let DevAction::Token { role, record, ttl_hours } = action;
     let public_url = common.public_url.clone().unwrap_or_else(|| format!("http://{}", common.http_addr));
     let ttl = Duration::from_secs(ttl_hours.clamp(1, 24 * 30) * 3600);
-    let (subject, token) =
-        recaudo_access::dev_idp::cli_token(&pool, &config, &public_url, role, record, ttl).await?;
+    let (subject, token) = recaudo_access::dev_idp::cli_token(&pool, &config, &public_url, role, record, ttl).await?;
     eprintln!("token for {subject} ({role}), valid {} h:", ttl.as_secs() / 3600);
     println!("{token}");
     Ok(ExitCode::SUCCESS)

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use recaudo_events::Channel;
 use recaudo_access::AccessConfig;
+use recaudo_events::Channel;
 use recaudo_runtime::process::{self, ServiceDef};
 use recaudo_runtime::{Application, CommonConfig, Env, Migration};
 use tokio::net::TcpListener;

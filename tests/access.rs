@@ -73,8 +73,8 @@ async fn every_bad_token_is_refused_with_its_reason() {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some("rs-1".into());
     let secret = serde_json::to_vec(&idp.rsa_public_jwk()).unwrap();
-    let hmac = jsonwebtoken::encode(&header, &claims(json!({})), &jsonwebtoken::EncodingKey::from_secret(&secret))
-        .unwrap();
+    let hmac =
+        jsonwebtoken::encode(&header, &claims(json!({})), &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
     assert_eq!(code_of(&app, &hmac).await, (401, "algorithm_refused".into()));
 
     // A key the provider never published: refetched once, still unknown; a second try within the minute does not
@@ -275,7 +275,11 @@ async fn service_credentials_have_their_scopes_are_stored_hashed_and_can_be_revo
         .await
         .unwrap();
     assert_eq!(payment.status().as_u16(), 202);
-    let mint = app.anonymous.post(url("/api/credentials")).bearer_auth(&secret).json(&json!({"name": "y", "scopes": ["debtors:read"]}));
+    let mint = app
+        .anonymous
+        .post(url("/api/credentials"))
+        .bearer_auth(&secret)
+        .json(&json!({"name": "y", "scopes": ["debtors:read"]}));
     assert_eq!(mint.send().await.unwrap().status().as_u16(), 403, "a service never makes credentials");
 
     assert_eq!(app.http.delete(url(&format!("/api/credentials/{id}"))).send().await.unwrap().status().as_u16(), 204);
@@ -284,7 +288,8 @@ async fn service_credentials_have_their_scopes_are_stored_hashed_and_can_be_revo
 
     // Both changes are in the audit trail, with who made them.
     let audit = app.get_ok(&format!("/api/audit?resource_type=credential&resource_id={id}")).await;
-    let actions: Vec<&str> = audit["records"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        audit["records"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
     assert_eq!(actions, vec!["credential.revoke", "credential.create"]);
     assert!(audit["records"].as_array().unwrap().iter().all(|r| r["actor"] == ADMIN && r["ip"] == "127.0.0.1"));
     assert!(!audit.to_string().contains(&secret));
@@ -323,14 +328,30 @@ async fn the_browser_signs_in_with_pkce_and_changes_need_the_csrf_token() {
     let replay = browser.get(&callback).send().await.unwrap();
     assert_eq!(replay.status().as_u16(), 400);
 
-    let me: Value = browser.get(format!("{}/api/me", app.base)).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+    let me: Value = browser
+        .get(format!("{}/api/me", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!((me["role"].as_str(), me["via"].as_str()), (Some("manager"), Some("session")));
-    let session: Value =
-        browser.get(format!("{}/auth/session", app.base)).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+    let session: Value = browser
+        .get(format!("{}/auth/session", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let csrf = session["csrf_token"].as_str().unwrap().to_string();
 
     let put = |csrf: Option<&str>| {
-        let mut req = browser.put(format!("{}/api/import-profiles/banco-z", app.base)).header("cookie", &cookie).json(&json!({}));
+        let mut req =
+            browser.put(format!("{}/api/import-profiles/banco-z", app.base)).header("cookie", &cookie).json(&json!({}));
         if let Some(c) = csrf {
             req = req.header("x-csrf-token", c);
         }
@@ -342,7 +363,8 @@ async fn the_browser_signs_in_with_pkce_and_changes_need_the_csrf_token() {
     assert_eq!(put(Some("wrong")).await.unwrap().status().as_u16(), 403);
     assert_eq!(put(Some(&csrf)).await.unwrap().status().as_u16(), 200);
 
-    let logout = browser.post(format!("{}/auth/logout", app.base)).header("cookie", &cookie).header("x-csrf-token", &csrf);
+    let logout =
+        browser.post(format!("{}/auth/logout", app.base)).header("cookie", &cookie).header("x-csrf-token", &csrf);
     assert_eq!(logout.send().await.unwrap().status().as_u16(), 204);
     let after = browser.get(format!("{}/api/me", app.base)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(after.status().as_u16(), 401);
@@ -352,7 +374,9 @@ async fn the_browser_signs_in_with_pkce_and_changes_need_the_csrf_token() {
     let config = recaudo_access::AccessConfig::from_env(&env).unwrap();
     let ttl = std::time::Duration::from_secs(3600);
     let (subject, token) =
-        recaudo_access::dev_idp::cli_token(&pool, &config, &app.base, recaudo_access::Role::Admin, None, ttl).await.unwrap();
+        recaudo_access::dev_idp::cli_token(&pool, &config, &app.base, recaudo_access::Role::Admin, None, ttl)
+            .await
+            .unwrap();
     assert_eq!(subject, "dev-admin");
     let (status, me) = app.get_as(&token, "/api/me").await;
     assert_eq!((status, me["role"].as_str()), (200, Some("admin")));

@@ -28,10 +28,20 @@ async fn no_token_secret_or_personal_data_is_logged() {
     let base = format!("http://127.0.0.1:{port}");
     let log_path = tempfile::NamedTempFile::new().unwrap().into_temp_path();
     let log = std::fs::File::create(&log_path).unwrap();
-    let env = infra.env(&[("RECAUDO_HTTP_ADDR", &format!("127.0.0.1:{port}")), ("RECAUDO_NOW", "2026-11-23T15:00:00Z")]);
+    let env =
+        infra.env(&[("RECAUDO_HTTP_ADDR", &format!("127.0.0.1:{port}")), ("RECAUDO_NOW", "2026-11-23T15:00:00Z")]);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_recaudo"));
     cmd.args(["serve", "--target", "all"]).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
-    for var in ["DATABASE_URL", "NATS_URL", "RECAUDO_HTTP_ADDR", "RECAUDO_NOW", "RECAUDO_OIDC_ISSUER", "RECAUDO_OIDC_AUDIENCE", "RECAUDO_ADMIN_SUBJECTS", "RECAUDO_SCHEDULER_TICK_MS"] {
+    for var in [
+        "DATABASE_URL",
+        "NATS_URL",
+        "RECAUDO_HTTP_ADDR",
+        "RECAUDO_NOW",
+        "RECAUDO_OIDC_ISSUER",
+        "RECAUDO_OIDC_AUDIENCE",
+        "RECAUDO_ADMIN_SUBJECTS",
+        "RECAUDO_SCHEDULER_TICK_MS",
+    ] {
         if let Some(v) = env.raw(var) {
             cmd.env(var, v);
         }

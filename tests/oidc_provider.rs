@@ -97,7 +97,11 @@ async fn people_and_systems_sign_in_with_a_certified_provider() {
     assert_eq!(resp.status().as_u16(), 200);
     let token = resp.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string();
     let (status, me) = app.get_as(&token, "/api/me").await;
-    assert_eq!((status, me["subject"].as_str(), me["role"].as_str()), (200, Some("recaudo-etl"), Some("admin")), "{me}");
+    assert_eq!(
+        (status, me["subject"].as_str(), me["role"].as_str()),
+        (200, Some("recaudo-etl"), Some("admin")),
+        "{me}"
+    );
     let mut tampered = token.clone();
     tampered.pop();
     tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
@@ -132,8 +136,12 @@ async fn people_and_systems_sign_in_with_a_certified_provider() {
     let signed_in = http.get(&callback).send().await.unwrap();
     assert_eq!(signed_in.status().as_u16(), 303, "{:?}", signed_in.text().await);
     let session = cookie(&cookies(&signed_in), "recaudo_session");
-    let me: Value = http.get(format!("{base}/api/me")).header("cookie", &session).send().await.unwrap().json().await.unwrap();
-    assert_eq!((me["subject"].as_str(), me["role"].as_str(), me["via"].as_str()), (Some("ana"), Some("manager"), Some("session")));
+    let me: Value =
+        http.get(format!("{base}/api/me")).header("cookie", &session).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (me["subject"].as_str(), me["role"].as_str(), me["via"].as_str()),
+        (Some("ana"), Some("manager"), Some("session"))
+    );
 
     app.stop().await;
 }

@@ -91,7 +91,8 @@ async fn every_role_sees_exactly_its_scope() {
 
     // The directory.
     for team in ['A', 'B'] {
-        app.put_user(&format!("sup-{team}"), json!({"role": "supervisor", "supervisor_id": supervisor_ids[&team]})).await;
+        app.put_user(&format!("sup-{team}"), json!({"role": "supervisor", "supervisor_id": supervisor_ids[&team]}))
+            .await;
         for n in 1..=2 {
             let body = json!({"role": "advisor", "advisor_id": advisor_ids[&(team, n)]});
             app.put_user(&format!("adv-{team}{n}"), body).await;
@@ -150,7 +151,8 @@ async fn every_role_sees_exactly_its_scope() {
         }
         let (status, list) = app.get_as(&t, "/api/advisors").await;
         assert_eq!(status, 200, "{user}");
-        let listed: Vec<&str> = list["advisors"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+        let listed: Vec<&str> =
+            list["advisors"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
         for ((team, n), id) in &advisor_ids {
             assert_eq!(listed.contains(&id.as_str()), sees(*scope, *team, *n), "{user} lists advisor {team}{n}");
             if !sees(*scope, *team, *n) {
@@ -161,7 +163,8 @@ async fn every_role_sees_exactly_its_scope() {
 
     // Routes a role may not use: 403, whatever the data.
     let status = |user: &str, method: &str, path: &str| {
-        let req = app.anonymous.request(method.parse().unwrap(), format!("{}{path}", app.base)).bearer_auth(token(user));
+        let req =
+            app.anonymous.request(method.parse().unwrap(), format!("{}{path}", app.base)).bearer_auth(token(user));
         async move { req.json(&json!({})).send().await.unwrap().status().as_u16() }
     };
     for (user, imports, kpis, audit, users_list) in [

@@ -95,8 +95,7 @@ impl App {
         let application = recaudo::build(env, targets, Channel::Sms, listener, shutdown.clone()).await.expect("start");
         let routes = application.routes.clone();
         let handle = tokio::spawn(application.run());
-        let anonymous =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)

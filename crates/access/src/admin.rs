@@ -77,7 +77,12 @@ pub async fn put_user(
     directory::get(pool, subject).await?.ok_or_else(|| AdminError::NotFound(format!("no user {subject}")))
 }
 
-pub async fn delete_user(pool: &PgPool, config: &AccessConfig, who: &Principal, subject: &str) -> Result<(), AdminError> {
+pub async fn delete_user(
+    pool: &PgPool,
+    config: &AccessConfig,
+    who: &Principal,
+    subject: &str,
+) -> Result<(), AdminError> {
     check_subject(subject)?;
     if config.is_admin_subject(subject) {
         return Err(AdminError::Configured(subject.to_string()));

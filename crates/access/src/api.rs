@@ -108,7 +108,9 @@ async fn show_user(
     if access.config.is_admin_subject(&subject) {
         return Ok(Json(json!({ "subject": subject, "role": "admin", "source": "RECAUDO_ADMIN_SUBJECTS" })));
     }
-    let user = directory::get(&access.pool, &subject).await?.ok_or_else(|| ApiError::NotFound(format!("no user {subject}")))?;
+    let user = directory::get(&access.pool, &subject)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user {subject}")))?;
     Ok(Json(json!(user)))
 }
 
@@ -182,9 +184,16 @@ async fn read_audit(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     who.require(Permission::AuditRead)?;
-    let filter: Filter = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| ApiError::bad_request("invalid_query", format!("{e}; filters: actor, action, resource_type, resource_id, from, to (RFC 3339), before_id, limit")))?;
+    let filter: Filter = serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("{e}; filters: actor, action, resource_type, resource_id, from, to (RFC 3339), before_id, limit"),
+        )
+    })?;
     let records = audit::query(&access.pool, &filter).await?;
-    let next = records.last().map(|r| r.id).filter(|_| records.len() as i64 == filter.limit.unwrap_or(100).clamp(1, audit::MAX_PAGE));
+    let next = records
+        .last()
+        .map(|r| r.id)
+        .filter(|_| records.len() as i64 == filter.limit.unwrap_or(100).clamp(1, audit::MAX_PAGE));
     Ok(Json(json!({ "records": records, "next_before_id": next })))
 }

@@ -33,7 +33,12 @@ impl<'a> Entry<'a> {
 }
 
 /// Records `entry` done by `who`, in the caller's transaction (so a change and its record commit together).
-pub async fn record(conn: &mut PgConnection, who: &Principal, at: DateTime<Utc>, entry: Entry<'_>) -> Result<(), sqlx::Error> {
+pub async fn record(
+    conn: &mut PgConnection,
+    who: &Principal,
+    at: DateTime<Utc>,
+    entry: Entry<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO access.audit_log (at, actor, actor_kind, role, action, resource_type, resource_id, ip,
                                        forwarded_for, user_agent, details)

@@ -78,9 +78,11 @@ pub async fn lookup(pool: &PgPool, session_id: &str) -> Result<Option<CurrentSes
 }
 
 fn configured(access: &Access) -> Result<&crate::config::BrowserClient, ApiError> {
-    access.config.browser.as_ref().ok_or_else(|| {
-        ApiError::NotFound("browser sign-in is not configured (RECAUDO_OIDC_CLIENT_ID)".into())
-    })
+    access
+        .config
+        .browser
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound("browser sign-in is not configured (RECAUDO_OIDC_CLIENT_ID)".into()))
 }
 
 fn redirect_uri(access: &Access) -> Result<String, ApiError> {
@@ -180,7 +182,10 @@ pub(crate) async fn callback(
     .fetch_optional(&access.pool)
     .await?;
     let Some((verifier, nonce, return_to)) = login else {
-        return Err(ApiError::bad_request("unknown_login", "this sign-in is unknown or expired; start again at /auth/login"));
+        return Err(ApiError::bad_request(
+            "unknown_login",
+            "this sign-in is unknown or expired; start again at /auth/login",
+        ));
     };
     let discovery = access.verifier.discovery().await?;
     let token_endpoint = discovery.token_endpoint.ok_or_else(|| {
@@ -221,7 +226,10 @@ pub(crate) async fn callback(
     let origin = Origin {
         ip: None,
         forwarded_for: None,
-        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect()),
     };
     let principal = gate::resolve(&access, &claims.sub, Via::Session, origin).await?;
     let session_id = random_token(32);
@@ -246,7 +254,9 @@ pub(crate) async fn callback(
         "{COOKIE}={session_id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         access.config.session_ttl.as_secs()
     );
-    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
     Ok(response)
 }
 
@@ -286,7 +296,9 @@ pub(crate) async fn logout(
     tx.commit().await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
     Ok(response)
 }
 

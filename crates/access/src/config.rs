@@ -139,7 +139,8 @@ fn check_url(var: &str, url: &str) -> Result<(), ConfigError> {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => host_port.rsplit_once(':').map(|(h, _)| h).unwrap_or(host_port),
         };
-        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false);
+        let loopback =
+            host == "localhost" || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false);
         if loopback {
             return Ok(());
         }
@@ -168,9 +169,7 @@ mod tests {
 
     #[test]
     fn issuer_must_be_https_or_loopback() {
-        let env = |issuer: &str| {
-            Env::from_pairs([("RECAUDO_OIDC_ISSUER", issuer), ("RECAUDO_OIDC_AUDIENCE", "api")])
-        };
+        let env = |issuer: &str| Env::from_pairs([("RECAUDO_OIDC_ISSUER", issuer), ("RECAUDO_OIDC_AUDIENCE", "api")]);
         assert!(AccessConfig::from_env(&env("https://id.example.com")).is_ok());
         assert!(AccessConfig::from_env(&env("http://127.0.0.1:9000/realms/x")).is_ok());
         assert!(AccessConfig::from_env(&env("http://localhost:9000")).is_ok());
@@ -182,8 +181,8 @@ mod tests {
 
     #[test]
     fn audience_is_required_with_a_real_provider_and_retention_defaults_to_three_years() {
-        let err = AccessConfig::from_env(&Env::from_pairs([("RECAUDO_OIDC_ISSUER", "https://id.example.com")]))
-            .unwrap_err();
+        let err =
+            AccessConfig::from_env(&Env::from_pairs([("RECAUDO_OIDC_ISSUER", "https://id.example.com")])).unwrap_err();
         assert_eq!(err.var, "RECAUDO_OIDC_AUDIENCE");
         let c = AccessConfig::from_env(&Env::from_pairs([
             ("RECAUDO_DEV_IDP", "on"),

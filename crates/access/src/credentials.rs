@@ -96,7 +96,12 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Credential>, sqlx::Error> {
 }
 
 /// Revokes a credential; `None` when there is no such credential, `Some(false)` when it was already revoked.
-pub async fn revoke(conn: &mut PgConnection, id: Uuid, at: DateTime<Utc>, by: &str) -> Result<Option<bool>, sqlx::Error> {
+pub async fn revoke(
+    conn: &mut PgConnection,
+    id: Uuid,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<Option<bool>, sqlx::Error> {
     let row: Option<(Option<DateTime<Utc>>,)> =
         sqlx::query_as("SELECT revoked_at FROM access.service_credentials WHERE id = $1 FOR UPDATE")
             .bind(id)

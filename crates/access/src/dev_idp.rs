@@ -33,11 +33,8 @@ pub const PATH: &str = "/dev-idp";
 
 /// The demo users every development directory starts with (advisors and supervisors come from the portfolio;
 /// `recaudo dev token --role advisor` makes one).
-pub const DEMO_USERS: [(&str, crate::Role); 3] = [
-    ("dev-admin", crate::Role::Admin),
-    ("dev-manager", crate::Role::Manager),
-    ("dev-auditor", crate::Role::Auditor),
-];
+pub const DEMO_USERS: [(&str, crate::Role); 3] =
+    [("dev-admin", crate::Role::Admin), ("dev-manager", crate::Role::Manager), ("dev-auditor", crate::Role::Auditor)];
 
 pub struct DevIdp {
     pub issuer: String,
@@ -177,10 +174,14 @@ struct AuthorizeQuery {
 }
 
 /// Signs the chosen user in at once (there is no password: this is the development provider).
-pub(crate) async fn authorize(State(access): State<Arc<Access>>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+pub(crate) async fn authorize(
+    State(access): State<Arc<Access>>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let idp = dev(&access)?;
     let raw = raw.unwrap_or_default();
-    let q: AuthorizeQuery = serde_urlencoded::from_str(&raw).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    let q: AuthorizeQuery =
+        serde_urlencoded::from_str(&raw).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
     let client = access.config.browser.as_ref().ok_or_else(|| ApiError::NotFound("no browser client".into()))?;
     let expected_redirect =
         client.redirect_url.clone().unwrap_or_else(|| format!("{}/auth/callback", access.public_url));
@@ -197,7 +198,10 @@ pub(crate) async fn authorize(State(access): State<Arc<Access>>, RawQuery(raw): 
         let links: String = subjects
             .iter()
             .map(|s| {
-                let href = format!("{PATH}/authorize?{raw}&{}", serde_urlencoded::to_string([("login_hint", s)]).unwrap_or_default());
+                let href = format!(
+                    "{PATH}/authorize?{raw}&{}",
+                    serde_urlencoded::to_string([("login_hint", s)]).unwrap_or_default()
+                );
                 format!("<li><a href=\"{}\">{}</a></li>", html_escape(&href), html_escape(s))
             })
             .collect();
@@ -221,7 +225,8 @@ pub(crate) async fn authorize(State(access): State<Arc<Access>>, RawQuery(raw): 
     let params = serde_urlencoded::to_string([("code", code.as_str()), ("state", q.state.as_str())])
         .map_err(|e| ApiError::Internal(e.into()))?;
     let mut response = StatusCode::FOUND.into_response();
-    let location = HeaderValue::from_str(&format!("{}?{params}", q.redirect_uri)).map_err(|e| ApiError::Internal(e.into()))?;
+    let location =
+        HeaderValue::from_str(&format!("{}?{params}", q.redirect_uri)).map_err(|e| ApiError::Internal(e.into()))?;
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
 }
@@ -266,7 +271,10 @@ pub(crate) async fn token(State(access): State<Arc<Access>>, Form(req): Form<Tok
         .mint(&p.subject, &p.client_id, ttl, p.nonce.as_deref())
         .and_then(|id_token| Ok((id_token, idp.mint(&p.subject, &access.config.audience, ttl, None)?)));
     match tokens {
-        Ok((id_token, access_token)) => Json(TokenAnswer { id_token, access_token, token_type: "Bearer", expires_in: ttl.as_secs() }).into_response(),
+        Ok((id_token, access_token)) => {
+            Json(TokenAnswer { id_token, access_token, token_type: "Bearer", expires_in: ttl.as_secs() })
+                .into_response()
+        }
         Err(e) => ApiError::Internal(e).into_response(),
     }
 }

@@ -58,9 +58,8 @@ async fn principal_of(access: &Access, req: &mut Request) -> Result<Principal, A
 }
 
 fn bearer(value: &[u8]) -> Result<&str, ApiError> {
-    let malformed = || {
-        ApiError::unauthenticated("malformed_credential", "expected the header Authorization: Bearer <token>")
-    };
+    let malformed =
+        || ApiError::unauthenticated("malformed_credential", "expected the header Authorization: Bearer <token>");
     let value = std::str::from_utf8(value).map_err(|_| malformed())?;
     let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
     let token = token.trim();

@@ -66,7 +66,9 @@ pub fn service(config: AccessConfig) -> ServiceDef {
 
 async fn start(infra: Infra, config: AccessConfig, shutdown: CancellationToken) -> anyhow::Result<Started> {
     let (verifier, dev_idp) = match &config.identity {
-        Identity::Oidc { issuer, jwks_url } => (oidc::Verifier::new(issuer.clone(), jwks_url.clone(), config.leeway), None),
+        Identity::Oidc { issuer, jwks_url } => {
+            (oidc::Verifier::new(issuer.clone(), jwks_url.clone(), config.leeway), None)
+        }
         Identity::Development => {
             let idp = dev_idp::DevIdp::load(&infra.pool, &infra.public_url).await?;
             dev_idp::seed_demo_users(&infra.pool).await?;

@@ -119,14 +119,7 @@ impl Verifier {
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()
             .unwrap_or_default();
-        Verifier {
-            issuer,
-            jwks_url,
-            leeway,
-            http,
-            cache: RwLock::new(KeyCache::default()),
-            fetching: Mutex::new(()),
-        }
+        Verifier { issuer, jwks_url, leeway, http, cache: RwLock::new(KeyCache::default()), fetching: Mutex::new(()) }
     }
 
     pub fn issuer(&self) -> &str {
@@ -201,7 +194,10 @@ impl Verifier {
             Err(e) if !have_keys => return Err(e),
             Err(e) => {
                 tracing::warn!(issuer = %self.issuer, error = %e, "cannot refetch the identity provider's keys");
-                return Err(TokenError::UnknownKey(kid_name, " (and the provider could not be reached to refetch them)"));
+                return Err(TokenError::UnknownKey(
+                    kid_name,
+                    " (and the provider could not be reached to refetch them)",
+                ));
             }
         }
         let cache = self.cache.read().await;
@@ -241,7 +237,11 @@ impl Verifier {
     }
 }
 
-fn lookup(keys: &HashMap<String, (Algorithm, DecodingKey)>, kid: &Option<String>, alg: Algorithm) -> Option<DecodingKey> {
+fn lookup(
+    keys: &HashMap<String, (Algorithm, DecodingKey)>,
+    kid: &Option<String>,
+    alg: Algorithm,
+) -> Option<DecodingKey> {
     match kid {
         Some(kid) => keys.get(kid).filter(|(a, _)| *a == alg).map(|(_, k)| k.clone()),
         // A token without `kid` is accepted only when exactly one key of its algorithm is known.

@@ -45,7 +45,9 @@ impl Role {
         match self {
             Role::Admin => true,
             Role::Manager => !matches!(p, AuditRead | UsersRead | UsersWrite | CredentialsWrite),
-            Role::Auditor => matches!(p, DebtorsRead | QueuesRead | AdvisorsRead | ImportsRead | ReportsRead | AuditRead | UsersRead),
+            Role::Auditor => {
+                matches!(p, DebtorsRead | QueuesRead | AdvisorsRead | ImportsRead | ReportsRead | AuditRead | UsersRead)
+            }
             Role::Supervisor | Role::Advisor => matches!(p, DebtorsRead | QueuesRead | AdvisorsRead),
         }
     }
@@ -60,9 +62,10 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            format!("unknown role {s:?}; expected one of admin, manager, supervisor, advisor, auditor")
-        })
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?}; expected one of admin, manager, supervisor, advisor, auditor"))
     }
 }
 
@@ -262,8 +265,10 @@ mod tests {
         assert!(person(Role::Admin).may(Permission::CredentialsWrite));
         let advisor = person(Role::Advisor);
         assert!(advisor.may(Permission::DebtorsRead) && !advisor.may(Permission::ImportsRead));
-        assert_eq!(advisor.require(Permission::ReportsRead).unwrap_err().to_string(),
-            "the advisor role may not do this (needs reports:read)");
+        assert_eq!(
+            advisor.require(Permission::ReportsRead).unwrap_err().to_string(),
+            "the advisor role may not do this (needs reports:read)"
+        );
     }
 
     #[test]

@@ -35,13 +35,11 @@ pub async fn allows(pool: &PgPool, who: &Principal, resource: Resource<'_>) -> R
             .await
         }
         (Team::Advisor(me), Resource::Debtor(id)) => {
-            sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM access.accounts WHERE debtor_id = $1 AND advisor_id = $2)",
-            )
-            .bind(id)
-            .bind(me.0)
-            .fetch_one(pool)
-            .await
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM access.accounts WHERE debtor_id = $1 AND advisor_id = $2)")
+                .bind(id)
+                .bind(me.0)
+                .fetch_one(pool)
+                .await
         }
         (Team::Supervisor(me), Resource::Debtor(id)) => {
             sqlx::query_scalar(

@@ -216,7 +216,10 @@ impl Application {
             }
         };
         if tokio::time::timeout(grace, drain).await.is_err() {
-            tracing::warn!(grace_secs = grace.as_secs(), "work still in flight after the grace period; stopping anyway");
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "work still in flight after the grace period; stopping anyway"
+            );
         }
         relay_stop.cancel();
         for r in relays {

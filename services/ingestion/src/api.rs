@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Json;
-use recaudo_access::{Permission, Principal};
 use chrono::NaiveDate;
 use futures::StreamExt;
+use recaudo_access::{Permission, Principal};
 use recaudo_domain::Country;
 use recaudo_events::ImportMode;
 use recaudo_runtime::{ApiError, Routes};
@@ -272,7 +272,10 @@ fn profile_error(e: ProfileError) -> ApiError {
     }
 }
 
-async fn list_profiles(State(state): State<Arc<AppState>>, who: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_profiles(
+    State(state): State<Arc<AppState>>,
+    who: Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
     who.require(Permission::ImportsRead)?;
     let list = profiles::list(state.importer.pool()).await.map_err(profile_error)?;
     Ok(Json(json!({ "profiles": list })))

@@ -34,8 +34,9 @@ struct Item {
 
 async fn queue(State(r): State<Arc<Router>>, who: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     who.require(Permission::QueuesRead)?;
-    let advisor_id: Uuid =
-        id.parse().map_err(|_| ApiError::bad_request("invalid_id", "expected an advisor id (a UUID from GET /api/advisors)"))?;
+    let advisor_id: Uuid = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_id", "expected an advisor id (a UUID from GET /api/advisors)"))?;
     scope::require(&r.pool, &who, Resource::Advisor(advisor_id), &format!("advisor {advisor_id}")).await?;
     let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM reply_router.advisors WHERE id = $1)")
         .bind(advisor_id)
