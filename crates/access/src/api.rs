@@ -51,7 +51,7 @@ async fn me(State(access): State<Arc<Access>>, who: Principal) -> Result<Json<Va
             "advisor_ids": scope::visible_advisors(&access.pool, &who).await?.unwrap_or_default(),
         }),
     };
-    let permissions: Vec<&str> = ALL_PERMISSIONS.iter().filter(|p| who.may(**p)).map(|p| p.as_str()).collect();
+    let permissions: Vec<&str> = Permission::ALL.iter().filter(|p| who.may(**p)).map(|p| p.as_str()).collect();
     Ok(Json(json!({
         "subject": who.subject,
         "kind": who.kind(),
@@ -62,20 +62,6 @@ async fn me(State(access): State<Arc<Access>>, who: Principal) -> Result<Json<Va
         "permissions": permissions,
     })))
 }
-
-const ALL_PERMISSIONS: [Permission; 11] = [
-    Permission::DebtorsRead,
-    Permission::QueuesRead,
-    Permission::AdvisorsRead,
-    Permission::ImportsRead,
-    Permission::ImportsWrite,
-    Permission::PaymentsWrite,
-    Permission::ReportsRead,
-    Permission::AuditRead,
-    Permission::UsersRead,
-    Permission::UsersWrite,
-    Permission::CredentialsWrite,
-];
 
 async fn list_users(State(access): State<Arc<Access>>, who: Principal) -> Result<Json<Value>, ApiError> {
     who.require(Permission::UsersRead)?;

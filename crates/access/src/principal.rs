@@ -92,8 +92,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    /// The scopes a service credential may carry.
-    pub const SERVICE_SCOPES: [Permission; 9] = [
+    pub const ALL: [Permission; 11] = [
         Permission::DebtorsRead,
         Permission::QueuesRead,
         Permission::AdvisorsRead,
@@ -103,7 +102,14 @@ impl Permission {
         Permission::ReportsRead,
         Permission::AuditRead,
         Permission::UsersRead,
+        Permission::UsersWrite,
+        Permission::CredentialsWrite,
     ];
+
+    /// Whether a service credential may carry this scope: all but managing people and credentials.
+    pub fn is_service_scope(self) -> bool {
+        !matches!(self, Permission::UsersWrite | Permission::CredentialsWrite)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -123,8 +129,9 @@ impl Permission {
 
     /// A scope name as an admin writes it for a service credential.
     pub fn parse_scope(s: &str) -> Result<Permission, String> {
-        Self::SERVICE_SCOPES.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
-            let names: Vec<&str> = Self::SERVICE_SCOPES.iter().map(|p| p.as_str()).collect();
+        let scopes = || Self::ALL.into_iter().filter(|p| p.is_service_scope());
+        scopes().find(|p| p.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = scopes().map(|p| p.as_str()).collect();
             format!("unknown scope {s:?}; expected one of {}", names.join(", "))
         })
     }
