@@ -63,6 +63,10 @@ async fn every_openapi_path_is_served() {
     infra.migrate().await;
     let app = App::spawn(infra.env(&[]), &Target::ALL).await;
     for path in paths {
+        // The development provider's routes are served only with RECAUDO_DEV_IDP=on (tests/access.rs covers them).
+        if path.starts_with("/dev-idp/") {
+            continue;
+        }
         let concrete = path.replace("{id}", "00000000-0000-0000-0000-000000000000").replace("{token}", "x");
         let url = format!("{}{concrete}", app.base);
         // An unrouted path gets axum's bare 404 without a body; our routes answer with content, or 405 for a GET on
