@@ -169,8 +169,9 @@ pub async fn run(env: &Env, args: ImportArgs) -> anyhow::Result<ExitCode> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let errors = recaudo_ingestion::imports_errors(&pool, id, 20).await?;
+    let applied = view.rows_applied.map(|n| format!(", {n} applied")).unwrap_or_default();
     println!(
-        "import {id}: {} — {} rows, {} valid, {} rejected{}",
+        "import {id}: {} — {} rows read, {} valid, {} rejected{applied}{}",
         view.state,
         view.rows_total,
         view.rows_valid,

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod cli;
+pub mod dead_letters;
 pub mod import;
 pub mod schemas;
 pub mod services;

@@ -129,7 +129,7 @@ pub async fn build(
 ) -> anyhow::Result<Application> {
     let common = CommonConfig::from_env(&env)?;
     // Access comes first: its gate guards the protected routes of every service after it.
-    let mut defs = vec![recaudo_access::service(AccessConfig::from_env(&env)?)];
+    let mut defs = vec![recaudo_access::service(AccessConfig::from_env(&env)?), crate::dead_letters::service()];
     for t in targets {
         defs.push(t.definition(&env, channel)?);
     }

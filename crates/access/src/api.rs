@@ -176,6 +176,17 @@ async fn read_audit(
             format!("{e}; filters: actor, action, resource_type, resource_id, from, to (RFC 3339), before_id, limit"),
         )
     })?;
+    for (field, value) in [
+        ("actor", &filter.actor),
+        ("action", &filter.action),
+        ("resource_type", &filter.resource_type),
+        ("resource_id", &filter.resource_id),
+    ] {
+        if let Some(v) = value {
+            recaudo_domain::text::check_text(v, 255)
+                .map_err(|e| ApiError::bad_request("invalid_query", format!("{field} {e}")))?;
+        }
+    }
     let records = audit::query(&access.pool, &filter).await?;
     let next = records
         .last()

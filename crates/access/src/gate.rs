@@ -89,6 +89,9 @@ async fn person(access: &Access, token: &str, origin: Origin) -> Result<Principa
 
 /// The role of a signed-in subject, read now: a change in the directory takes effect at the next request.
 pub(crate) async fn resolve(access: &Access, subject: &str, via: Via, origin: Origin) -> Result<Principal, ApiError> {
+    if crate::admin::check_subject(subject).is_err() {
+        return Err(ApiError::unauthenticated("missing_claim", "the token's sub is not a usable subject"));
+    }
     let (role, team) = directory::resolve(&access.pool, &access.config, subject).await?.ok_or_else(|| {
         ApiError::forbidden("no_role", "you are signed in, but no role is assigned to you; ask an admin for one")
     })?;

@@ -44,7 +44,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Manager => !matches!(p, AuditRead | UsersRead | UsersWrite | CredentialsWrite),
+            Role::Manager => !matches!(p, AuditRead | UsersRead | UsersWrite | CredentialsWrite | DeadLettersManage),
             Role::Auditor => {
                 matches!(p, DebtorsRead | QueuesRead | AdvisorsRead | ImportsRead | ReportsRead | AuditRead | UsersRead)
             }
@@ -89,10 +89,12 @@ pub enum Permission {
     UsersWrite,
     /// Service credentials: only people (admins) manage them, never a service.
     CredentialsWrite,
+    /// Listing and replaying dead letters (admins).
+    DeadLettersManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::DebtorsRead,
         Permission::QueuesRead,
         Permission::AdvisorsRead,
@@ -104,11 +106,12 @@ impl Permission {
         Permission::UsersRead,
         Permission::UsersWrite,
         Permission::CredentialsWrite,
+        Permission::DeadLettersManage,
     ];
 
     /// Whether a service credential may carry this scope: all but managing people and credentials.
     pub fn is_service_scope(self) -> bool {
-        !matches!(self, Permission::UsersWrite | Permission::CredentialsWrite)
+        !matches!(self, Permission::UsersWrite | Permission::CredentialsWrite | Permission::DeadLettersManage)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -124,6 +127,7 @@ impl Permission {
             Permission::UsersRead => "users:read",
             Permission::UsersWrite => "users:write",
             Permission::CredentialsWrite => "credentials:write",
+            Permission::DeadLettersManage => "dead-letters:manage",
         }
     }
 

@@ -237,11 +237,11 @@ async fn dead_letter(
     let mut dlq_headers = headers.clone();
     dlq_headers.remove("Nats-Msg-Id");
     dlq_headers.insert(
-        "Recaudo-Dead-Letter-Reason".into(),
+        crate::dead_letters::REASON.into(),
         reason.chars().take(1000).collect::<String>().replace(['\r', '\n'], " "),
     );
-    dlq_headers.insert("Recaudo-Original-Subject".into(), message.subject.to_string());
-    dlq_headers.insert("Recaudo-Consumer".into(), spec.durable.clone());
+    dlq_headers.insert(crate::dead_letters::ORIGINAL_SUBJECT.into(), message.subject.to_string());
+    dlq_headers.insert(crate::dead_letters::CONSUMER.into(), spec.durable.clone());
     let raw = RawMessage {
         subject: bus.prefix().subject(&format!("dlq.{}", spec.durable)),
         event_id: format!("{}:{}", spec.durable, seq),
@@ -250,6 +250,7 @@ async fn dead_letter(
     };
     match bus.publish(&raw).await {
         Ok(()) => {
+            metrics::counter!("recaudo_dead_letters_total", "consumer" => spec.durable.clone()).increment(1);
             let _ = message.ack_with(AckKind::Term).await;
         }
         Err(e) => {

@@ -9,6 +9,7 @@
 //! message; nothing else in the workspace talks to JetStream directly.
 
 pub mod consume;
+pub mod dead_letters;
 pub mod inbox;
 pub mod outbox;
 mod publish;

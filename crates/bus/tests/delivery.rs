@@ -272,3 +272,60 @@ async fn applying_streams_narrows_an_import_stream_that_also_held_row_batches() 
     let mut rows = bus.jetstream().get_stream("TEST_IMPORT_ROWS").await.unwrap();
     assert_eq!(rows.info().await.unwrap().config.subjects, ["test.import.rows.*"]);
 }
+
+#[tokio::test]
+async fn a_dead_letter_is_listed_with_its_reason_and_replayed_once_the_cause_is_fixed() {
+    let s = setup().await;
+    // Rejects every message until the cause is "fixed"; records inbox claims like a real consumer.
+    struct Gate {
+        fixed: Arc<std::sync::atomic::AtomicBool>,
+        pool: PgPool,
+        handled: Arc<Mutex<Vec<String>>>,
+    }
+    impl Handler for Gate {
+        async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+            if !self.fixed.load(Ordering::SeqCst) {
+                return Err(HandleError::reject(anyhow::anyhow!("the credit's currency is unknown")));
+            }
+            let mut tx = self.pool.begin().await?;
+            if inbox::claim(&mut tx, "t", "gate", msg.envelope.id).await? {
+                self.handled.lock().unwrap().push(msg.envelope.decode::<ImportFailed>()?.data.reason);
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+    }
+    let fixed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let handler = Gate { fixed: fixed.clone(), pool: s.pool.clone(), handled: handled.clone() };
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consume::run(s.bus.clone(), spec("gate", 3), handler, stop.clone()));
+    publish_event(&s, "keep me").await;
+
+    let letters = eventually("the dead letter to be listed", WAIT, || async {
+        let l = recaudo_bus::dead_letters::list(&s.bus, 0, 10).await.unwrap();
+        (!l.is_empty()).then_some(l)
+    })
+    .await;
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
+    assert_eq!(letter.consumer.as_deref(), Some("gate"));
+    assert_eq!(letter.original_subject.as_deref(), Some("test.import.failed"));
+    assert_eq!(letter.event_type.as_deref(), Some(ImportFailed::TYPE));
+    assert!(letter.reason.as_deref().unwrap().contains("currency is unknown"));
+    assert!(handled.lock().unwrap().is_empty());
+
+    // The cause is fixed; the replay is handled once, and the letter is gone.
+    fixed.store(true, Ordering::SeqCst);
+    let replayed = recaudo_bus::dead_letters::replay(&s.bus, letter.id).await.unwrap().unwrap();
+    assert_eq!(replayed.event_id, letter.event_id);
+    eventually("the replayed message to be handled", WAIT, || async {
+        (!handled.lock().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(handled.lock().unwrap().clone(), vec!["keep me".to_string()]);
+    assert!(recaudo_bus::dead_letters::list(&s.bus, 0, 10).await.unwrap().is_empty());
+    assert!(recaudo_bus::dead_letters::replay(&s.bus, letter.id).await.unwrap().is_none(), "replayed once only");
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}

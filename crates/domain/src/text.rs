@@ -21,9 +21,38 @@ pub fn fold_name(s: &str) -> String {
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Why free text from outside (a reference, a file name, a filter) is refused where it enters: PostgreSQL cannot
+/// store a NUL byte, and no field needs control characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("has a control character (such as NUL) at character {0}")]
+    Control(usize),
+    #[error("is longer than {max} characters ({len})")]
+    TooLong { max: usize, len: usize },
+}
+
+/// Checks one line of free text: at most `max_chars` characters and no control character (tabs neither).
+pub fn check_text(s: &str, max_chars: usize) -> Result<(), TextError> {
+    if let Some(i) = s.chars().position(char::is_control) {
+        return Err(TextError::Control(i + 1));
+    }
+    let len = s.chars().count();
+    if len > max_chars {
+        return Err(TextError::TooLong { max: max_chars, len });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_text_has_no_control_characters_and_a_bound() {
+        assert_eq!(check_text("Recibo 0042-Ñ", 20), Ok(()));
+        assert_eq!(check_text("a\0b", 20), Err(TextError::Control(2)));
+        assert_eq!(check_text("abc", 2), Err(TextError::TooLong { max: 2, len: 3 }));
+    }
 
     #[test]
     fn folds_accents_case_and_separators() {

@@ -7,7 +7,7 @@
 mod contact;
 pub mod envelope;
 mod import;
-mod payment;
+pub mod payment;
 mod portfolio;
 mod reply;
 pub mod schema;

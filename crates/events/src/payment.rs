@@ -109,3 +109,22 @@ impl Event for PaymentRejected {
         self.payment_id.to_string()
     }
 }
+
+/// The longest payment reference and method accepted. Longer ones, or ones with control characters, are refused
+/// where they enter (file or API), so that what is accepted can always be applied or rejected with a reason.
+pub const REFERENCE_MAX_CHARS: usize = 128;
+pub const METHOD_MAX_CHARS: usize = 64;
+
+/// What is wrong with a payment's method and reference, by field.
+pub fn text_problems(method: &str, reference: &str) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    if let Err(e) = recaudo_domain::text::check_text(method, METHOD_MAX_CHARS) {
+        problems.push(("method", e.to_string()));
+    }
+    if reference.trim().is_empty() {
+        problems.push(("reference", "is empty; every payment needs the lender's reference".into()));
+    } else if let Err(e) = recaudo_domain::text::check_text(reference, REFERENCE_MAX_CHARS) {
+        problems.push(("reference", e.to_string()));
+    }
+    problems
+}

@@ -103,6 +103,12 @@ impl CreateParams {
             .default_country
             .map(|c| c.parse::<Country>().map_err(|e| bad("default_country", e.to_string())))
             .transpose()?;
+        if let Some(name) = &self.file_name {
+            recaudo_domain::text::check_text(name, 255).map_err(|e| bad("file_name", e.to_string()))?;
+        }
+        if let Some(name) = &self.profile {
+            profiles::check_name(name).map_err(|e| bad("profile", e.to_string()))?;
+        }
         if let Some(rate) = self.max_error_rate {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(bad("max_error_rate", format!("{rate} is not between 0 and 1")));

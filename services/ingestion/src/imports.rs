@@ -26,6 +26,9 @@ pub struct ImportView {
     pub rows_total: i64,
     pub rows_valid: i64,
     pub rows_rejected: i64,
+    /// Rows in the portfolio because of this import: `rows_valid` once completed, 0 when it failed (an import is
+    /// applied whole or not at all), null while it is processing.
+    pub rows_applied: Option<i64>,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -40,7 +43,9 @@ pub struct RowErrorView {
 
 const COLUMNS: &str =
     "id, file_name, state, stage, mode, as_of, profile, content_sha256, size_bytes, encoding, delimiter,
-                       rows_total, rows_valid, rows_rejected, error, created_at, completed_at";
+                       rows_total, rows_valid, rows_rejected,
+                       CASE state WHEN 'completed' THEN rows_valid WHEN 'failed' THEN 0 END AS rows_applied,
+                       error, created_at, completed_at";
 
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<ImportView>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM ingestion.imports WHERE id = $1"))

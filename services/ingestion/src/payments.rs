@@ -154,9 +154,7 @@ fn validate(p: PaymentInput) -> Result<PaymentRecord, Vec<(&'static str, String)
             None
         }
     };
-    if p.reference.trim().is_empty() {
-        problems.push(("reference", "is empty".into()));
-    }
+    problems.extend(recaudo_events::payment::text_problems(&p.method, &p.reference));
     match (credit_id, amount) {
         (Some(credit_id), Some(amount)) if problems.is_empty() => Ok(PaymentRecord {
             line: 0,

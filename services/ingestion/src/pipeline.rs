@@ -210,8 +210,15 @@ impl Importer {
                 // A problem of the file found while sending it (a row too large for one message).
                 Ok(file_error) => self.fail(id, &file_error.to_string()).await?,
                 Err(e) => {
-                    tracing::error!(import_id = %id, error = %format!("{e:#}"), "import aborted");
-                    self.fail(id, "internal error while importing; see the server logs").await?;
+                    // The cause is not the file's, and the process that ran the import (often the CLI, with no
+                    // server log) reports it whole, with what to do.
+                    let cause = format!("{e:#}");
+                    tracing::error!(import_id = %id, error = %cause, "import aborted");
+                    let reason = format!(
+                        "the import stopped before it was complete: {cause}. Nothing was applied; import the file \
+                         again once the cause is fixed (a retry is safe)"
+                    );
+                    self.fail(id, &reason).await?;
                 }
             },
         }

@@ -13,6 +13,8 @@ pub enum ProfileError {
     BadName(String),
     #[error("column {column:?} is mapped to {field:?}, which is not a field (see README, \"The client file\")")]
     UnknownField { column: String, field: String },
+    #[error("column name {column:?} {reason}")]
+    BadColumn { column: String, reason: String },
     #[error("unknown encoding {0:?}")]
     UnknownEncoding(String),
     #[error("the delimiter must be one ASCII character, got {0:?}")]
@@ -44,6 +46,9 @@ pub fn check_name(name: &str) -> Result<(), ProfileError> {
 /// Checks what a profile says before it is stored, so a bad profile fails when it is saved, not at import time.
 pub fn validate(options: &ReadOptions) -> Result<(), ProfileError> {
     for (column, field) in &options.columns {
+        if let Err(e) = recaudo_domain::text::check_text(column, 200) {
+            return Err(ProfileError::BadColumn { column: column.escape_debug().to_string(), reason: e.to_string() });
+        }
         if Field::named(field).is_none() {
             return Err(ProfileError::UnknownField { column: column.clone(), field: field.clone() });
         }
@@ -76,6 +81,7 @@ pub async fn put(pool: &PgPool, name: &str, options: &ReadOptions, now: DateTime
 }
 
 pub async fn get(pool: &PgPool, name: &str) -> Result<Profile, ProfileError> {
+    check_name(name)?;
     let row: Option<(String, serde_json::Value, DateTime<Utc>, DateTime<Utc>)> =
         sqlx::query_as("SELECT name, options, created_at, updated_at FROM ingestion.profiles WHERE name = $1")
             .bind(name)
@@ -97,6 +103,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Profile>, ProfileError> {
 }
 
 pub async fn delete(pool: &PgPool, name: &str) -> Result<(), ProfileError> {
+    check_name(name)?;
     let done = sqlx::query("DELETE FROM ingestion.profiles WHERE name = $1").bind(name).execute(pool).await?;
     if done.rows_affected() == 0 {
         return Err(ProfileError::NotFound(name.to_string()));

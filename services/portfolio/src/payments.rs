@@ -12,6 +12,8 @@ use sqlx::PgPool;
 use crate::{snapshot, SCHEMA};
 
 const CONSUMER: &str = "portfolio-payments";
+/// How much of an unusable reference a rejection repeats.
+const REFERENCE_SHOWN: usize = recaudo_events::payment::REFERENCE_MAX_CHARS;
 
 pub struct PaymentHandler {
     pub pool: PgPool,
@@ -52,6 +54,22 @@ impl Handler for PaymentHandler {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
         if !inbox::claim(&mut tx, SCHEMA, CONSUMER, msg.envelope.id).await? {
+            return Ok(());
+        }
+        // Ingestion refuses such payments at the edge; one from elsewhere is rejected with the reason instead of
+        // failing until it is dead-lettered (PostgreSQL cannot store a NUL, say).
+        let problems = recaudo_events::payment::text_problems(&p.method, &p.reference);
+        if !problems.is_empty() {
+            let reason: Vec<String> = problems.iter().map(|(field, why)| format!("{field} {why}")).collect();
+            let event = PaymentRejected {
+                payment_id: p.payment_id,
+                reference: p.reference.chars().filter(|c| !c.is_control()).take(REFERENCE_SHOWN).collect(),
+                credit_id: p.credit_id.clone(),
+                reason: reason.join("; "),
+            };
+            self.outbox.enqueue(&mut tx, now, event).await?;
+            tx.commit().await?;
+            self.outbox.wake();
             return Ok(());
         }
         // A reference rejected earlier (its credit was not imported yet) may be sent again and applied.

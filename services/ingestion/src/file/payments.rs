@@ -136,8 +136,8 @@ fn parse_row(
             None
         }
     };
-    if reference.is_empty() {
-        err(4, "is empty; every payment needs the lender's reference".into());
+    for (k, reason) in recaudo_events::payment::text_problems(&method, &reference) {
+        err(if k == "method" { 3 } else { 4 }, reason);
     }
     match (credit_id, paid_on, amount) {
         (Some(credit_id), Some(paid_on), Some(amount)) if errors.is_empty() => {
