@@ -52,16 +52,21 @@ async fn list(State(d): State<Deps>, who: Principal, RawQuery(q): RawQuery) -> R
     let page: Page = serde_urlencoded::from_str(q.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::bad_request("invalid_query", format!("{e}; parameters: after, limit")))?;
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
-    let letters = dead_letters::list(&d.bus, page.after.unwrap_or(0), limit).await.map_err(|e| {
-        ApiError::unavailable("nats_unavailable", format!("cannot read the dead-letter stream: {e}"))
-    })?;
+    let letters = dead_letters::list(&d.bus, page.after.unwrap_or(0), limit)
+        .await
+        .map_err(|e| ApiError::unavailable("nats_unavailable", format!("cannot read the dead-letter stream: {e}")))?;
     let next = letters.last().map(|l| l.id).filter(|_| letters.len() == limit);
     Ok(Json(json!({ "dead_letters": letters, "next_after": next })))
 }
 
-async fn replay(State(d): State<Deps>, who: Principal, Path(id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn replay(
+    State(d): State<Deps>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     who.require(Permission::DeadLettersManage)?;
-    let id: u64 = id.parse().map_err(|_| ApiError::bad_request("invalid_id", "expected a dead letter's id (a number)"))?;
+    let id: u64 =
+        id.parse().map_err(|_| ApiError::bad_request("invalid_id", "expected a dead letter's id (a number)"))?;
     let letter = dead_letters::replay(&d.bus, id)
         .await
         .map_err(|e| ApiError::unavailable("nats_unavailable", format!("cannot replay: {e}")))?

@@ -55,7 +55,8 @@ fn describe(msg: &async_nats::jetstream::message::StreamMessage) -> DeadLetter {
         reason: header(msg, REASON),
         event_id: head.as_ref().and_then(|h| h.id.clone()),
         event_type: head.and_then(|h| h.ty),
-        dead_lettered_at: DateTime::from_timestamp(msg.time.unix_timestamp(), msg.time.nanosecond()).unwrap_or_default(),
+        dead_lettered_at: DateTime::from_timestamp(msg.time.unix_timestamp(), msg.time.nanosecond())
+            .unwrap_or_default(),
     }
 }
 

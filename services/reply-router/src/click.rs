@@ -75,7 +75,10 @@ async fn click(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     // Tokens are short base64url strings; anything else (a NUL byte, say) is no link and never reaches a query.
-    if token.is_empty() || token.len() > 128 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if token.is_empty()
+        || token.len() > 128
+        || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(ApiError::bad_request("invalid_token", "token: not a reply link token"));
     }
     if is_preview(&method, &headers) {

@@ -70,6 +70,8 @@ impl Errors<'_> {
     }
 }
 
+const NUL_REASON: &str = "contains a NUL byte, which no text field may hold";
+
 impl RowParser<'_> {
     pub fn parse(&self, line: u64, record: &csv::ByteRecord) -> ReadRow {
         let mut errors = Errors { line, layout: self.layout, list: Vec::new(), warnings: Vec::new() };
@@ -80,6 +82,12 @@ impl RowParser<'_> {
             match self.layout.index(field).and_then(|i| record.get(i)) {
                 None => String::new(),
                 Some(bytes) => match std::str::from_utf8(bytes) {
+                    // PostgreSQL cannot store a NUL: refused here, with its line and column, not later in portfolio.
+                    Ok(s) if s.contains('\0') => {
+                        errors.push(field, NUL_REASON);
+                        // Read on without it, so the row's other checks speak only of real problems.
+                        s.replace('\0', "").trim().to_string()
+                    }
                     Ok(s) => s.trim().to_string(),
                     Err(_) => {
                         errors.push(field, "is not valid UTF-8 text (is the file in another encoding?)");
@@ -198,15 +206,16 @@ impl RowParser<'_> {
             }
         }
         let advisor = self.advisor(raw, country, e);
-        let extra: BTreeMap<String, String> = self
-            .layout
-            .extras()
-            .iter()
-            .filter_map(|(name, i)| {
-                let v = String::from_utf8_lossy(record.get(*i)?).trim().to_string();
-                (!v.is_empty()).then(|| (name.clone(), v))
-            })
-            .collect();
+        let mut extra = BTreeMap::new();
+        for (name, i) in self.layout.extras() {
+            let Some(bytes) = record.get(*i) else { continue };
+            let v = String::from_utf8_lossy(bytes).trim().to_string();
+            if v.contains('\0') || name.contains('\0') {
+                e.list.push(RowError { line, column: name.replace('\0', ""), reason: NUL_REASON.into() });
+            } else if !v.is_empty() {
+                extra.insert(name.clone(), v);
+            }
+        }
 
         Some(PortfolioRow {
             line,

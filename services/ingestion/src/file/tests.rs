@@ -204,3 +204,19 @@ fn crlf_line_numbers() {
     let r = read_bytes(b"id_cliente,nombre,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais\r\nC1,Ana,K1,COP,100,10,2026-11-10,CO\r\nC2,Ana,K2,COP,100,10,2026-11-10,CO\r\n", &ReadOptions::default());
     assert_eq!(r.rows.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 3]);
 }
+
+#[test]
+fn a_nul_byte_in_any_field_is_a_row_error_with_its_column() {
+    let file = "id_cliente,nombre,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais,segmento\n\
+                C1,Ana\0Luz,CR-1,COP,100,0,2026-12-01,CO,A\n\
+                C2,Beto,CR-2,COP,100,0,2026-12-01,CO,B\0\n\
+                C3,Caro,CR-3,COP,100,0,2026-12-01,CO,C\n";
+    // A NUL near the start makes the sniffer call the whole file binary; with the encoding given (or a NUL beyond
+    // the sniffed sample) the rows are read, and the row check is what keeps the NUL out of the portfolio.
+    let options = ReadOptions { encoding: Some("utf-8".into()), ..ReadOptions::default() };
+    let r = read_bytes(file.as_bytes(), &options);
+    let got: Vec<(u64, &str)> = r.errors.iter().map(|e| (e.line, e.column.as_str())).collect();
+    assert_eq!(got, vec![(2, "nombre"), (3, "segmento")], "{:?} {:?} {:?}", r.errors, r.summary, r.rows.len());
+    assert!(r.errors.iter().all(|e| e.reason.contains("NUL")));
+    assert_eq!(r.rows.len(), 1, "the good row is kept");
+}
