@@ -120,27 +120,7 @@ async fn rotated_keys_are_fetched_and_cached_keys_outlive_an_outage() {
 
 /// The paths and methods of `proto-schemas/openapi.yaml`.
 fn documented() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/proto-schemas/openapi.yaml")).unwrap();
-    let mut out = Vec::new();
-    let mut in_paths = false;
-    let mut path = None;
-    for line in text.lines() {
-        if !line.starts_with(' ') && !line.is_empty() {
-            in_paths = line.trim_end() == "paths:";
-            continue;
-        }
-        if !in_paths {
-            continue;
-        }
-        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.trim_end().strip_suffix(':')) {
-            path = Some(format!("/{}", p.trim_matches('"').trim_matches('\'')));
-        } else if let Some(m) = line.strip_prefix("    ").and_then(|l| l.trim_end().strip_suffix(':')) {
-            if ["get", "put", "post", "delete", "patch"].contains(&m) {
-                out.push((path.clone().unwrap(), m.to_uppercase()));
-            }
-        }
-    }
-    out
+    common::openapi_operations().into_iter().map(|o| (o.path, o.method)).collect()
 }
 
 /// Public without a credential, and only these (DESIGN.md, "Access"); the sign-in redirects cannot need one.
@@ -328,25 +308,13 @@ async fn the_browser_signs_in_with_pkce_and_changes_need_the_csrf_token() {
     let replay = browser.get(&callback).send().await.unwrap();
     assert_eq!(replay.status().as_u16(), 400);
 
-    let me: Value = browser
-        .get(format!("{}/api/me", app.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let with_cookie = |path: &str| {
+        let req = browser.get(format!("{}{path}", app.base)).header("cookie", &cookie);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let me = with_cookie("/api/me").await;
     assert_eq!((me["role"].as_str(), me["via"].as_str()), (Some("manager"), Some("session")));
-    let session: Value = browser
-        .get(format!("{}/auth/session", app.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = with_cookie("/auth/session").await;
     let csrf = session["csrf_token"].as_str().unwrap().to_string();
 
     let put = |csrf: Option<&str>| {

@@ -183,37 +183,6 @@ async fn a_failed_import_says_why_and_that_nothing_was_applied() {
     let _ = fixture("clientes_asesores.csv");
 }
 
-/// Every (path, method, query parameters) of the OpenAPI document.
-fn operations() -> Vec<(String, String, Vec<String>)> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/proto-schemas/openapi.yaml")).unwrap();
-    let mut ops: Vec<(String, String, Vec<String>)> = Vec::new();
-    let (mut in_paths, mut path) = (false, String::new());
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        if !line.starts_with(' ') && !line.is_empty() {
-            in_paths = line.trim_end() == "paths:";
-            continue;
-        }
-        if !in_paths {
-            continue;
-        }
-        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.trim_end().strip_suffix(':')) {
-            path = format!("/{p}");
-        } else if let Some(m) = line.strip_prefix("    ").and_then(|l| l.trim_end().strip_suffix(':')) {
-            if ["get", "put", "post", "delete", "patch"].contains(&m) {
-                ops.push((path.clone(), m.to_uppercase(), Vec::new()));
-            }
-        } else if let Some(name) = line.trim().strip_prefix("- name: ") {
-            if lines.get(i + 1).is_some_and(|next| next.trim() == "in: query") {
-                if let Some(op) = ops.last_mut() {
-                    op.2.push(name.trim().to_string());
-                }
-            }
-        }
-    }
-    ops
-}
-
 fn encode(bytes: &[u8]) -> String {
     percent_encoding::percent_encode(bytes, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
@@ -234,7 +203,8 @@ fn random_bytes_in_any_path_or_query_parameter_never_give_a_5xx() {
         assert_eq!(import["state"], "completed");
         (infra, app)
     });
-    let ops = operations();
+    let ops: Vec<(String, String, Vec<String>)> =
+        common::openapi_operations().into_iter().map(|o| (o.path, o.method, o.query)).collect();
     assert!(ops.len() > 30 && ops.iter().any(|o| !o.2.is_empty()), "the document was read: {ops:?}");
     // Biased toward the bytes that break things: NUL, other controls, '%', '/', invalid UTF-8.
     let byte = prop_oneof![4 => any::<u8>(), 1 => Just(0u8), 1 => Just(b'%'), 1 => Just(b'/'), 1 => Just(0xffu8)];

@@ -179,3 +179,43 @@ pub fn fixture(name: &str) -> Vec<u8> {
 pub fn fixture_path(name: &str) -> std::path::PathBuf {
     format!("{}/fixtures/clients/{name}", env!("CARGO_MANIFEST_DIR")).into()
 }
+
+/// An operation of `proto-schemas/openapi.yaml`: path, method (upper case) and query parameter names.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub path: String,
+    pub method: String,
+    pub query: Vec<String>,
+}
+
+/// Every operation of the OpenAPI document, read line by line (paths at two spaces, methods at four, query
+/// parameters as `- name: X` followed by `in: query`).
+pub fn openapi_operations() -> Vec<Operation> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/proto-schemas/openapi.yaml")).unwrap();
+    let mut ops: Vec<Operation> = Vec::new();
+    let (mut in_paths, mut path) = (false, String::new());
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            in_paths = line.trim_end() == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.trim_end().strip_suffix(':')) {
+            path = format!("/{}", p.trim_matches('"').trim_matches('\''));
+        } else if let Some(m) = line.strip_prefix("    ").and_then(|l| l.trim_end().strip_suffix(':')) {
+            if ["get", "put", "post", "delete", "patch"].contains(&m) {
+                ops.push(Operation { path: path.clone(), method: m.to_uppercase(), query: Vec::new() });
+            }
+        } else if let Some(name) = line.trim().strip_prefix("- name: ") {
+            if lines.get(i + 1).is_some_and(|next| next.trim() == "in: query") {
+                if let Some(op) = ops.last_mut() {
+                    op.query.push(name.trim().to_string());
+                }
+            }
+        }
+    }
+    ops
+}

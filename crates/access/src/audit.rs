@@ -60,8 +60,9 @@ pub async fn record(
     Ok(())
 }
 
-/// Records a read. A read that cannot be recorded is not served: the caller answers with the error.
-pub async fn record_read(pool: &PgPool, who: &Principal, entry: Entry<'_>) -> Result<(), sqlx::Error> {
+/// Records `entry` now, on a connection of its own: reads (a read that cannot be recorded is not served; the caller
+/// answers with the error) and acts that have no transaction of their own (a replay).
+pub async fn record_now(pool: &PgPool, who: &Principal, entry: Entry<'_>) -> Result<(), sqlx::Error> {
     let mut conn = pool.acquire().await?;
     record(&mut conn, who, Utc::now(), entry).await
 }

@@ -26,6 +26,6 @@ async fn contacts(
     let id = id.as_str();
     scope::require(&d.pool, &who, Resource::Debtor(id), &format!("debtor {id}")).await?;
     let list = attempts::for_debtor(&d.pool, id).await?;
-    audit::record_read(&d.pool, &who, AuditEntry::new("debtor.contacts.read", "debtor", Some(id))).await?;
+    audit::record_now(&d.pool, &who, AuditEntry::new("debtor.contacts.read", "debtor", Some(id))).await?;
     Ok(Json(json!({ "debtor_id": id, "contacts": list })))
 }

@@ -108,7 +108,7 @@ async fn debtor(State(pool): State<Db>, who: Principal, Path(id): Path<String>) 
     .fetch_optional(&*pool)
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no debtor {id}")))?;
-    audit::record_read(&pool, &who, AuditEntry::new("debtor.read", "debtor", Some(id))).await?;
+    audit::record_now(&pool, &who, AuditEntry::new("debtor.read", "debtor", Some(id))).await?;
     let credits: Vec<CreditRow> = sqlx::query_as(
         "SELECT id, product, currency, balance_total, balance_overdue, installment, due_date, days_past_due, status,
                 advisor_id

@@ -54,6 +54,6 @@ async fn queue(State(r): State<Arc<Router>>, who: Principal, Path(id): Path<Stri
     .fetch_all(&r.pool)
     .await?;
     let id = advisor_id.to_string();
-    audit::record_read(&r.pool, &who, AuditEntry::new("queue.read", "advisor", Some(&id))).await?;
+    audit::record_now(&r.pool, &who, AuditEntry::new("queue.read", "advisor", Some(&id))).await?;
     Ok(Json(json!({ "advisor_id": advisor_id, "items": items })))
 }
