@@ -5,7 +5,7 @@ use std::sync::Arc;
 use base64::Engine;
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
 use recaudo_events::{AttemptOutcome, ContactAttempted, ContactRequested, ContactSuppressed};
-use recaudo_policy::Policy;
+use recaudo_policy::{Debtor, Policy};
 use recaudo_providers::{OutboundSms, ProviderError};
 use recaudo_templates::{format_money, AdvisorTags, CreditTags, DebtorTags, MessageContext, Templates};
 use uuid::Uuid;
@@ -42,14 +42,15 @@ impl Handler for RequestHandler {
             return Ok(());
         }
         // The request may have waited in the stream (an outage, a backlog) past the window it was planned in.
-        if let Err(s) = Policy::default().check(request.country, now) {
+        let debtor = Debtor::new(request.country, request.country.time_zone());
+        if let Err(s) = Policy::for_country(request.country).check_time(&debtor, d.channel.into(), now) {
             let event = ContactSuppressed {
                 contact_id: request.contact_id,
                 channel: d.channel,
                 debtor_id: request.debtor.id.clone(),
                 credit_id: request.credit.id.clone(),
                 rule: s.rule.to_string(),
-                detail: s.detail,
+                detail: format!("{} ({})", s.reason, s.source),
             };
             d.outbox.enqueue(&mut tx, now, event).await?;
             tx.commit().await?;

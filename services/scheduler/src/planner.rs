@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use recaudo_bus::outbox::Outbox;
 use recaudo_domain::{AdvisorId, Country, CreditId, DebtorId, PhoneNumber};
 use recaudo_events::{Channel, ContactAdvisor, ContactCredit, ContactDebtor, ContactRequested, ContactSuppressed};
-use recaudo_policy::Policy;
+use recaudo_policy::{engine, Channel as PolicyChannel, Debtor, Policy};
 use recaudo_runtime::Clock;
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -26,7 +26,6 @@ pub struct Planner {
     pool: PgPool,
     outbox: Outbox,
     clock: Clock,
-    policy: Policy,
 }
 
 #[derive(FromRow)]
@@ -57,7 +56,7 @@ enum Decision {
 
 impl Planner {
     pub fn new(pool: PgPool, outbox: Outbox, clock: Clock) -> Self {
-        Planner { pool, outbox, clock, policy: Policy::default() }
+        Planner { pool, outbox, clock }
     }
 
     pub async fn run(self, tick: Duration, wake: Arc<Notify>, shutdown: CancellationToken) {
@@ -146,12 +145,19 @@ impl Planner {
             self.outbox.enqueue(conn, now, event).await?;
             return Ok(Decision::Drop);
         };
-        if self.policy.check(country, now).is_err() {
+        // The law of the debtor's country: hours, weekdays and holidays (the daily cap is the ledger below).
+        let policy = Policy::for_country(country);
+        let debtor = Debtor::new(country, country.time_zone());
+        let next_open = |from: DateTime<Utc>| {
+            policy.next_allowed(&debtor, &[], PolicyChannel::Sms, from).unwrap_or(from + chrono::Duration::days(1))
+        };
+        if policy.check_time(&debtor, PolicyChannel::Sms, now).is_err() {
             // Not a suppression: the contact waits for the window to open.
-            return Ok(Decision::Later(self.policy.next_open(country, now)));
+            return Ok(Decision::Later(next_open(now)));
         }
-        let local_date = Policy::local_date(country, now);
-        let next_day = self.policy.next_day_open(country, now);
+        let local_date = Policy::local_date(debtor.zone, now);
+        let tomorrow = local_date.succ_opt().and_then(|d| engine::start_of_day(debtor.zone, d));
+        let next_day = next_open(tomorrow.unwrap_or(now + chrono::Duration::days(1)));
         let recorded = sqlx::query(
             "INSERT INTO scheduler.contact_ledger (contact_id, debtor_id, credit_id, channel, strategy, local_date, requested_at)
              VALUES ($1, $2, $3, 'sms', $4, $5, $6) ON CONFLICT DO NOTHING",
