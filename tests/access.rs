@@ -290,6 +290,8 @@ async fn the_browser_signs_in_with_pkce_and_changes_need_the_csrf_token() {
 
     let login = browser.get(format!("{}/auth/login?return_to=/api/me", app.base)).send().await.unwrap();
     assert_eq!(login.status().as_u16(), 302);
+    let login_cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert!(login_cookie.starts_with("recaudo_login="), "{login_cookie}");
     let authorize = location(&login);
     assert!(authorize.starts_with(&format!("{}/dev-idp/authorize?", app.base)), "{authorize}");
     assert!(authorize.contains("code_challenge_method=S256") && authorize.contains("code_challenge="));
@@ -297,15 +299,24 @@ async fn the_browser_signs_in_with_pkce_and_changes_need_the_csrf_token() {
     assert_eq!(picked.status().as_u16(), 302);
     let callback = location(&picked);
     assert!(callback.starts_with(&format!("{}/auth/callback?code=", app.base)), "{callback}");
-    let signed_in = browser.get(&callback).send().await.unwrap();
+    // A callback link opened in another browser (login CSRF) signs nobody in.
+    let elsewhere = browser.get(&callback).send().await.unwrap();
+    assert_eq!(elsewhere.status().as_u16(), 400);
+    let signed_in = browser.get(&callback).header("cookie", &login_cookie).send().await.unwrap();
     assert_eq!(signed_in.status().as_u16(), 303);
     assert_eq!(location(&signed_in), "/api/me");
-    let set_cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_string();
+    let set_cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("recaudo_session="))
+        .unwrap();
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     let cookie = set_cookie.split(';').next().unwrap().to_string();
 
     // The same sign-in cannot be replayed.
-    let replay = browser.get(&callback).send().await.unwrap();
+    let replay = browser.get(&callback).header("cookie", &login_cookie).send().await.unwrap();
     assert_eq!(replay.status().as_u16(), 400);
 
     let with_cookie = |path: &str| {

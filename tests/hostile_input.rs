@@ -39,8 +39,14 @@ async fn nul_bytes_and_oversized_text_answer_400_naming_the_field() {
         assert_eq!(status, 400, "GET {path}: {body}");
         assert!(body.starts_with("{\"error\""), "GET {path}: {body}");
     }
-    for (query, field) in [("file_name=a%00b", "file_name"), ("profile=%00", "profile")] {
-        let resp = app.http.post(url(&format!("/api/imports?{query}"))).body("x").send().await.unwrap();
+    for (query, field) in [
+        ("file_name=a%00b", "file_name"),
+        ("profile=%00", "profile"),
+        ("delimiter=%00", "delimiter"),
+        ("as_of=-5000-01-01", "as_of"),
+    ] {
+        let body = "id_cliente,nombre\nC1,Ana\n";
+        let resp = app.http.post(url(&format!("/api/imports?{query}"))).body(body).send().await.unwrap();
         let (status, body) = error_of(resp).await;
         assert_eq!(status, 400, "{query}: {body}");
         assert!(body.contains(field), "{query}: {body}");
@@ -48,6 +54,11 @@ async fn nul_bytes_and_oversized_text_answer_400_naming_the_field() {
     let profile = json!({ "columns": { "Nro\u{0}Cliente": "id_cliente" } });
     let resp = app.http.put(url("/api/import-profiles/banco")).json(&profile).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 400);
+    let resp = app.http.put(url("/api/import-profiles/banco")).json(&json!({"delimiter": "\u{0}"})).send().await;
+    assert_eq!(resp.unwrap().status().as_u16(), 400);
+    let ancient = json!({"credit_id": "CR-1", "paid_on": "-5000-01-01", "amount": "1", "reference": "R-9"});
+    let (status, body) = error_of(app.http.post(url("/api/payments")).json(&ancient).send().await.unwrap()).await;
+    assert!(status == 400 && body.contains("paid_on"), "{status} {body}");
 
     // Payments that could never be applied are refused whole, with the index and the field.
     let good = json!({"credit_id": "CR-1", "paid_on": "2026-11-20", "amount": "10.00", "reference": "R-1"});
@@ -65,6 +76,17 @@ async fn nul_bytes_and_oversized_text_answer_400_naming_the_field() {
     }
     assert!(message.len() < 4096, "the error does not repeat a megabyte of input");
     app.stop().await;
+
+    // A sign-in callback with a state no sign-in could have: 400, not a query with a NUL in it.
+    let env = infra.env(&[("RECAUDO_OIDC_ISSUER", ""), ("RECAUDO_OIDC_AUDIENCE", ""), ("RECAUDO_DEV_IDP", "on")]);
+    let dev = App::spawn(env, &[Target::Portfolio]).await;
+    for state in ["%00", "a%00b", "%F0%9F%92%A9"] {
+        let resp = dev.anonymous.get(format!("{}/auth/callback?code=x&state={state}", dev.base)).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "state {state}");
+    }
+    let login = dev.anonymous.get(format!("{}/auth/login?return_to=/caf%C3%A9", dev.base)).send().await.unwrap();
+    assert_eq!(login.status().as_u16(), 400, "a non-ASCII return_to is refused, not a redirect without Location");
+    dev.stop().await;
 }
 
 #[tokio::test]
@@ -125,8 +147,13 @@ async fn dead_letters_are_counted_listed_and_replayed_by_admins() {
     let manager = infra.idp.token("mgr");
     app.put_user("mgr", json!({"role": "manager"})).await;
     assert_eq!(app.get_as(&manager, "/api/dead-letters").await.0, 403);
-
     let id = letter["id"].as_u64().unwrap();
+    let by_manager =
+        app.anonymous.post(format!("{}/api/dead-letters/{id}/replay", app.base)).bearer_auth(&manager).send().await;
+    assert_eq!(by_manager.unwrap().status().as_u16(), 403);
+    let overflow = app.get("/api/dead-letters?after=18446744073709551615").await;
+    assert_eq!(overflow.0, 200);
+
     let replay = app.http.post(format!("{}/api/dead-letters/{id}/replay", app.base)).send().await.unwrap();
     assert_eq!(replay.status().as_u16(), 202);
     // Still poison: it is dead-lettered again, under a new id; the old one is gone.

@@ -32,6 +32,11 @@ async fn no_token_secret_or_personal_data_is_logged() {
         infra.env(&[("RECAUDO_HTTP_ADDR", &format!("127.0.0.1:{port}")), ("RECAUDO_NOW", "2026-11-23T15:00:00Z")]);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_recaudo"));
     cmd.args(["serve", "--target", "all"]).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    // At debug level, so that a path or query logged by the HTTP layer would show here too.
+    cmd.env(
+        "RECAUDO_LOG",
+        "debug,sqlx=warn,async_nats=warn,hyper=warn,hyper_util=warn,h2=warn,rustls=warn,reqwest=warn",
+    );
     for var in [
         "DATABASE_URL",
         "NATS_URL",
@@ -41,6 +46,7 @@ async fn no_token_secret_or_personal_data_is_logged() {
         "RECAUDO_OIDC_AUDIENCE",
         "RECAUDO_ADMIN_SUBJECTS",
         "RECAUDO_SCHEDULER_TICK_MS",
+        "RECAUDO_SMS_PROVIDER",
     ] {
         if let Some(v) = env.raw(var) {
             cmd.env(var, v);

@@ -102,9 +102,11 @@ async fn people_and_systems_sign_in_with_a_certified_provider() {
         (200, Some("recaudo-etl"), Some("admin")),
         "{me}"
     );
-    let mut tampered = token.clone();
-    tampered.pop();
-    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    // A character in the middle of the signature (the last one may only change base64 padding bits).
+    let mut tampered: Vec<char> = token.chars().collect();
+    let i = token.rfind('.').unwrap() + 10;
+    tampered[i] = if tampered[i] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
     assert_eq!(app.get_as(&tampered, "/api/me").await.0, 401);
     let put = http.put(format!("{base}/api/users/ana")).bearer_auth(&token).json(&json!({"role": "manager"}));
     assert_eq!(put.send().await.unwrap().status().as_u16(), 200);
@@ -112,6 +114,7 @@ async fn people_and_systems_sign_in_with_a_certified_provider() {
     // A person in a browser: authorization code with PKCE, through the provider's login page.
     let login = http.get(format!("{base}/auth/login")).send().await.unwrap();
     assert_eq!(login.status().as_u16(), 302);
+    let login_cookie = cookie(&cookies(&login), "recaudo_login");
     let authorize = location(&login, &base);
     assert!(authorize.starts_with(&format!("{}/auth?", provider.issuer)), "{authorize}");
     let to_interaction = http.get(&authorize).send().await.unwrap();
@@ -133,7 +136,7 @@ async fn people_and_systems_sign_in_with_a_certified_provider() {
     assert_eq!(back.status().as_u16(), 303);
     let callback = location(&back, &base);
     assert!(callback.starts_with(&format!("{base}/auth/callback?code=")), "{callback}");
-    let signed_in = http.get(&callback).send().await.unwrap();
+    let signed_in = http.get(&callback).header("cookie", &login_cookie).send().await.unwrap();
     assert_eq!(signed_in.status().as_u16(), 303, "{:?}", signed_in.text().await);
     let session = cookie(&cookies(&signed_in), "recaudo_session");
     let me: Value =

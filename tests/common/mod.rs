@@ -49,6 +49,7 @@ impl Infra {
             ("NATS_URL", self.nats.url.as_str()),
             ("RECAUDO_SCHEDULER_TICK_MS", "100"),
             ("RECAUDO_SHUTDOWN_GRACE_SECS", "5"),
+            ("RECAUDO_SMS_PROVIDER", "simulator"),
             ("RECAUDO_OIDC_ISSUER", self.idp.issuer.as_str()),
             ("RECAUDO_OIDC_AUDIENCE", AUDIENCE),
             ("RECAUDO_ADMIN_SUBJECTS", ADMIN),

@@ -25,6 +25,9 @@ use crate::principal::{Origin, Principal, Via};
 use crate::{gate, Access};
 
 pub const COOKIE: &str = "recaudo_session";
+/// Binds a sign-in to the browser that started it: without it, a callback link made by someone else (login CSRF)
+/// would sign the victim in as that someone.
+pub const LOGIN_COOKIE: &str = "recaudo_login";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// How long a started sign-in may take.
 const LOGIN_TTL_MINUTES: i64 = 10;
@@ -49,15 +52,24 @@ pub fn pkce_challenge(verifier: &str) -> String {
 }
 
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE)
+}
+
+fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim().to_string())
         .filter(|v| !v.is_empty())
+}
+
+/// A sign-in's `state` as this server makes them: base64url, so anything else is no sign-in of ours.
+fn plausible_state(state: &str) -> bool {
+    (1..=64).contains(&state.len()) && state.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub fn csrf_matches(headers: &HeaderMap, expected: &str) -> bool {
@@ -102,7 +114,8 @@ fn safe_return_to(raw: Option<String>) -> Result<String, ApiError> {
         && !path.starts_with("//")
         && !path.contains('\\')
         && path.len() <= 2048
-        && !path.chars().any(char::is_control);
+        && path.is_ascii()
+        && !path.chars().any(|c| c.is_ascii_control());
     if ok {
         Ok(path)
     } else {
@@ -144,7 +157,16 @@ pub(crate) async fn login(State(access): State<Arc<Access>>, RawQuery(query): Ra
     ])
     .map_err(|e| ApiError::Internal(e.into()))?;
     let sep = if endpoint.contains('?') { '&' } else { '?' };
-    Ok(redirect(StatusCode::FOUND, &format!("{endpoint}{sep}{params}")))
+    let mut response = redirect(StatusCode::FOUND, &format!("{endpoint}{sep}{params}"));
+    let secure = if access.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!(
+        "{LOGIN_COOKIE}={state}; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        LOGIN_TTL_MINUTES * 60
+    );
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -162,6 +184,7 @@ struct TokenResponse {
 
 pub(crate) async fn callback(
     State(access): State<Arc<Access>>,
+    peer: Option<Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -175,6 +198,17 @@ pub(crate) async fn callback(
     let (Some(code), Some(state)) = (q.code, q.state) else {
         return Err(ApiError::bad_request("invalid_query", "the callback needs code and state"));
     };
+    let unknown =
+        || ApiError::bad_request("unknown_login", "this sign-in is unknown or expired; start again at /auth/login");
+    if !plausible_state(&state) {
+        return Err(unknown());
+    }
+    if cookie(&headers, LOGIN_COOKIE).as_deref() != Some(state.as_str()) {
+        return Err(ApiError::bad_request(
+            "unknown_login",
+            "this sign-in was not started in this browser; start again at /auth/login",
+        ));
+    }
     let login: Option<(String, String, String)> = sqlx::query_as(
         "DELETE FROM access.logins WHERE state = $1 AND expires_at > now() RETURNING code_verifier, nonce, return_to",
     )
@@ -182,10 +216,7 @@ pub(crate) async fn callback(
     .fetch_optional(&access.pool)
     .await?;
     let Some((verifier, nonce, return_to)) = login else {
-        return Err(ApiError::bad_request(
-            "unknown_login",
-            "this sign-in is unknown or expired; start again at /auth/login",
-        ));
+        return Err(unknown());
     };
     let discovery = access.verifier.discovery().await?;
     let token_endpoint = discovery.token_endpoint.ok_or_else(|| {
@@ -224,8 +255,11 @@ pub(crate) async fn callback(
         return Err(ApiError::unauthenticated("sign_in_failed", "the id_token's nonce does not match this sign-in"));
     }
     let origin = Origin {
-        ip: None,
-        forwarded_for: None,
+        ip: peer.map(|Extension(p)| p.0.ip().to_string()),
+        forwarded_for: headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -256,7 +290,11 @@ pub(crate) async fn callback(
     );
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
+        .append(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
+    let spent = format!("{LOGIN_COOKIE}=; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age=0");
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, HeaderValue::from_str(&spent).map_err(|e| ApiError::Internal(e.into()))?);
     Ok(response)
 }
 

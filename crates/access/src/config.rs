@@ -29,12 +29,22 @@ pub enum Identity {
     Development,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BrowserClient {
     pub client_id: String,
     pub client_secret: Option<String>,
     /// Where the provider sends the browser back; `<public url>/auth/callback` unless set.
     pub redirect_url: Option<String>,
+}
+
+impl std::fmt::Debug for BrowserClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserClient")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field("redirect_url", &self.redirect_url)
+            .finish()
+    }
 }
 
 /// The audience of tokens from the development provider, unless `RECAUDO_OIDC_AUDIENCE` says otherwise.
@@ -130,23 +140,23 @@ impl AccessConfig {
 
 /// `https://`, or `http://` only on a loopback address (a provider on the same machine, in development or tests).
 fn check_url(var: &str, url: &str) -> Result<(), ConfigError> {
-    if url.starts_with("https://") {
-        return Ok(());
+    let parsed = reqwest::Url::parse(url).map_err(|e| ConfigError::new(var, url, format!("not a URL: {e}")))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(ConfigError::new(var, url, "a URL with user information is refused"));
     }
-    if let Some(rest) = url.strip_prefix("http://") {
-        let host_port = rest.split('/').next().unwrap_or("");
-        let host = match host_port.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or(""),
-            None => host_port.rsplit_once(':').map(|(h, _)| h).unwrap_or(host_port),
-        };
-        let loopback =
-            host == "localhost" || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false);
-        if loopback {
-            return Ok(());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let host = parsed.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+            let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if loopback {
+                Ok(())
+            } else {
+                Err(ConfigError::new(var, url, "http:// is accepted only on a loopback address; use https://"))
+            }
         }
-        return Err(ConfigError::new(var, url, "http:// is accepted only on a loopback address; use https://"));
+        _ => Err(ConfigError::new(var, url, "expected an https:// URL")),
     }
-    Err(ConfigError::new(var, url, "expected an https:// URL"))
 }
 
 #[cfg(test)]
@@ -177,6 +187,9 @@ mod tests {
         let err = AccessConfig::from_env(&env("http://id.example.com")).unwrap_err();
         assert!(err.reason.contains("loopback"), "{err}");
         assert!(AccessConfig::from_env(&env("ftp://x")).is_err());
+        let err = AccessConfig::from_env(&env("http://127.0.0.1:80@evil.example/")).unwrap_err();
+        assert!(err.reason.contains("user information"), "{err}");
+        assert!(AccessConfig::from_env(&env("http://127.0.0.1.evil.example")).is_err());
     }
 
     #[test]

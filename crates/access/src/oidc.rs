@@ -17,6 +17,9 @@ use tokio::sync::{Mutex, RwLock};
 
 /// The least time between two JWKS fetches caused by unknown `kid`s.
 const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// With no key at all, how long a failed fetch is remembered before the next try (so an unreachable provider
+/// does not make every request wait for a timeout of its own).
+const RETRY_WHEN_EMPTY: Duration = Duration::from_secs(5);
 
 /// The provider's endpoints, from `<issuer>/.well-known/openid-configuration`.
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +101,8 @@ struct KeyCache {
     discovery: Option<Discovery>,
     /// When the last fetch caused by an unknown `kid` was tried.
     last_refetch: Option<Instant>,
+    /// The last failed fetch, while no key is known.
+    last_failure: Option<(Instant, String)>,
 }
 
 /// Verifies tokens of one issuer. Cheap to share: keys are cached behind a lock that readers rarely wait for.
@@ -182,6 +187,11 @@ impl Verifier {
             if let Some(found) = lookup(&cache.keys, kid, alg) {
                 return Ok(found);
             }
+            if let (true, Some((at, why))) = (cache.keys.is_empty(), &cache.last_failure) {
+                if at.elapsed() < RETRY_WHEN_EMPTY {
+                    return Err(TokenError::Unavailable(why.clone()));
+                }
+            }
             let recent = cache.last_refetch.is_some_and(|t| t.elapsed() < REFETCH_INTERVAL);
             (!cache.keys.is_empty(), !recent || cache.keys.is_empty())
         };
@@ -191,7 +201,12 @@ impl Verifier {
         self.cache.write().await.last_refetch = Some(Instant::now());
         match self.refresh().await {
             Ok(()) => {}
-            Err(e) if !have_keys => return Err(e),
+            Err(e) if !have_keys => {
+                if let TokenError::Unavailable(why) = &e {
+                    self.cache.write().await.last_failure = Some((Instant::now(), why.clone()));
+                }
+                return Err(e);
+            }
             Err(e) => {
                 tracing::warn!(issuer = %self.issuer, error = %e, "cannot refetch the identity provider's keys");
                 return Err(TokenError::UnknownKey(

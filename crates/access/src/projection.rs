@@ -80,7 +80,9 @@ impl Handler for Projection {
                 sqlx::query(
                     "INSERT INTO access.accounts (credit_id, debtor_id, advisor_id, snapshot_version, updated_at)
                      SELECT c, $2, $3, 0, $4 FROM unnest($1::text[]) AS c
-                     ON CONFLICT (credit_id) DO UPDATE SET advisor_id = EXCLUDED.advisor_id",
+                     ON CONFLICT (credit_id) DO UPDATE SET advisor_id = EXCLUDED.advisor_id,
+                         updated_at = EXCLUDED.updated_at
+                     WHERE accounts.updated_at <= EXCLUDED.updated_at",
                 )
                 .bind(&credits)
                 .bind(e.debtor_id.as_str())

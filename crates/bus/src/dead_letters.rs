@@ -68,13 +68,18 @@ pub async fn list(bus: &Bus, after: u64, limit: usize) -> Result<Vec<DeadLetter>
         (state.first_sequence, state.last_sequence)
     };
     let mut out = Vec::new();
-    let mut seq = after.max(first.saturating_sub(1)) + 1;
+    let mut seq = after.max(first.saturating_sub(1)).saturating_add(1);
     while seq <= last && out.len() < limit {
-        // Replayed letters are deleted, so the sequence has holes.
-        if let Ok(msg) = stream.get_raw_message(seq).await {
-            out.push(describe(&msg));
+        // Replayed letters are deleted, so the sequence has holes; any other error is the caller's to see.
+        match stream.get_raw_message(seq).await {
+            Ok(msg) => out.push(describe(&msg)),
+            Err(e) if e.kind() == async_nats::jetstream::stream::RawMessageErrorKind::NoMessageFound => {}
+            Err(e) => return Err(error(e)),
         }
-        seq += 1;
+        seq = seq.saturating_add(1);
+        if seq == u64::MAX {
+            break;
+        }
     }
     Ok(out)
 }

@@ -3,6 +3,7 @@
 //! Types here follow "parse, don't validate": a value of one of these types has already been checked,
 //! so the code that receives it never re-validates.
 
+pub mod calendar;
 pub mod country;
 pub mod ids;
 pub mod money;

@@ -204,7 +204,10 @@ impl Application {
         let workers: Vec<_> = workers.into_iter().map(tokio::spawn).collect();
 
         // The peer address reaches handlers (and the audit trail) as `ConnectInfo`.
-        let app = router.layer(TraceLayer::new_for_http()).into_make_service_with_connect_info::<SocketAddr>();
+        // The span names the method only: paths and queries carry reply-link tokens, sign-in codes and subjects.
+        let trace = TraceLayer::new_for_http()
+            .make_span_with(|req: &axum::http::Request<_>| tracing::debug_span!("http", method = %req.method()));
+        let app = router.layer(trace).into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let server = tokio::spawn(async move { server.await });
 

@@ -41,7 +41,15 @@ impl Config {
                 "only the sms channel has a dispatcher so far",
             ));
         }
-        let sms_provider = env.get("RECAUDO_SMS_PROVIDER", SmsProviderKind::Simulator)?;
+        // No default: the simulator is public (its routes are Twilio's API with demo credentials), so a process
+        // serves it only when told to.
+        let sms_provider: SmsProviderKind = env.optional("RECAUDO_SMS_PROVIDER")?.ok_or_else(|| {
+            ConfigError::new(
+                "RECAUDO_SMS_PROVIDER",
+                "",
+                "is required for the sms dispatcher: twilio, or simulator on a developer machine",
+            )
+        })?;
         let twilio = match sms_provider {
             SmsProviderKind::Simulator => None,
             SmsProviderKind::Twilio => {

@@ -74,12 +74,15 @@ impl CreateParams {
             .map(|s| {
                 NaiveDate::parse_from_str(&s, "%Y-%m-%d")
                     .map_err(|_| bad("as_of", format!("{s:?} is not a yyyy-mm-dd date")))
+                    .and_then(|d| recaudo_domain::calendar::check_date(d).map(|()| d).map_err(|e| bad("as_of", e)))
             })
             .transpose()?;
         let delimiter = match self.delimiter.as_deref() {
             None => None,
             Some("tab" | "\\t" | "\t") => Some('\t'),
-            Some(d) if d.chars().count() == 1 && d.is_ascii() => d.chars().next(),
+            Some(d) if d.chars().count() == 1 && d.is_ascii() && !d.chars().all(|c| c.is_ascii_control()) => {
+                d.chars().next()
+            }
             Some(d) => return Err(bad("delimiter", format!("{d:?} is not a single ASCII character or \"tab\""))),
         };
         let date_order = match self.date_order.as_deref() {

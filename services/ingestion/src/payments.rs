@@ -155,6 +155,9 @@ fn validate(p: PaymentInput) -> Result<PaymentRecord, Vec<(&'static str, String)
         }
     };
     problems.extend(recaudo_events::payment::text_problems(&p.method, &p.reference));
+    if let Err(e) = recaudo_domain::calendar::check_date(p.paid_on) {
+        problems.push(("paid_on", e));
+    }
     match (credit_id, amount) {
         (Some(credit_id), Some(amount)) if problems.is_empty() => Ok(PaymentRecord {
             line: 0,

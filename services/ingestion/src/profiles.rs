@@ -17,7 +17,7 @@ pub enum ProfileError {
     BadColumn { column: String, reason: String },
     #[error("unknown encoding {0:?}")]
     UnknownEncoding(String),
-    #[error("the delimiter must be one ASCII character, got {0:?}")]
+    #[error("the delimiter must be one printable ASCII character or a tab, got {0:?}")]
     BadDelimiter(char),
     #[error("no import profile named {0:?}")]
     NotFound(String),
@@ -53,7 +53,7 @@ pub fn validate(options: &ReadOptions) -> Result<(), ProfileError> {
             return Err(ProfileError::UnknownField { column: column.clone(), field: field.clone() });
         }
     }
-    if let Some(d) = options.delimiter.filter(|d| !d.is_ascii()) {
+    if let Some(d) = options.delimiter.filter(|d| !d.is_ascii() || (d.is_ascii_control() && *d != '\t')) {
         return Err(ProfileError::BadDelimiter(d));
     }
     if let Some(enc) = &options.encoding {

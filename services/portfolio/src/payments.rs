@@ -58,7 +58,10 @@ impl Handler for PaymentHandler {
         }
         // Ingestion refuses such payments at the edge; one from elsewhere is rejected with the reason instead of
         // failing until it is dead-lettered (PostgreSQL cannot store a NUL, say).
-        let problems = recaudo_events::payment::text_problems(&p.method, &p.reference);
+        let mut problems = recaudo_events::payment::text_problems(&p.method, &p.reference);
+        if let Err(e) = recaudo_domain::calendar::check_date(p.paid_on) {
+            problems.push(("paid_on", e));
+        }
         if !problems.is_empty() {
             let reason: Vec<String> = problems.iter().map(|(field, why)| format!("{field} {why}")).collect();
             let event = PaymentRejected {

@@ -47,7 +47,9 @@ async fn queue(State(r): State<Arc<Router>>, who: Principal, Path(id): Path<Stri
     }
     let items: Vec<Item> = sqlx::query_as(
         "SELECT q.id, q.kind, q.state, q.debtor_id, a.debtor_first_name, a.debtor_last_name, q.credit_id, q.opened_at, q.due_at
-         FROM reply_router.queue_items q LEFT JOIN reply_router.accounts a ON a.credit_id = q.credit_id
+         FROM reply_router.queue_items q
+         -- Only items of credits the advisor still holds: a debtor reassigned away leaves the queue at once.
+         JOIN reply_router.accounts a ON a.credit_id = q.credit_id AND a.advisor_id = q.advisor_id
          WHERE q.advisor_id = $1 AND q.state = 'open' ORDER BY q.opened_at, q.id",
     )
     .bind(advisor_id)
