@@ -186,8 +186,22 @@ async fn every_role_sees_exactly_its_scope() {
     assert_eq!(me["scope"]["kind"], "supervisor");
     assert_eq!(me["scope"]["advisor_ids"].as_array().unwrap().len(), 2);
 
-    // DA11 moves from advisor A1 to B2: A1 and supervisor A lose it at once, B2 and supervisor B gain it.
+    // DA11 moves from advisor A1 to B2: A1 and supervisor A lose it at once, B2 and supervisor B gain it. First the
+    // debtor clicks their reply link, so that A1's queue holds them.
     let moved = &debtors[0];
+    let a1_queue = format!("/api/advisors/{}/queue", advisor_ids[&('A', 1)]);
+    let link = eventually("the moved debtor's SMS", WAIT, || async {
+        let c = app.get_ok(&format!("/api/debtors/{}/contacts", moved.id)).await;
+        let text = c.to_string();
+        let at = text.find("/r/")?;
+        let start = text[..at].rfind("http")?;
+        let end = at + 3 + text[at + 3..].find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'))?;
+        Some(text[start..end].to_string())
+    })
+    .await;
+    assert_eq!(app.anonymous.get(&link).send().await.unwrap().status().as_u16(), 302);
+    let queued = app.get_as(&token("adv-A1"), &a1_queue).await.1;
+    assert!(queued.to_string().contains(&moved.id), "{queued}");
     let delta = format!("{HEADER}\n{}", row(moved, 'B', 2));
     let import = app.import(delta.into_bytes(), "as_of=2026-11-20").await;
     assert_eq!(import["state"], "completed");
@@ -197,6 +211,11 @@ async fn every_role_sees_exactly_its_scope() {
     })
     .await;
     assert_eq!(app.get_as(&token("sup-A"), &path).await.0, 404);
+    eventually("A1's queue to drop the reassigned debtor", Duration::from_secs(30), || async {
+        let q = app.get_as(&token("adv-A1"), &a1_queue).await.1;
+        (!q.to_string().contains(&moved.id)).then_some(())
+    })
+    .await;
     assert_eq!(app.get_as(&token("adv-B2"), &path).await.0, 200);
     assert_eq!(app.get_as(&token("sup-B"), &path).await.0, 200);
 
