@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use recaudo_bus::outbox::Outbox;
 use recaudo_domain::{AdvisorId, Country, CreditId, DebtorId, PhoneNumber};
 use recaudo_events::{Channel, ContactAdvisor, ContactCredit, ContactDebtor, ContactRequested, ContactSuppressed};
-use recaudo_policy::{engine, Channel as PolicyChannel, Debtor, Policy};
+use recaudo_policy::{engine, Channel as PolicyChannel, Debtor, Past, Policy};
 use recaudo_runtime::Clock;
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -145,19 +145,24 @@ impl Planner {
             self.outbox.enqueue(conn, now, event).await?;
             return Ok(Decision::Drop);
         };
-        // The law of the debtor's country: hours, weekdays and holidays (the daily cap is the ledger below).
+        // The law of the debtor's country: hours, weekdays, holidays, and its caps over what was requested before
+        // (the ledger, which outlives restarts); the ledger's uniqueness below also holds the one-a-day rule
+        // against a second planner replica.
         let policy = Policy::for_country(country);
         let debtor = Debtor::new(country, country.time_zone());
-        let next_open = |from: DateTime<Utc>| {
-            policy.next_allowed(&debtor, &[], PolicyChannel::Sms, from).unwrap_or(from + chrono::Duration::days(1))
+        let history = ledger_history(conn, &c.debtor_id, now).await?;
+        let next_open = |from: DateTime<Utc>, history: &[Past]| {
+            policy.next_allowed(&debtor, history, PolicyChannel::Sms, from).unwrap_or(from + chrono::Duration::days(1))
         };
-        if policy.check_time(&debtor, PolicyChannel::Sms, now).is_err() {
-            // Not a suppression: the contact waits for the window to open.
-            return Ok(Decision::Later(next_open(now)));
+        if policy.check(&debtor, &history, PolicyChannel::Sms, now).is_err() {
+            // Not a suppression: the contact waits until the law allows it.
+            return Ok(Decision::Later(next_open(now, &history)));
         }
         let local_date = Policy::local_date(debtor.zone, now);
         let tomorrow = local_date.succ_opt().and_then(|d| engine::start_of_day(debtor.zone, d));
-        let next_day = next_open(tomorrow.unwrap_or(now + chrono::Duration::days(1)));
+        let mut with_this = history.clone();
+        with_this.push(Past { at: now, channel: PolicyChannel::Sms, conversation: false });
+        let next_day = next_open(tomorrow.unwrap_or(now + chrono::Duration::days(1)), &with_this);
         let recorded = sqlx::query(
             "INSERT INTO scheduler.contact_ledger (contact_id, debtor_id, credit_id, channel, strategy, local_date, requested_at)
              VALUES ($1, $2, $3, 'sms', $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -217,4 +222,23 @@ impl Planner {
 
 fn id<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, sqlx::Error> {
     r.map_err(|e| sqlx::Error::Decode(format!("stored id: {e}").into()))
+}
+
+/// The debtor's contacts requested in the last 31 days, as the policy engine counts them.
+async fn ledger_history(conn: &mut PgConnection, debtor_id: &str, now: DateTime<Utc>) -> Result<Vec<Past>, sqlx::Error> {
+    let rows: Vec<(DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT requested_at, channel FROM scheduler.contact_ledger
+         WHERE debtor_id = $1 AND requested_at > $2 - interval '31 days' AND requested_at <= $2",
+    )
+    .bind(debtor_id)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(at, channel)| {
+            let channel: recaudo_events::Channel = channel.parse().ok()?;
+            Some(Past { at, channel: channel.into(), conversation: false })
+        })
+        .collect())
 }
