@@ -68,3 +68,65 @@ async fn caps_count_what_was_sent_before_a_restart() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_held_past_the_window_is_not_sent_and_no_attempt_breaks_the_law() {
+    use futures::StreamExt;
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    // 18:59 on Monday in Bogotá: the scheduler requests the Colombian debtors' SMS, but no dispatcher runs.
+    let planners = App::spawn(
+        infra.env(&[("RECAUDO_NOW", "2026-11-23T23:59:00Z")]),
+        &[Target::Ingestion, Target::Portfolio, Target::Scheduler, Target::ReplyRouter, Target::Metrics],
+    )
+    .await;
+    planners.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
+    let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    eventually("the request for C0000006", WAIT, || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM scheduler.contact_ledger WHERE debtor_id = 'C0000006'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        (n == 1).then_some(())
+    })
+    .await;
+    planners.stop().await;
+
+    // 19:05: the dispatcher comes up, finds the request waiting in the stream, and re-checks the law.
+    let bus = recaudo_bus::Bus::connect(&infra.nats.url, recaudo_bus::Prefix::parse("recaudo").unwrap()).await.unwrap();
+    let mut suppressed = bus.client().subscribe("recaudo.contact.suppressed").await.unwrap();
+    let dispatcher = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-24T00:05:00Z")]), &[Target::Dispatcher]).await;
+    let event = loop {
+        let msg = tokio::time::timeout(WAIT, suppressed.next()).await.expect("contact.suppressed").unwrap();
+        let e: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
+        if e["data"]["debtor_id"] == "C0000006" {
+            break e;
+        }
+    };
+    assert_eq!(event["data"]["rule"], "co.hours", "{event}");
+    assert!(event["data"]["detail"].as_str().unwrap().contains("Ley 2300"), "{event}");
+    assert_eq!(contacts(&dispatcher, "C0000006").await, 0, "nothing was sent after 19:00");
+
+    let violations = "/api/compliance/violations?from=2026-11-23T00:00:00Z&to=2026-11-30T00:00:00Z";
+    let report = dispatcher.get_ok(violations).await;
+    assert_eq!(report["violations"], serde_json::json!([]), "{report}");
+
+    // The check is real: an attempt made on a Sunday (planted here) is reported with its rule.
+    sqlx::query(
+        "INSERT INTO dispatcher.attempts (id, contact_id, channel, debtor_id, credit_id, to_address, body, reply_token,
+                                          provider, status, created_at, attempted_at, updated_at, country)
+         VALUES ($1, $2, 'sms', 'C0000009', 'CR-X', '+573000000000', 'x', 'planted-token', 'simulator', 'sent',
+                 '2026-11-29T15:00:00Z', '2026-11-29T15:00:00Z', '2026-11-29T15:00:00Z', 'CO')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(uuid::Uuid::now_v7())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let report = dispatcher.get_ok(violations).await;
+    let found = report["violations"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{report}");
+    assert_eq!((found[0]["debtor_id"].as_str(), found[0]["rule"].as_str()), (Some("C0000009"), Some("co.hours")));
+    assert_eq!(dispatcher.get("/api/compliance/violations?from=x").await.0, 400);
+    dispatcher.stop().await;
+}

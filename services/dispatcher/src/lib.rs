@@ -4,6 +4,7 @@
 
 mod api;
 mod attempts;
+mod compliance;
 mod config;
 mod send;
 mod webhooks;
@@ -30,6 +31,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
         Migration::new(2, "attempts", include_str!("../migrations/0002_attempts.sql")),
         Migration::new(3, "early_status_reports", include_str!("../migrations/0003_early_status_reports.sql")),
+        Migration::new(4, "attempt_country", include_str!("../migrations/0004_attempt_country.sql")),
     ]
 }
 
@@ -74,7 +76,9 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     let spec =
         ConsumerSpec::new(format!("dispatcher-{}", config.channel), format!("contact.requested.{}", config.channel));
     let consumer = consume::run(infra.bus.clone(), spec, send::RequestHandler(dispatcher.clone()), shutdown);
-    let mut routes = api::routes(dispatcher.clone()).merge(webhooks::routes(dispatcher));
+    let mut routes = api::routes(dispatcher.clone())
+        .merge(compliance::routes(dispatcher.clone()))
+        .merge(webhooks::routes(dispatcher));
     if let Some(sim) = simulator {
         routes = routes.public_nest(SIMULATOR_PATH, sim.router());
     }

@@ -66,8 +66,8 @@ impl Handler for RequestHandler {
         };
         sqlx::query(
             "INSERT INTO dispatcher.attempts (id, contact_id, channel, debtor_id, credit_id, advisor_id, to_address, body,
-                                              reply_token, provider, status, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11)",
+                                              reply_token, provider, status, created_at, updated_at, country)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11, $12)",
         )
         .bind(attempt_id)
         .bind(request.contact_id)
@@ -80,6 +80,7 @@ impl Handler for RequestHandler {
         .bind(&reply_token)
         .bind(d.provider.name())
         .bind(now)
+        .bind(request.country.code())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

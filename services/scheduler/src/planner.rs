@@ -225,7 +225,11 @@ fn id<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, sqlx::Error> {
 }
 
 /// The debtor's contacts requested in the last 31 days, as the policy engine counts them.
-async fn ledger_history(conn: &mut PgConnection, debtor_id: &str, now: DateTime<Utc>) -> Result<Vec<Past>, sqlx::Error> {
+async fn ledger_history(
+    conn: &mut PgConnection,
+    debtor_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Past>, sqlx::Error> {
     let rows: Vec<(DateTime<Utc>, String)> = sqlx::query_as(
         "SELECT requested_at, channel FROM scheduler.contact_ledger
          WHERE debtor_id = $1 AND requested_at > $2 - interval '31 days' AND requested_at <= $2",
