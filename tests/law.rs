@@ -59,6 +59,14 @@ async fn caps_count_what_was_sent_before_a_restart() {
     let app = day(&infra, "2026-11-29T15:00:00Z").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!((contacts(&app, colombian).await, contacts(&app, chilean).await), (4, 2), "never on Sundays");
+    // The plan says why, and when: Monday 07:00 in Bogotá, Monday 08:00 in Santiago (UTC-3 in summer).
+    let plan = app.get_ok(&format!("/api/debtors/{colombian}/plan")).await;
+    assert_eq!(plan["preset"]["id"], "co", "{plan}");
+    assert_eq!(plan["suppressions"][0]["rule"], "co.hours", "{plan}");
+    assert_eq!(plan["next_contacts"][0]["earliest_allowed"], "2026-11-30T12:00:00Z", "{plan}");
+    let plan = app.get_ok(&format!("/api/debtors/{chilean}/plan")).await;
+    assert_eq!(plan["next_contacts"][0]["earliest_allowed"], "2026-11-30T11:00:00Z", "{plan}");
+    assert_eq!(app.get("/api/debtors/NOBODY/plan").await.0, 404);
     app.stop().await;
 
     // Monday 30 Nov: Chile's week has moved on.

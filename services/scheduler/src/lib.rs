@@ -2,6 +2,7 @@
 //! portfolio events, runs every planned contact through the policy engine, and requests contacts from the
 //! channel dispatchers (`contact.requested.<channel>`).
 
+mod plan;
 mod planner;
 mod projection;
 
@@ -66,7 +67,8 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         shutdown.clone(),
     );
     let planner = planner::Planner::new(infra.pool.clone(), outbox.clone(), infra.clock.clone());
-    Ok(Started::new(recaudo_runtime::Routes::new())
+    let plan = plan::PlanState { pool: infra.pool.clone(), clock: infra.clock.clone() };
+    Ok(Started::new(plan::routes(plan))
         .consumer("scheduler-portfolio", consumer)
         .worker(planner.run(config.tick, wake, shutdown))
         .outbox(outbox))

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 /// The built-in strategy: one SMS reminder a local day to each debtor with a credit at least one day past due,
 /// about their most overdue credit.
-pub const DEFAULT_STRATEGY: &str = "default_sms_reminder";
+pub(crate) const DEFAULT_STRATEGY: &str = "default_sms_reminder";
 const PLANS_PER_ROUND: i64 = 200;
 
 pub struct Planner {
@@ -154,9 +154,19 @@ impl Planner {
         let next_open = |from: DateTime<Utc>, history: &[Past]| {
             policy.next_allowed(&debtor, history, PolicyChannel::Sms, from).unwrap_or(from + chrono::Duration::days(1))
         };
-        if policy.check(&debtor, &history, PolicyChannel::Sms, now).is_err() {
-            // Not a suppression: the contact waits until the law allows it.
-            return Ok(Decision::Later(next_open(now, &history)));
+        if let Err(s) = policy.check(&debtor, &history, PolicyChannel::Sms, now) {
+            // The contact waits until the law allows it; the deferral is an event with its rule, once per decision.
+            let next = next_open(now, &history);
+            let event = ContactSuppressed {
+                contact_id,
+                channel: Channel::Sms,
+                debtor_id: id(DebtorId::parse(&c.debtor_id))?,
+                credit_id: id(CreditId::parse(&c.credit_id))?,
+                rule: s.rule.to_string(),
+                detail: format!("{} ({}); next allowed {}", s.reason, s.source, next.to_rfc3339()),
+            };
+            self.outbox.enqueue(conn, now, event).await?;
+            return Ok(Decision::Later(next));
         }
         let local_date = Policy::local_date(debtor.zone, now);
         let tomorrow = local_date.succ_opt().and_then(|d| engine::start_of_day(debtor.zone, d));
@@ -225,7 +235,7 @@ fn id<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, sqlx::Error> {
 }
 
 /// The debtor's contacts requested in the last 31 days, as the policy engine counts them.
-async fn ledger_history(
+pub(crate) async fn ledger_history(
     conn: &mut PgConnection,
     debtor_id: &str,
     now: DateTime<Utc>,
