@@ -138,3 +138,47 @@ async fn a_request_held_past_the_window_is_not_sent_and_no_attempt_breaks_the_la
     assert_eq!(dispatcher.get("/api/compliance/violations?from=x").await.0, 400);
     dispatcher.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_scheduler_replicas_never_exceed_a_cap_nor_request_a_contact_twice() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let rest = [Target::Ingestion, Target::Portfolio, Target::Dispatcher, Target::ReplyRouter, Target::Metrics];
+    // (C0000007 has no phone; C0000001 and C0000004 owe nothing overdue.)
+    let eligible = ["C0000002", "C0000003", "C0000005", "C0000006", "C0000008", "C0000009", "C0000010"];
+    let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    let mut expected: Vec<usize> = vec![1; eligible.len()];
+    for (n, now) in ["2026-11-23T15:00:00Z", "2026-11-24T15:00:00Z"].into_iter().enumerate() {
+        let app = App::spawn(infra.env(&[("RECAUDO_NOW", now)]), &rest).await;
+        let a = App::spawn(infra.env(&[("RECAUDO_NOW", now)]), &[Target::Scheduler]).await;
+        let b = App::spawn(infra.env(&[("RECAUDO_NOW", now)]), &[Target::Scheduler]).await;
+        if n == 0 {
+            app.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
+        } else {
+            // Tuesday: one a day everywhere but Chile, whose messages must be two days apart.
+            expected = eligible.iter().map(|d| if ["C0000003", "C0000010"].contains(d) { 1 } else { 2 }).collect();
+        }
+        for (debtor, n) in eligible.iter().zip(&expected) {
+            eventually(&format!("{debtor}'s SMS number {n} on {now}"), WAIT, || async {
+                (contacts(&app, debtor).await >= *n).then_some(())
+            })
+            .await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for (debtor, n) in eligible.iter().zip(&expected) {
+            assert_eq!(contacts(&app, debtor).await, *n, "{debtor} on {now}");
+        }
+        // Never two attempts for one debtor on one local day, nor two requests for one contact.
+        let doubled: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT debtor_id, (created_at AT TIME ZONE 'America/Bogota')::date
+                                   FROM dispatcher.attempts GROUP BY 1, 2 HAVING count(*) > 1) d",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(doubled, 0);
+        for app in [app, a, b] {
+            app.stop().await;
+        }
+    }
+}
