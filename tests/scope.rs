@@ -192,11 +192,7 @@ async fn every_role_sees_exactly_its_scope() {
     let a1_queue = format!("/api/advisors/{}/queue", advisor_ids[&('A', 1)]);
     let link = eventually("the moved debtor's SMS", WAIT, || async {
         let c = app.get_ok(&format!("/api/debtors/{}/contacts", moved.id)).await;
-        let text = c.to_string();
-        let at = text.find("/r/")?;
-        let start = text[..at].rfind("http")?;
-        let end = at + 3 + text[at + 3..].find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'))?;
-        Some(text[start..end].to_string())
+        common::reply_link(&c.to_string())
     })
     .await;
     assert_eq!(app.anonymous.get(&link).send().await.unwrap().status().as_u16(), 302);

@@ -172,6 +172,16 @@ impl App {
     }
 }
 
+/// The first reply link (`http…/r/<token>`) in `text`: a message body, or a contacts list as JSON.
+pub fn reply_link(text: &str) -> Option<String> {
+    let at = text.find("/r/")?;
+    let start = text[..at].rfind("http")?;
+    let token = &text[at + 3..];
+    let end =
+        at + 3 + token.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).unwrap_or(token.len());
+    Some(text[start..end].to_string())
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/fixtures/clients/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
