@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use crate::audit::{self, Entry};
-use crate::principal::{Origin, Principal, Via};
+use crate::principal::{Principal, Via};
 use crate::{gate, Access};
 
 pub const COOKIE: &str = "recaudo_session";
@@ -158,14 +158,7 @@ pub(crate) async fn login(State(access): State<Arc<Access>>, RawQuery(query): Ra
     .map_err(|e| ApiError::Internal(e.into()))?;
     let sep = if endpoint.contains('?') { '&' } else { '?' };
     let mut response = redirect(StatusCode::FOUND, &format!("{endpoint}{sep}{params}"));
-    let secure = if access.public_url.starts_with("https://") { "; Secure" } else { "" };
-    let cookie = format!(
-        "{LOGIN_COOKIE}={state}; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        LOGIN_TTL_MINUTES * 60
-    );
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
+    set_cookie(&mut response, &access, LOGIN_COOKIE, &state, "/auth/callback", LOGIN_TTL_MINUTES as u64 * 60)?;
     Ok(response)
 }
 
@@ -254,17 +247,7 @@ pub(crate) async fn callback(
     if claims.nonce.as_deref() != Some(nonce.as_str()) {
         return Err(ApiError::unauthenticated("sign_in_failed", "the id_token's nonce does not match this sign-in"));
     }
-    let origin = Origin {
-        ip: peer.map(|Extension(p)| p.0.ip().to_string()),
-        forwarded_for: headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(256).collect()),
-    };
+    let origin = gate::origin(&headers, peer.map(|Extension(p)| p.0));
     let principal = gate::resolve(&access, &claims.sub, Via::Session, origin).await?;
     let session_id = random_token(32);
     let expires_at = Utc::now() + chrono::Duration::from_std(access.config.session_ttl).unwrap_or_default();
@@ -283,18 +266,8 @@ pub(crate) async fn callback(
     audit::record(&mut tx, &principal, Utc::now(), Entry::new("session.create", "session", None)).await?;
     tx.commit().await?;
     let mut response = redirect(StatusCode::SEE_OTHER, &return_to);
-    let secure = if access.public_url.starts_with("https://") { "; Secure" } else { "" };
-    let cookie = format!(
-        "{COOKIE}={session_id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        access.config.session_ttl.as_secs()
-    );
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
-    let spent = format!("{LOGIN_COOKIE}=; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age=0");
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, HeaderValue::from_str(&spent).map_err(|e| ApiError::Internal(e.into()))?);
+    set_cookie(&mut response, &access, COOKIE, &session_id, "/", access.config.session_ttl.as_secs())?;
+    set_cookie(&mut response, &access, LOGIN_COOKIE, "", "/auth/callback", 0)?;
     Ok(response)
 }
 
@@ -333,14 +306,28 @@ pub(crate) async fn logout(
     audit::record(&mut tx, &who, Utc::now(), Entry::new("session.delete", "session", None)).await?;
     tx.commit().await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?);
+    set_cookie(&mut response, &access, COOKIE, "", "/", 0)?;
     Ok(response)
 }
 
-fn redirect(status: StatusCode, location: &str) -> Response {
+/// Every cookie of the access layer: HttpOnly, SameSite=Lax, Secure when the public URL is https; `max_age` 0
+/// removes it.
+fn set_cookie(
+    response: &mut Response,
+    access: &Access,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: u64,
+) -> Result<(), ApiError> {
+    let secure = if access.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    let value = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?;
+    response.headers_mut().append(header::SET_COOKIE, value);
+    Ok(())
+}
+
+pub(crate) fn redirect(status: StatusCode, location: &str) -> Response {
     let mut response = status.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, v);

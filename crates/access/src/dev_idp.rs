@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Form, Json};
 use base64::Engine as _;
@@ -224,11 +224,7 @@ pub(crate) async fn authorize(
     );
     let params = serde_urlencoded::to_string([("code", code.as_str()), ("state", q.state.as_str())])
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let mut response = StatusCode::FOUND.into_response();
-    let location =
-        HeaderValue::from_str(&format!("{}?{params}", q.redirect_uri)).map_err(|e| ApiError::Internal(e.into()))?;
-    response.headers_mut().insert(header::LOCATION, location);
-    Ok(response)
+    Ok(crate::browser::redirect(StatusCode::FOUND, &format!("{}?{params}", q.redirect_uri)))
 }
 
 #[derive(Deserialize)]

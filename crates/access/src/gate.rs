@@ -99,13 +99,16 @@ pub(crate) async fn resolve(access: &Access, subject: &str, via: Via, origin: Or
 }
 
 fn origin_of(req: &Request) -> Origin {
-    let text = |h: &HeaderMap, name: &str| {
-        h.get(name).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect::<String>())
-    };
+    origin(req.headers(), req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0))
+}
+
+/// Where a request came from, for the audit trail: the peer, and what the headers say (bounded, never trusted).
+pub(crate) fn origin(headers: &HeaderMap, peer: Option<SocketAddr>) -> Origin {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(256).collect());
     Origin {
-        ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
-        forwarded_for: text(req.headers(), "x-forwarded-for"),
-        user_agent: text(req.headers(), "user-agent"),
+        ip: peer.map(|p| p.ip().to_string()),
+        forwarded_for: text("x-forwarded-for"),
+        user_agent: text("user-agent"),
     }
 }
 
