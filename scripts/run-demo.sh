@@ -43,6 +43,7 @@ Where to look:
   rc $BASE/api/debtors/C0000003/contacts              # the SMS sent, with the rendered body and reply link
   curl -si \$(rc $BASE/api/debtors/C0000003/contacts | grep -o 'http[^"]*/r/[A-Za-z0-9_-]*' | head -1)
                                                       # the debtor clicks (no credential): 302 to the advisor's WhatsApp
+  rc $BASE/api/debtors/C0000003/plan                  # the next contact and the law of the debtor's country
   rc $BASE/api/advisors                               # advisors and their ids
   rc $BASE/api/advisors/<advisor id>/queue            # the advisor's queue
   rc "$BASE/api/audit?action=debtor.read"             # the audit trail (admin, auditor)
