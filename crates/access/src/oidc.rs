@@ -49,8 +49,8 @@ pub enum TokenError {
     Expired,
     #[error("the token is not valid yet (nbf)")]
     NotYetValid,
-    #[error("the token was issued by {0}, not by the configured issuer")]
-    WrongIssuer(String),
+    #[error("the token was not issued by the configured issuer")]
+    WrongIssuer,
     #[error("the token is not meant for this API (aud)")]
     WrongAudience,
     #[error("the token lacks the {0} claim")]
@@ -70,7 +70,7 @@ impl TokenError {
             TokenError::BadSignature => "bad_signature",
             TokenError::Expired => "token_expired",
             TokenError::NotYetValid => "token_not_yet_valid",
-            TokenError::WrongIssuer(_) => "wrong_issuer",
+            TokenError::WrongIssuer => "wrong_issuer",
             TokenError::WrongAudience => "wrong_audience",
             TokenError::MissingClaim(_) => "missing_claim",
             TokenError::Unavailable(_) => "identity_provider_unavailable",
@@ -305,7 +305,7 @@ fn classify(e: jsonwebtoken::errors::Error) -> TokenError {
     match e.kind() {
         ExpiredSignature => TokenError::Expired,
         ImmatureSignature => TokenError::NotYetValid,
-        InvalidIssuer => TokenError::WrongIssuer("another issuer".into()),
+        InvalidIssuer => TokenError::WrongIssuer,
         InvalidAudience => TokenError::WrongAudience,
         InvalidSignature | InvalidEcdsaKey | InvalidRsaKey(_) | InvalidAlgorithm => TokenError::BadSignature,
         MissingRequiredClaim(c) => TokenError::MissingClaim(match c.as_str() {
