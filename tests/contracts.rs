@@ -45,6 +45,8 @@ fn asyncapi_names_every_event_type_and_subject() {
         "reply.clicked",
         "reply.routed",
         "queue.advisor.{advisor_id}",
+        "case.outcome.recorded",
+        "consent.withdrawn",
     ] {
         assert!(doc.contains(subject), "asyncapi.yaml does not mention subject {subject}");
     }

@@ -182,3 +182,50 @@ async fn two_scheduler_replicas_never_exceed_a_cap_nor_request_a_contact_twice()
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_back_after_a_day_sends_one_of_two_waiting_requests_where_the_law_allows_one_a_day() {
+    use futures::StreamExt;
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let planners = [Target::Ingestion, Target::Portfolio, Target::Scheduler, Target::ReplyRouter, Target::Metrics];
+    let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    let requested = |debtor: &'static str, n: i64| {
+        let pool = pool.clone();
+        async move {
+            let got: i64 = sqlx::query_scalar("SELECT count(*) FROM scheduler.contact_ledger WHERE debtor_id = $1")
+                .bind(debtor)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            (got == n).then_some(())
+        }
+    };
+    // Monday and Tuesday the scheduler requests Colombia's daily SMS; no dispatcher runs (an outage).
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T15:00:00Z")]), &planners).await;
+    app.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
+    eventually("Monday's request", WAIT, || requested("C0000006", 1)).await;
+    app.stop().await;
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-24T15:00:00Z")]), &planners).await;
+    eventually("Tuesday's request", WAIT, || requested("C0000006", 2)).await;
+    app.stop().await;
+
+    // Tuesday 10:30 in Bogotá the dispatcher is back: both requests are waiting, but Colombia allows one a day.
+    let bus = recaudo_bus::Bus::connect(&infra.nats.url, recaudo_bus::Prefix::parse("recaudo").unwrap()).await.unwrap();
+    let mut suppressed = bus.client().subscribe("recaudo.contact.suppressed").await.unwrap();
+    let dispatcher = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-24T15:30:00Z")]), &[Target::Dispatcher]).await;
+    let event = loop {
+        let msg = tokio::time::timeout(WAIT, suppressed.next()).await.expect("contact.suppressed").unwrap();
+        let e: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
+        if e["data"]["debtor_id"] == "C0000006" {
+            break e;
+        }
+    };
+    assert_eq!(event["data"]["rule"], "co.one_contact_a_day", "{event}");
+    eventually("one SMS sent", WAIT, || async { (contacts(&dispatcher, "C0000006").await == 1).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(contacts(&dispatcher, "C0000006").await, 1);
+    let violations = "/api/compliance/violations?from=2026-11-23T00:00:00Z&to=2026-11-30T00:00:00Z";
+    assert_eq!(dispatcher.get_ok(violations).await["violations"], serde_json::json!([]));
+    dispatcher.stop().await;
+}

@@ -24,6 +24,10 @@ pub struct ContactRequested {
     pub debtor: ContactDebtor,
     pub credit: ContactCredit,
     pub advisor: Option<ContactAdvisor>,
+    /// The debtor's IANA time zone as the scheduler resolved it (country and city): the dispatcher re-checks the
+    /// send window in it. Absent in requests from before it existed: the country's zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     pub requested_at: DateTime<Utc>,
 }
 

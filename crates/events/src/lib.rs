@@ -4,6 +4,8 @@
 //! subject it is published on. The JSON Schemas in `proto-schemas/events/` are generated from these types;
 //! `recaudo schemas write` regenerates them and a test fails when the checked-in copies differ.
 
+mod case;
+mod consent;
 mod contact;
 pub mod envelope;
 mod import;
@@ -12,6 +14,8 @@ mod portfolio;
 mod reply;
 pub mod schema;
 
+pub use case::*;
+pub use consent::*;
 pub use contact::*;
 pub use envelope::{Envelope, Event, RawEnvelope};
 pub use import::*;

@@ -76,6 +76,9 @@ pub struct AccountSnapshot {
     pub phone: Option<PhoneNumber>,
     pub email: Option<String>,
     pub country: Country,
+    /// The debtor's city as the client file gave it: it picks the time zone where the country has several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
     pub product: String,
     pub currency: Currency,
     #[serde(with = "rust_decimal::serde::str")]

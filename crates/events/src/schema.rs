@@ -28,6 +28,8 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<ReplyClicked>(),
         one::<ReplyRouted>(),
         one::<QueueItemOpened>(),
+        one::<CaseOutcomeRecorded>(),
+        one::<ConsentWithdrawn>(),
     ]
 }
 

@@ -37,6 +37,33 @@ impl Channel {
     pub const ALL: [Channel; 6] =
         [Channel::Sms, Channel::Whatsapp, Channel::Email, Channel::Voice, Channel::Letter, Channel::Call];
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Call => "call",
+            Channel::Sms => "sms",
+            Channel::Whatsapp => "whatsapp",
+            Channel::Email => "email",
+            Channel::Voice => "voice",
+            Channel::Letter => "letter",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// The channel as the event contracts name it; `None` for an advisor's call, which has no dispatcher.
+    pub fn dispatched(self) -> Option<recaudo_events::Channel> {
+        Some(match self {
+            Channel::Sms => recaudo_events::Channel::Sms,
+            Channel::Whatsapp => recaudo_events::Channel::Whatsapp,
+            Channel::Email => recaudo_events::Channel::Email,
+            Channel::Voice => recaudo_events::Channel::Voice,
+            Channel::Letter => recaudo_events::Channel::Letter,
+            Channel::Call => return None,
+        })
+    }
+
     pub fn medium(self) -> Medium {
         match self {
             Channel::Sms | Channel::Whatsapp => Medium::Message,
@@ -55,19 +82,58 @@ pub enum HoldKind {
     /// The debtor asked to be called back at an instant; nothing before it.
     CallBack,
     CantPay,
+    /// The debtor says they paid: nothing until the payment is verified.
+    ClaimedPayment,
+    /// The lender is considering the debtor's request to refinance.
+    Refinancing,
+    /// The phone number reaches someone else: no phone channel until the number changes.
+    WrongNumber,
     LegalRepresentation,
     Deceased,
 }
 
 impl HoldKind {
-    fn rule(self) -> &'static str {
+    pub const ALL: [HoldKind; 9] = [
+        HoldKind::Dispute,
+        HoldKind::PromiseInForce,
+        HoldKind::CallBack,
+        HoldKind::CantPay,
+        HoldKind::ClaimedPayment,
+        HoldKind::Refinancing,
+        HoldKind::WrongNumber,
+        HoldKind::LegalRepresentation,
+        HoldKind::Deceased,
+    ];
+
+    /// The rule name a suppression by this hold carries (`hold.dispute`).
+    pub fn rule(self) -> &'static str {
         match self {
             HoldKind::Dispute => "hold.dispute",
             HoldKind::PromiseInForce => "hold.promise_in_force",
             HoldKind::CallBack => "hold.call_back",
             HoldKind::CantPay => "hold.cant_pay",
+            HoldKind::ClaimedPayment => "hold.claimed_payment",
+            HoldKind::Refinancing => "hold.refinancing",
+            HoldKind::WrongNumber => "hold.wrong_number",
             HoldKind::LegalRepresentation => "hold.legal_representation",
             HoldKind::Deceased => "hold.deceased",
+        }
+    }
+
+    /// The hold's stored name: its rule without the `hold.` prefix.
+    pub fn as_str(self) -> &'static str {
+        &self.rule()["hold.".len()..]
+    }
+
+    pub fn parse(s: &str) -> Option<HoldKind> {
+        HoldKind::ALL.into_iter().find(|k| k.as_str() == s || k.rule() == s)
+    }
+
+    /// The channels a hold of this kind stops; every channel unless it is about one address.
+    pub fn channels(self) -> &'static [Channel] {
+        match self {
+            HoldKind::WrongNumber => &[Channel::Sms, Channel::Whatsapp, Channel::Voice, Channel::Call],
+            _ => &Channel::ALL,
         }
     }
 }
@@ -147,7 +213,7 @@ impl Policy {
     /// Holds and consent: whatever the hour.
     pub fn check_state(&self, debtor: &Debtor, channel: Channel, at: DateTime<Utc>) -> Result<(), Suppression> {
         for h in &debtor.holds {
-            if h.until.is_none_or(|until| at < until) {
+            if h.kind.channels().contains(&channel) && h.until.is_none_or(|until| at < until) {
                 let until = h.until.map(|u| format!(" until {}", local(debtor.zone, u))).unwrap_or_default();
                 return Err(Suppression {
                     rule: h.kind.rule(),

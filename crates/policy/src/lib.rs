@@ -6,13 +6,16 @@
 //! - [`holidays`]: public holidays 2025–2030, generated from the `holidays` package.
 //! - [`engine`]: "may I contact now?" and "when next?", with the rule and a reason for every no.
 //! - [`tighten`]: a lender's settings, which may only make a preset stricter.
+//! - [`settings`]: the lender's settings file, read by every process that asks the engine.
 //! - [`zone`]: the debtor's time zone from the country and, where it has several, the city.
 
 pub mod engine;
 pub mod holidays;
 pub mod preset;
+pub mod settings;
 pub mod tighten;
 pub mod zone;
 
 pub use engine::{Channel, Debtor, Hold, HoldKind, Past, Policy, Suppression};
 pub use preset::{Medium, Preset};
+pub use settings::{Policies, SettingsError};

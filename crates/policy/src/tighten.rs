@@ -7,10 +7,20 @@ use recaudo_domain::Country;
 use crate::engine::Policy;
 use crate::preset::{Cap, Hours, Preset};
 
+/// A lender's hours for one weekday, applied to every medium's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DayHours {
+    /// As the law has it.
+    #[default]
+    Law,
+    Closed,
+    Open(NaiveTime, NaiveTime),
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Tightening {
-    /// Hours per weekday for every medium; `None` for a day closes it.
-    pub hours: Option<[Option<(NaiveTime, NaiveTime)>; 7]>,
+    /// Hours per weekday, Monday first.
+    pub hours: Option<[DayHours; 7]>,
     /// At most this many contacts a local day, across channels.
     pub max_per_day: Option<u32>,
     /// Days the lender does not contact anyone (its own holidays, a region's).
@@ -35,11 +45,13 @@ impl Policy {
         let mut preset = Preset::for_country(country);
         if let Some(days) = &t.hours {
             for window in preset.windows.iter_mut() {
+                let law_days = window.days;
                 for (i, wanted) in days.iter().enumerate() {
                     let law = window.days[i];
                     window.days[i] = match (law, wanted) {
-                        (_, None) => None,
-                        (None, Some(_)) => {
+                        (law, DayHours::Law) => law,
+                        (_, DayHours::Closed) => None,
+                        (None, DayHours::Open(..)) => {
                             return Err(LooserThanLaw {
                                 setting: "hours",
                                 rule: window.rule,
@@ -47,7 +59,7 @@ impl Policy {
                                 detail: format!("the law allows no contacts on {}s", WEEKDAYS[i]),
                             })
                         }
-                        (Some(l), Some((open, close))) => {
+                        (Some(l), DayHours::Open(open, close)) => {
                             if *open < l.open || *close > l.close || open >= close {
                                 return Err(LooserThanLaw {
                                     setting: "hours",
@@ -66,6 +78,11 @@ impl Policy {
                             Some(Hours { open: *open, close: *close })
                         }
                     };
+                }
+                // A window the lender narrowed says so: its refusals are the lender's rule, not the law's.
+                if window.days != law_days {
+                    window.rule = "lender.hours";
+                    window.source = "the lender's settings";
                 }
             }
         }
@@ -102,20 +119,20 @@ mod tests {
 
     #[test]
     fn a_lender_may_only_tighten() {
-        let mut days = [Some((hm(8), hm(18))); 7];
-        days[5] = Some((hm(9), hm(13)));
-        days[6] = None;
+        let mut days = [DayHours::Open(hm(8), hm(18)); 7];
+        days[5] = DayHours::Open(hm(9), hm(13));
+        days[6] = DayHours::Closed;
         let p = Policy::tightened(Country::Colombia, &Tightening { hours: Some(days), ..Default::default() }).unwrap();
         assert_eq!(p.preset.window(Medium::Message).on(Weekday::Sat).unwrap().close, hm(13));
 
-        days[5] = Some((hm(8), hm(16)));
+        days[5] = DayHours::Open(hm(8), hm(16));
         let err =
             Policy::tightened(Country::Colombia, &Tightening { hours: Some(days), ..Default::default() }).unwrap_err();
         assert_eq!(err.rule, "co.hours");
         assert!(err.to_string().contains("Sat 08:00–16:00 is outside the law's 08:00–15:00"), "{err}");
 
-        days[5] = None;
-        days[6] = Some((hm(9), hm(12)));
+        days[5] = DayHours::Closed;
+        days[6] = DayHours::Open(hm(9), hm(12));
         let err =
             Policy::tightened(Country::Colombia, &Tightening { hours: Some(days), ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("no contacts on Suns"), "{err}");

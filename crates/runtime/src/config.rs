@@ -85,6 +85,9 @@ pub struct CommonConfig {
     pub now: Option<DateTime<Utc>>,
     pub db_max_connections: u32,
     pub shutdown_grace: Duration,
+    /// The lender's contact-policy settings (`recaudo_policy::settings`), read by every process that asks the
+    /// policy engine; `None`: the law's presets as they are.
+    pub contact_policy_file: Option<std::path::PathBuf>,
 }
 
 impl CommonConfig {
@@ -126,6 +129,7 @@ impl CommonConfig {
             now,
             db_max_connections: env.get("RECAUDO_DB_MAX_CONNECTIONS", 10u32)?,
             shutdown_grace: env.seconds("RECAUDO_SHUTDOWN_GRACE_SECS", 20)?,
+            contact_policy_file: env.optional("RECAUDO_CONTACT_POLICY_FILE")?,
         })
     }
 

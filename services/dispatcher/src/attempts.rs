@@ -23,6 +23,39 @@ pub struct AttemptView {
     pub attempted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The debtor's attempts of the last 31 days, as the policy engine counts them: every attempt that reached the
+/// provider call, whatever its answer (the compliance check counts the same).
+pub(crate) async fn history(
+    conn: &mut sqlx::PgConnection,
+    debtor_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<recaudo_policy::Past>, sqlx::Error> {
+    let rows: Vec<(chrono::DateTime<chrono::Utc>, String)> = sqlx::query_as(
+        "SELECT COALESCE(attempted_at, created_at), channel FROM dispatcher.attempts
+         WHERE debtor_id = $1 AND created_at > $2 - interval '31 days' AND created_at <= $2",
+    )
+    .bind(debtor_id)
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(at, channel)| {
+            let channel: recaudo_events::Channel = channel.parse().ok()?;
+            Some(recaudo_policy::Past { at, channel: channel.into(), conversation: false })
+        })
+        .collect())
+}
+
+/// Serialises the re-checks of one debtor's requests across channels and replicas until the transaction ends.
+pub(crate) async fn lock_debtor(conn: &mut sqlx::PgConnection, debtor_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('dispatcher.debtor:' || $1, 0))")
+        .bind(debtor_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn for_debtor(pool: &sqlx::PgPool, debtor_id: &str) -> Result<Vec<AttemptView>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id AS attempt_id, contact_id, channel, status, body, to_address AS \"to\", provider, provider_message_id,

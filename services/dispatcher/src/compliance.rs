@@ -39,6 +39,7 @@ struct Attempt {
     debtor_id: String,
     channel: String,
     country: Option<String>,
+    time_zone: Option<String>,
     attempted_at: DateTime<Utc>,
 }
 
@@ -67,7 +68,7 @@ async fn violations(
     }
     // The attempts of the period, and of the 31 days before it (what the caps count).
     let attempts: Vec<Attempt> = sqlx::query_as(
-        "SELECT id, debtor_id, channel, country, attempted_at FROM dispatcher.attempts
+        "SELECT id, debtor_id, channel, country, time_zone, attempted_at FROM dispatcher.attempts
          WHERE attempted_at IS NOT NULL AND attempted_at >= $1 - interval '31 days' AND attempted_at < $2
            AND debtor_id IN (SELECT debtor_id FROM dispatcher.attempts
                              WHERE attempted_at >= $1 AND attempted_at < $2)
@@ -98,7 +99,8 @@ async fn violations(
                 Some(Past { at: p.attempted_at, channel: channel.into(), conversation: false })
             })
             .collect();
-        let debtor = Debtor::new(country, country.time_zone());
+        let zone = a.time_zone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(country.time_zone());
+        let debtor = Debtor::new(country, zone);
         if let Err(s) = Policy::for_country(country).check(&debtor, &history, channel.into(), a.attempted_at) {
             found.push(Violation {
                 attempt_id: a.id,

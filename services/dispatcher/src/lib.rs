@@ -32,6 +32,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(2, "attempts", include_str!("../migrations/0002_attempts.sql")),
         Migration::new(3, "early_status_reports", include_str!("../migrations/0003_early_status_reports.sql")),
         Migration::new(4, "attempt_country", include_str!("../migrations/0004_attempt_country.sql")),
+        Migration::new(5, "attempt_time_zone", include_str!("../migrations/0005_attempt_time_zone.sql")),
     ]
 }
 
@@ -52,6 +53,8 @@ pub(crate) struct Dispatcher {
     pub channel: Channel,
     pub provider: Arc<dyn SmsProvider>,
     pub public_url: String,
+    /// The law tightened by the lender's settings, for the re-check before each provider call.
+    pub policies: recaudo_policy::Policies,
 }
 
 impl Dispatcher {
@@ -71,6 +74,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         channel: config.channel,
         provider,
         public_url: infra.public_url.clone(),
+        policies: recaudo_policy::Policies::load(infra.common.contact_policy_file.as_deref())?,
     });
     attempts::settle_interrupted(&dispatcher).await?;
     let spec =

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use base64::Engine;
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
 use recaudo_events::{AttemptOutcome, ContactAttempted, ContactRequested, ContactSuppressed};
-use recaudo_policy::{Debtor, Policy};
+use recaudo_policy::Debtor;
 use recaudo_providers::{OutboundSms, ProviderError};
 use recaudo_templates::{format_money, AdvisorTags, CreditTags, DebtorTags, MessageContext, Templates};
 use uuid::Uuid;
@@ -41,9 +41,17 @@ impl Handler for RequestHandler {
             tx.commit().await?;
             return Ok(());
         }
-        // The request may have waited in the stream (an outage, a backlog) past the window it was planned in.
-        let debtor = Debtor::new(request.country, request.country.time_zone());
-        if let Err(s) = Policy::for_country(request.country).check_time(&debtor, d.channel.into(), now) {
+        // The request may have waited in the stream (an outage, a backlog) past the window it was planned in, or
+        // behind another request for the same debtor: hours and caps again, over the attempts actually made. The
+        // lock keeps two dispatchers (or channels) from both passing the caps for one debtor at once.
+        crate::attempts::lock_debtor(&mut tx, request.debtor.id.as_str()).await?;
+        let zone = request.time_zone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(request.country.time_zone());
+        let debtor = Debtor::new(request.country, zone);
+        let history = crate::attempts::history(&mut tx, request.debtor.id.as_str(), now).await?;
+        let policy = d.policies.for_country(request.country);
+        let recheck =
+            policy.check_time(&debtor, d.channel.into(), now).and_then(|()| policy.check_caps(&debtor, &history, d.channel.into(), now));
+        if let Err(s) = recheck {
             let event = ContactSuppressed {
                 contact_id: request.contact_id,
                 channel: d.channel,
@@ -66,8 +74,9 @@ impl Handler for RequestHandler {
         };
         sqlx::query(
             "INSERT INTO dispatcher.attempts (id, contact_id, channel, debtor_id, credit_id, advisor_id, to_address, body,
-                                              reply_token, provider, status, created_at, updated_at, country)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11, $12)",
+                                              reply_token, provider, status, created_at, updated_at, country,
+                                              time_zone)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11, $12, $13)",
         )
         .bind(attempt_id)
         .bind(request.contact_id)
@@ -81,6 +90,7 @@ impl Handler for RequestHandler {
         .bind(d.provider.name())
         .bind(now)
         .bind(request.country.code())
+        .bind(zone.name())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

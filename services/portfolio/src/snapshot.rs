@@ -72,6 +72,7 @@ struct AccountRow {
     phone: Option<String>,
     email: Option<String>,
     country: String,
+    city: String,
     product: String,
     currency: String,
     balance_total: Decimal,
@@ -145,7 +146,7 @@ async fn publish_pending_page(pool: &sqlx::PgPool, outbox: &Outbox, now: DateTim
 }
 
 const ACCOUNT_SELECT: &str = "
-    SELECT c.id AS credit_id, c.debtor_id, c.status, d.first_name, d.last_name, d.phone, d.email, d.country,
+    SELECT c.id AS credit_id, c.debtor_id, c.status, d.first_name, d.last_name, d.phone, d.email, d.country, d.city,
            c.product, c.currency, c.balance_total, c.balance_overdue, c.due_date, c.days_past_due, c.advisor_id,
            c.version + d.version AS version
     FROM portfolio.credits c JOIN portfolio.debtors d ON d.id = c.debtor_id";
@@ -202,6 +203,7 @@ fn account(r: AccountRow) -> Result<AccountSnapshot, sqlx::Error> {
         phone: r.phone.map(|p| PhoneNumber::from_e164(&p)).transpose().map_err(|e| decode("debtors.phone", e))?,
         email: r.email,
         country: r.country.parse().map_err(|e| decode("debtors.country", e))?,
+        city: Some(r.city).filter(|c| !c.is_empty()),
         product: r.product,
         currency: r.currency.parse().map_err(|e| decode("credits.currency", e))?,
         balance_total: r.balance_total,
@@ -231,6 +233,7 @@ mod tests {
             phone: None,
             email: None,
             country: "CO".parse().unwrap(),
+            city: Some("Bogotá".into()),
             product: "consumo".into(),
             currency: "COP".parse().unwrap(),
             balance_total: Decimal::new(100000, 2),

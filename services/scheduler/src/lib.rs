@@ -2,6 +2,7 @@
 //! portfolio events, runs every planned contact through the policy engine, and requests contacts from the
 //! channel dispatchers (`contact.requested.<channel>`).
 
+mod debtor_state;
 mod plan;
 mod planner;
 mod projection;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use recaudo_bus::outbox::Outbox;
 use recaudo_bus::{consume, ConsumerSpec};
+use recaudo_policy::Policies;
 use recaudo_runtime::process::ServiceDef;
 use recaudo_runtime::{ConfigError, Env, Infra, Migration, Started};
 use tokio::sync::Notify;
@@ -24,6 +26,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
         Migration::new(2, "scheduler", include_str!("../migrations/0002_scheduler.sql")),
         Migration::new(3, "account_versions", include_str!("../migrations/0003_account_versions.sql")),
+        Migration::new(4, "debtor_state", include_str!("../migrations/0004_debtor_state.sql")),
     ]
 }
 
@@ -66,10 +69,34 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         projection,
         shutdown.clone(),
     );
-    let planner = planner::Planner::new(infra.pool.clone(), outbox.clone(), infra.clock.clone());
-    let plan = plan::PlanState { pool: infra.pool.clone(), clock: infra.clock.clone() };
+    let outcomes = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new(debtor_state::OUTCOMES_CONSUMER, "case.outcome.recorded"),
+        debtor_state::OutcomeHandler {
+            pool: infra.pool.clone(),
+            clock: infra.clock.clone(),
+            planner_wake: wake.clone(),
+        },
+        shutdown.clone(),
+    );
+    let consent = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new(debtor_state::CONSENT_CONSUMER, "consent.withdrawn"),
+        debtor_state::ConsentHandler {
+            pool: infra.pool.clone(),
+            clock: infra.clock.clone(),
+            planner_wake: wake.clone(),
+        },
+        shutdown.clone(),
+    );
+    // The lender's settings are read once, at start: a looser one stops the process with the rule it breaks.
+    let policies = Arc::new(Policies::load(infra.common.contact_policy_file.as_deref())?);
+    let planner = planner::Planner::new(infra.pool.clone(), outbox.clone(), infra.clock.clone(), policies.clone());
+    let plan = plan::PlanState { pool: infra.pool.clone(), clock: infra.clock.clone(), policies };
     Ok(Started::new(plan::routes(plan))
         .consumer("scheduler-portfolio", consumer)
+        .consumer(debtor_state::OUTCOMES_CONSUMER, outcomes)
+        .consumer(debtor_state::CONSENT_CONSUMER, consent)
         .worker(planner.run(config.tick, wake, shutdown))
         .outbox(outbox))
 }

@@ -8,17 +8,19 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use recaudo_access::{audit, scope, AuditEntry, Permission, Principal, Resource};
 use recaudo_domain::{Country, DebtorId};
-use recaudo_policy::{Channel as PolicyChannel, Debtor, Policy};
+use recaudo_policy::{Channel as PolicyChannel, Policies};
 use recaudo_runtime::{ApiError, Clock, Routes};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+use crate::debtor_state;
 use crate::planner::{ledger_history, DEFAULT_STRATEGY};
 
 #[derive(Clone)]
 pub(crate) struct PlanState {
     pub pool: PgPool,
     pub clock: Clock,
+    pub policies: std::sync::Arc<Policies>,
 }
 
 pub(crate) fn routes(state: PlanState) -> Routes {
@@ -30,12 +32,13 @@ async fn plan(State(s): State<PlanState>, who: Principal, Path(id): Path<String>
     let id = DebtorId::parse(&id).map_err(|e| ApiError::bad_request("invalid_id", e.to_string()))?;
     let id = id.as_str();
     scope::require(&s.pool, &who, Resource::Debtor(id), &format!("debtor {id}")).await?;
-    let country: Option<String> =
-        sqlx::query_scalar("SELECT country FROM scheduler.accounts WHERE debtor_id = $1 ORDER BY credit_id LIMIT 1")
-            .bind(id)
-            .fetch_optional(&s.pool)
-            .await?;
-    let Some(country) = country else { return Err(ApiError::NotFound(format!("no debtor {id}"))) };
+    let account: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT country, city, phone FROM scheduler.accounts WHERE debtor_id = $1 ORDER BY credit_id LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(&s.pool)
+    .await?;
+    let Some((country, city, phone)) = account else { return Err(ApiError::NotFound(format!("no debtor {id}"))) };
     let country: Country =
         country.parse().map_err(|e: recaudo_domain::country::UnknownCountry| ApiError::Internal(e.into()))?;
     let now = s.clock.now();
@@ -44,9 +47,9 @@ async fn plan(State(s): State<PlanState>, who: Principal, Path(id): Path<String>
             .bind(id)
             .fetch_all(&s.pool)
             .await?;
-    let policy = Policy::for_country(country);
-    let debtor = Debtor::new(country, country.time_zone());
+    let policy = s.policies.for_country(country);
     let mut conn = s.pool.acquire().await?;
+    let debtor = debtor_state::load(&mut conn, id, country, city.as_deref(), phone.as_deref()).await?;
     let history = ledger_history(&mut conn, id, now).await?;
     drop(conn);
     let next_contacts: Vec<Value> = planned
@@ -61,19 +64,32 @@ async fn plan(State(s): State<PlanState>, who: Principal, Path(id): Path<String>
             })
         })
         .collect();
-    let suppressions: Vec<Value> = match policy.check(&debtor, &history, PolicyChannel::Sms, now) {
-        Ok(()) => Vec::new(),
-        Err(s) => vec![json!({ "channel": "sms", "rule": s.rule, "source": s.source, "reason": s.reason })],
-    };
+    // Every channel's current no, so a reader sees a hold or an opt-out whichever channel comes next.
+    let suppressions: Vec<Value> = PolicyChannel::ALL
+        .into_iter()
+        .filter_map(|channel| {
+            let s = policy.check(&debtor, &history, channel, now).err()?;
+            Some(json!({ "channel": channel.as_str(), "rule": s.rule, "source": s.source, "reason": s.reason }))
+        })
+        .collect();
+    let holds: Vec<Value> = debtor
+        .holds
+        .iter()
+        .filter(|h| h.until.is_none_or(|u| u > now))
+        .map(|h| json!({ "rule": h.kind.rule(), "until": h.until, "channels": h.kind.channels().iter().map(|c| c.as_str()).collect::<Vec<_>>() }))
+        .collect();
+    let withdrawn: Vec<&str> = debtor.withdrawn.iter().map(|c| c.as_str()).collect();
     audit::record_now(&s.pool, &who, AuditEntry::new("debtor.plan.read", "debtor", Some(id))).await?;
     Ok(Json(json!({
         "debtor_id": id,
         "now": now,
-        "preset": { "id": policy.preset.id, "name": policy.preset.name },
+        "preset": { "id": policy.preset.id, "name": policy.preset.name, "lender_settings": s.policies.source.is_some() },
         "time_zone": debtor.zone.name(),
         "strategy": if planned.is_empty() { Value::Null } else { json!(DEFAULT_STRATEGY) },
         "next_contacts": next_contacts,
         "suppressions": suppressions,
+        "holds": holds,
+        "consent_withdrawn": withdrawn,
         "contacts_counted": history.len(),
     })))
 }

@@ -9,13 +9,15 @@ use chrono::{DateTime, Utc};
 use recaudo_bus::outbox::Outbox;
 use recaudo_domain::{AdvisorId, Country, CreditId, DebtorId, PhoneNumber};
 use recaudo_events::{Channel, ContactAdvisor, ContactCredit, ContactDebtor, ContactRequested, ContactSuppressed};
-use recaudo_policy::{engine, Channel as PolicyChannel, Debtor, Past, Policy};
+use recaudo_policy::{engine, Channel as PolicyChannel, Past, Policies, Policy};
 use recaudo_runtime::Clock;
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection, PgPool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::debtor_state;
 
 /// The built-in strategy: one SMS reminder a local day to each debtor with a credit at least one day past due,
 /// about their most overdue credit.
@@ -26,6 +28,7 @@ pub struct Planner {
     pool: PgPool,
     outbox: Outbox,
     clock: Clock,
+    policies: Arc<Policies>,
 }
 
 #[derive(FromRow)]
@@ -36,6 +39,7 @@ struct Candidate {
     last_name: String,
     phone: Option<String>,
     country: String,
+    city: Option<String>,
     product: String,
     currency: String,
     balance_overdue: Decimal,
@@ -55,8 +59,8 @@ enum Decision {
 }
 
 impl Planner {
-    pub fn new(pool: PgPool, outbox: Outbox, clock: Clock) -> Self {
-        Planner { pool, outbox, clock }
+    pub fn new(pool: PgPool, outbox: Outbox, clock: Clock, policies: Arc<Policies>) -> Self {
+        Planner { pool, outbox, clock, policies }
     }
 
     pub async fn run(self, tick: Duration, wake: Arc<Notify>, shutdown: CancellationToken) {
@@ -119,8 +123,9 @@ impl Planner {
         debtor_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Decision, sqlx::Error> {
+        lock_debtor(conn, debtor_id).await?;
         let candidate: Option<Candidate> = sqlx::query_as(
-            "SELECT a.credit_id, a.debtor_id, a.first_name, a.last_name, a.phone, a.country, a.product, a.currency,
+            "SELECT a.credit_id, a.debtor_id, a.first_name, a.last_name, a.phone, a.country, a.city, a.product, a.currency,
                     a.balance_overdue, a.days_past_due, a.advisor_id,
                     v.first_name AS advisor_first_name, v.last_name AS advisor_last_name, v.phone AS advisor_phone
              FROM scheduler.accounts a LEFT JOIN scheduler.advisors v ON v.id = a.advisor_id
@@ -148,8 +153,8 @@ impl Planner {
         // The law of the debtor's country: hours, weekdays, holidays, and its caps over what was requested before
         // (the ledger, which outlives restarts); the ledger's uniqueness below also holds the one-a-day rule
         // against a second planner replica.
-        let policy = Policy::for_country(country);
-        let debtor = Debtor::new(country, country.time_zone());
+        let policy = self.policies.for_country(country);
+        let debtor = debtor_state::load(conn, &c.debtor_id, country, c.city.as_deref(), c.phone.as_deref()).await?;
         let history = ledger_history(conn, &c.debtor_id, now).await?;
         let next_open = |from: DateTime<Utc>, history: &[Past]| {
             policy.next_allowed(&debtor, history, PolicyChannel::Sms, from).unwrap_or(from + chrono::Duration::days(1))
@@ -223,11 +228,22 @@ impl Planner {
                 days_past_due: c.days_past_due.max(0) as u32,
             },
             advisor,
+            time_zone: Some(debtor.zone.name().to_string()),
             requested_at: now,
         };
         self.outbox.enqueue(conn, now, event).await?;
         Ok(Decision::Later(next_day))
     }
+}
+
+/// Serialises every decision about one debtor (plans of several strategies, manual contacts, other replicas) for
+/// the rest of the transaction, so that caps are counted over a ledger nobody else is writing to for them.
+pub(crate) async fn lock_debtor(conn: &mut PgConnection, debtor_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('scheduler.debtor:' || $1, 0))")
+        .bind(debtor_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 fn id<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, sqlx::Error> {

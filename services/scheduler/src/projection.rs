@@ -29,6 +29,7 @@ struct AccountRow<'a> {
     last_name: &'a str,
     phone: Option<&'a str>,
     country: &'a str,
+    city: Option<&'a str>,
     product: &'a str,
     currency: String,
     balance_overdue: String,
@@ -60,6 +61,7 @@ impl Handler for PortfolioHandler {
                     last_name: &a.debtor_last_name,
                     phone: a.phone.as_ref().map(|p| p.e164()),
                     country: a.country.code(),
+                    city: a.city.as_deref(),
                     product: &a.product,
                     currency: a.currency.to_string(),
                     balance_overdue: a.balance_overdue.to_string(),
@@ -71,14 +73,14 @@ impl Handler for PortfolioHandler {
             let json = serde_json::to_value(&rows).map_err(HandleError::reject)?;
             sqlx::query(
                 "INSERT INTO scheduler.accounts (credit_id, debtor_id, status, first_name, last_name, phone, country,
-                                                 product, currency, balance_overdue, days_past_due, advisor_id,
-                                                 snapshot_version, updated_at)
+                                                 city, product, currency, balance_overdue, days_past_due,
+                                                 advisor_id, snapshot_version, updated_at)
                  SELECT r.*, $2 FROM jsonb_to_recordset($1) AS r(credit_id TEXT, debtor_id TEXT, status TEXT,
-                     first_name TEXT, last_name TEXT, phone TEXT, country TEXT, product TEXT, currency TEXT,
+                     first_name TEXT, last_name TEXT, phone TEXT, country TEXT, city TEXT, product TEXT, currency TEXT,
                      balance_overdue NUMERIC, days_past_due INT, advisor_id UUID, snapshot_version BIGINT)
                  ON CONFLICT (credit_id) DO UPDATE SET debtor_id = EXCLUDED.debtor_id, status = EXCLUDED.status,
                      first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, phone = EXCLUDED.phone,
-                     country = EXCLUDED.country, product = EXCLUDED.product, currency = EXCLUDED.currency,
+                     country = EXCLUDED.country, city = EXCLUDED.city, product = EXCLUDED.product, currency = EXCLUDED.currency,
                      balance_overdue = EXCLUDED.balance_overdue, days_past_due = EXCLUDED.days_past_due,
                      advisor_id = EXCLUDED.advisor_id, snapshot_version = EXCLUDED.snapshot_version,
                      updated_at = EXCLUDED.updated_at

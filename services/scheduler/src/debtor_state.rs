@@ -1,0 +1,176 @@
+//! What the policy engine must know of a debtor beyond their accounts, as events set it: holds from case outcomes
+//! (`case.outcome.recorded`) and channels whose consent was withdrawn (`consent.withdrawn`). Each change looks at the
+//! debtor's plans at once, so a suppression (or a resumed plan) follows within a planning round.
+
+use chrono::{DateTime, Duration, Utc};
+use recaudo_bus::{inbox, HandleError, Handler, Incoming};
+use recaudo_domain::Country;
+use recaudo_events::{CaseOutcomeRecorded, ConsentWithdrawn, Outcome};
+use recaudo_policy::{engine, zone, Channel, Debtor, Hold, HoldKind};
+use recaudo_runtime::Clock;
+use sqlx::{PgConnection, PgPool};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+use crate::SCHEMA;
+
+/// How long an outcome holds contacts when it names no date of its own. Promises hold through their due date and
+/// these grace days; portfolio's `promise.kept`/`promise.broken` end them sooner.
+const PROMISE_GRACE_DAYS: i64 = 1;
+const CLAIMED_PAYMENT_DAYS: i64 = 5;
+const CANT_PAY_DAYS: i64 = 30;
+const REFINANCING_DAYS: i64 = 10;
+
+/// The debtor as the engine sees them, from the projection (`city` and `phone` as the latest snapshot says).
+pub(crate) async fn load(
+    conn: &mut PgConnection,
+    debtor_id: &str,
+    country: Country,
+    city: Option<&str>,
+    phone: Option<&str>,
+) -> Result<Debtor, sqlx::Error> {
+    let zone = zone::time_zone(country, city.unwrap_or_default());
+    let mut debtor = Debtor::new(country, zone);
+    let holds: Vec<(String, Option<DateTime<Utc>>, Option<String>)> =
+        sqlx::query_as("SELECT kind, until, address FROM scheduler.holds WHERE debtor_id = $1 ORDER BY kind")
+            .bind(debtor_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    debtor.holds = holds
+        .into_iter()
+        .filter_map(|(kind, until, address)| {
+            let kind = HoldKind::parse(&kind)?;
+            // A wrong number holds only while the debtor still has that number.
+            if kind == HoldKind::WrongNumber && address.as_deref() != phone {
+                return None;
+            }
+            Some(Hold { kind, until })
+        })
+        .collect();
+    let withdrawn: Vec<String> =
+        sqlx::query_scalar("SELECT channel FROM scheduler.consent_withdrawn WHERE debtor_id = $1")
+            .bind(debtor_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    debtor.withdrawn = withdrawn.iter().filter_map(|c| Channel::parse(c)).collect();
+    Ok(debtor)
+}
+
+/// `case.outcome.recorded` → holds.
+pub(crate) struct OutcomeHandler {
+    pub pool: PgPool,
+    pub clock: Clock,
+    pub planner_wake: Arc<Notify>,
+}
+
+pub(crate) const OUTCOMES_CONSUMER: &str = "scheduler-cases";
+pub(crate) const CONSENT_CONSUMER: &str = "scheduler-consent";
+
+impl Handler for OutcomeHandler {
+    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+        let e = msg.envelope.decode::<CaseOutcomeRecorded>()?.data;
+        let mut tx = self.pool.begin().await?;
+        if !inbox::claim(&mut tx, SCHEMA, OUTCOMES_CONSUMER, msg.envelope.id).await? {
+            return Ok(());
+        }
+        let debtor_id = e.debtor_id.as_str();
+        let account: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT country, city, phone FROM scheduler.accounts WHERE debtor_id = $1 ORDER BY credit_id LIMIT 1",
+        )
+        .bind(debtor_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let zone = account
+            .as_ref()
+            .and_then(|(country, city, _)| {
+                let country: Country = country.parse().ok()?;
+                Some(zone::time_zone(country, city.as_deref().unwrap_or_default()))
+            })
+            .unwrap_or(chrono_tz::UTC);
+        let phone = account.and_then(|(_, _, phone)| phone);
+        let at = e.recorded_at;
+        let days = |n: i64| Some(at + Duration::days(n));
+        let hold: Option<(HoldKind, Option<DateTime<Utc>>)> = match &e.outcome {
+            Outcome::Promise { due_on, .. } => {
+                let end = due_on.checked_add_signed(Duration::days(1 + PROMISE_GRACE_DAYS));
+                // Unknown zone or an unrepresentable date: hold a day longer rather than a day too short.
+                let until = end.and_then(|d| engine::start_of_day(zone, d)).map(|t| t + Duration::days(1));
+                Some((HoldKind::PromiseInForce, until.or(days(30))))
+            }
+            Outcome::ClaimedPayment { .. } => Some((HoldKind::ClaimedPayment, days(CLAIMED_PAYMENT_DAYS))),
+            Outcome::Dispute { .. } => Some((HoldKind::Dispute, None)),
+            Outcome::CallBack { at: back } => Some((HoldKind::CallBack, Some(*back))),
+            Outcome::CantPay => Some((HoldKind::CantPay, days(CANT_PAY_DAYS))),
+            Outcome::RefinancingRequest => Some((HoldKind::Refinancing, days(REFINANCING_DAYS))),
+            Outcome::WrongNumber => Some((HoldKind::WrongNumber, None)),
+            Outcome::LegalRepresentation => Some((HoldKind::LegalRepresentation, None)),
+            Outcome::Deceased => Some((HoldKind::Deceased, None)),
+            // The debtor refuses; collection goes on within the law.
+            Outcome::WontPay => None,
+        };
+        if let Some((kind, until)) = hold {
+            // A later outcome of the same kind replaces an earlier one, whatever order they arrive in.
+            sqlx::query(
+                "INSERT INTO scheduler.holds (debtor_id, kind, until, address, outcome_id, set_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (debtor_id, kind) DO UPDATE SET until = EXCLUDED.until, address = EXCLUDED.address,
+                     outcome_id = EXCLUDED.outcome_id, set_at = EXCLUDED.set_at
+                 WHERE holds.set_at <= EXCLUDED.set_at",
+            )
+            .bind(debtor_id)
+            .bind(kind.as_str())
+            .bind(until)
+            .bind(if kind == HoldKind::WrongNumber { phone } else { None })
+            .bind(e.outcome_id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            look_again(&mut tx, debtor_id, self.clock.now()).await?;
+        }
+        tx.commit().await?;
+        self.planner_wake.notify_one();
+        Ok(())
+    }
+}
+
+/// `consent.withdrawn` → the channel is closed to the debtor from now on.
+pub(crate) struct ConsentHandler {
+    pub pool: PgPool,
+    pub clock: Clock,
+    pub planner_wake: Arc<Notify>,
+}
+
+impl Handler for ConsentHandler {
+    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+        let e = msg.envelope.decode::<ConsentWithdrawn>()?.data;
+        let mut tx = self.pool.begin().await?;
+        if !inbox::claim(&mut tx, SCHEMA, CONSENT_CONSUMER, msg.envelope.id).await? {
+            return Ok(());
+        }
+        let via = serde_json::to_value(e.via).map_err(HandleError::reject)?;
+        sqlx::query(
+            "INSERT INTO scheduler.consent_withdrawn (debtor_id, channel, via, withdrawn_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (debtor_id, channel) DO NOTHING",
+        )
+        .bind(e.debtor_id.as_str())
+        .bind(e.channel.as_str())
+        .bind(via.as_str().unwrap_or_default())
+        .bind(e.withdrawn_at)
+        .execute(&mut *tx)
+        .await?;
+        look_again(&mut tx, e.debtor_id.as_str(), self.clock.now()).await?;
+        tx.commit().await?;
+        self.planner_wake.notify_one();
+        Ok(())
+    }
+}
+
+/// Brings the debtor's plans forward to now, so the planner decides again under the new state.
+async fn look_again(conn: &mut PgConnection, debtor_id: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE scheduler.plans SET next_at = LEAST(next_at, $2) WHERE debtor_id = $1")
+        .bind(debtor_id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
