@@ -49,7 +49,8 @@ impl Default for Prefix {
 
 /// One stream per domain: each holds `<prefix>.<domain>.>`, except that an import's row batches have a stream of
 /// their own (below).
-pub const DOMAINS: &[&str] = &["import", "portfolio", "payment", "contact", "reply", "queue", "case", "consent", "promise", "strategy", "dlq"];
+pub const DOMAINS: &[&str] =
+    &["import", "portfolio", "payment", "contact", "reply", "queue", "case", "consent", "promise", "strategy", "dlq"];
 
 /// The stream of import row batches, `<prefix>.import.rows.<import_id>`: the bulk of an import, kept apart so that
 /// the import stream (the audit trail of imports) holds only their small control events, and so that rows, which

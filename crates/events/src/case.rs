@@ -47,9 +47,13 @@ pub enum Outcome {
         paid_on: Option<NaiveDate>,
     },
     /// The debtor disputes the debt.
-    Dispute { reason: String },
+    Dispute {
+        reason: String,
+    },
     /// The debtor asked to be contacted again at this instant, and not before.
-    CallBack { at: DateTime<Utc> },
+    CallBack {
+        at: DateTime<Utc>,
+    },
     CantPay,
     WontPay,
     /// The phone number reaches someone else.

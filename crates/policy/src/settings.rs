@@ -113,7 +113,8 @@ impl Policies {
                 })?;
                 Some(country)
             };
-            let hours = c.hours.parse().map_err(|(day, reason)| invalid(format!("countries.{key}.hours.{day}"), reason))?;
+            let hours =
+                c.hours.parse().map_err(|(day, reason)| invalid(format!("countries.{key}.hours.{day}"), reason))?;
             if c.max_per_day == Some(0) {
                 return Err(invalid(
                     format!("countries.{key}.max_per_day"),
@@ -128,11 +129,9 @@ impl Policies {
             // `default` tightens the default preset: any country without a preset of its own reads it.
             let preset_of = match country {
                 Some(c) => c,
-                None => Country::ALL
-                    .iter()
-                    .copied()
-                    .find(is_default)
-                    .ok_or_else(|| invalid(format!("countries.{key}"), "every country has a preset of its own".into()))?,
+                None => Country::ALL.iter().copied().find(is_default).ok_or_else(|| {
+                    invalid(format!("countries.{key}"), "every country has a preset of its own".into())
+                })?,
             };
             let policy = Policy::tightened(preset_of, &tightening).map_err(|looser| SettingsError::Looser {
                 path: path.to_string(),
@@ -149,7 +148,9 @@ impl Policies {
         if !settings.holidays.is_empty() {
             // Countries the file does not name still get the lender's own days.
             for &country in Country::ALL {
-                if !policies.by_country.contains_key(country.code()) && !(is_default(&country) && policies.default.is_some()) {
+                let named = policies.by_country.contains_key(country.code())
+                    || (is_default(&country) && policies.default.is_some());
+                if !named {
                     let mut p = Policy::for_country(country);
                     p.extra_holidays = settings.holidays.clone();
                     policies.by_country.insert(country.code(), p);

@@ -9,6 +9,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, W
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use recaudo_domain::Country;
+use recaudo_policy::tighten::{DayHours, Tightening};
 use recaudo_policy::{holidays, Channel, Debtor, Hold, HoldKind, Past, Policy};
 
 fn utc(s: &str) -> DateTime<Utc> {
@@ -378,4 +379,94 @@ fn the_dst_changes_are_in_the_sample() {
     // Santiago and New York change twice a year, Tijuana too; Mexico City has not since 2022.
     assert!(changes.len() >= 3 * 2 * 6, "{}", changes.len());
     let _ = NaiveDate::from_ymd_opt(2025, 1, 1);
+}
+
+/// Holds (kind, minutes from the instant to their end, or none) and withdrawn channels.
+type StateSpec = (Vec<(HoldKind, Option<i64>)>, Vec<Channel>);
+
+fn state() -> impl Strategy<Value = StateSpec> {
+    (
+        prop::collection::vec(
+            (prop::sample::select(HoldKind::ALL.to_vec()), prop::option::of(-3 * 24 * 60i64..10 * 24 * 60)),
+            0..3,
+        ),
+        prop::collection::vec(channel(), 0..3),
+    )
+}
+
+fn with_state(mut d: Debtor, at: DateTime<Utc>, (holds, withdrawn): &StateSpec) -> Debtor {
+    d.holds = holds.iter().map(|(kind, m)| Hold { kind: *kind, until: m.map(|m| at + Duration::minutes(m)) }).collect();
+    d.withdrawn = withdrawn.clone();
+    d
+}
+
+/// The oracle for the debtor's state: a hold of a kind that covers the channel, not yet ended; an opt-out.
+fn held(d: &Debtor, channel: Channel, at: DateTime<Utc>) -> bool {
+    d.withdrawn.contains(&channel)
+        || d.holds.iter().any(|h| h.kind.channels().contains(&channel) && h.until.is_none_or(|u| at < u))
+}
+
+/// A lender's hours per weekday: as the law, closed, or open from..to (hours).
+fn day_hours() -> impl Strategy<Value = DayHours> {
+    prop_oneof![
+        Just(DayHours::Law),
+        Just(DayHours::Closed),
+        (5u32..23, 1u32..8).prop_map(|(open, len)| {
+            let t = |h: u32| chrono::NaiveTime::from_hms_opt(h.min(23), 0, 0).unwrap();
+            DayHours::Open(t(open), t(open + len))
+        }),
+    ]
+}
+
+fn tightening() -> impl Strategy<Value = Tightening> {
+    (prop::option::of(prop::array::uniform7(day_hours())), prop::option::of(1u32..4)).prop_map(|(hours, max)| {
+        Tightening { hours, max_per_day: max, extra_holidays: vec![NaiveDate::from_ymd_opt(2027, 3, 3).unwrap()] }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn holds_and_opt_outs_are_never_passed_and_their_end_is_found(
+        (country, zone, at, channel, past) in case(),
+        s in state(),
+    ) {
+        let (d, history) = build(country, zone, at, &past);
+        let d = with_state(d, at, &s);
+        let policy = Policy::for_country(country);
+        if policy.check(&d, &history, channel, at).is_ok() {
+            prop_assert!(!held(&d, channel, at), "allowed although held: {:?} {:?}", d.holds, d.withdrawn);
+            prop_assert!(forbidden(country, d.zone, &history, channel, at).is_none());
+        }
+        match policy.next_allowed(&d, &history, channel, at) {
+            Some(next) => {
+                prop_assert!(next >= at && !held(&d, channel, next), "next {next} is held");
+                prop_assert!(forbidden(country, d.zone, &history, channel, next).is_none());
+            }
+            // None only for what never ends: an opt-out or a hold until lifted on this channel.
+            None => prop_assert!(
+                d.withdrawn.contains(&channel)
+                    || d.holds.iter().any(|h| h.until.is_none() && h.kind.channels().contains(&channel)),
+                "no next instant although every hold ends"
+            ),
+        }
+    }
+
+    #[test]
+    fn a_tightened_policy_never_allows_what_the_law_forbids(
+        (country, zone, at, channel, past) in case(),
+        t in tightening(),
+    ) {
+        let (d, history) = build(country, zone, at, &past);
+        let Ok(policy) = Policy::tightened(country, &t) else { return Ok(()) };
+        if policy.check(&d, &history, channel, at).is_ok() {
+            let why = forbidden(country, d.zone, &history, channel, at);
+            prop_assert!(why.is_none(), "tightened {t:?} allowed {at} but the law says {why:?}");
+        }
+        if let Some(next) = policy.next_allowed(&d, &history, channel, at) {
+            prop_assert!(policy.check(&d, &history, channel, next).is_ok());
+            prop_assert!(forbidden(country, d.zone, &history, channel, next).is_none());
+        }
+    }
 }

@@ -49,8 +49,9 @@ impl Handler for RequestHandler {
         let debtor = Debtor::new(request.country, zone);
         let history = crate::attempts::history(&mut tx, request.debtor.id.as_str(), now).await?;
         let policy = d.policies.for_country(request.country);
-        let recheck =
-            policy.check_time(&debtor, d.channel.into(), now).and_then(|()| policy.check_caps(&debtor, &history, d.channel.into(), now));
+        let recheck = policy
+            .check_time(&debtor, d.channel.into(), now)
+            .and_then(|()| policy.check_caps(&debtor, &history, d.channel.into(), now));
         if let Err(s) = recheck {
             let event = ContactSuppressed {
                 contact_id: request.contact_id,
