@@ -40,6 +40,7 @@ fn asyncapi_names_every_event_type_and_subject() {
         "payment.rejected",
         "contact.requested.{channel}",
         "contact.suppressed",
+        "contact.cancelled.{channel}.{contact_id}",
         "contact.attempted.{channel}",
         "contact.status.{channel}",
         "reply.clicked",
@@ -79,4 +80,23 @@ async fn every_openapi_path_is_served() {
         assert!(!(status == 404 && body.is_empty()), "{path}: not served");
     }
     app.stop().await;
+}
+
+#[test]
+fn the_contact_policy_files_of_the_docs_and_the_deployment_load() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find("**How a lender tightens the law.**").expect("the README section")..];
+    let start = section.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    std::fs::write(&path, example).unwrap();
+    let policies = recaudo_policy::Policies::from_file(&path).unwrap_or_else(|e| panic!("README example: {e}"));
+    assert!(policies
+        .for_country(recaudo_domain::Country::Mexico)
+        .preset
+        .caps
+        .iter()
+        .any(|c| c.rule == "lender.max_per_day"));
+    recaudo_policy::Policies::from_file(&root().join("deploy/k8s/contact-policy.yaml")).unwrap();
 }

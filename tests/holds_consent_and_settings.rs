@@ -191,8 +191,8 @@ async fn a_lender_tightens_the_law_and_a_looser_setting_stops_the_process() {
     .await;
     app.import(two_mexican_cities(), "as_of=2026-11-22").await;
     eventually("the lender's rule in the plan", WAIT, || async {
-        let plan = app.get_ok("/api/debtors/TJ1/plan").await;
-        (rules(&plan, "sms") == ["lender.hours"]).then_some(plan)
+        let (status, plan) = app.get("/api/debtors/TJ1/plan").await;
+        (status == 200 && rules(&plan, "sms") == ["lender.hours"]).then_some(plan)
     })
     .await;
     let plan = app.get_ok("/api/debtors/TJ1/plan").await;
@@ -213,4 +213,55 @@ async fn a_lender_tightens_the_law_and_a_looser_setting_stops_the_process() {
         Err(e) => format!("{e:#}"),
     };
     assert!(err.contains("co.hours") && err.contains("countries.CO") && err.contains("Sun"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_set_while_a_request_waits_in_the_stream_stops_it_before_the_provider() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let bus = Bus::connect(&infra.nats.url, Prefix::parse("recaudo").unwrap()).await.unwrap();
+    let now = [("RECAUDO_NOW", "2026-11-23T16:00:00Z")];
+    // The scheduler requests Monday's SMS; no dispatcher runs yet.
+    let planners = [Target::Ingestion, Target::Portfolio, Target::Scheduler, Target::ReplyRouter, Target::Metrics];
+    let app = App::spawn(infra.env(&now), &planners).await;
+    let mut cancelled = bus.client().subscribe("recaudo.contact.cancelled.sms.*").await.unwrap();
+    app.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
+    let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    let ledger = |debtor: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM scheduler.contact_ledger WHERE debtor_id = $1")
+                .bind(debtor)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    for debtor in ["C0000006", "C0000009"] {
+        eventually("the requests", WAIT, || async { (ledger(debtor).await == 1).then_some(()) }).await;
+    }
+    // The advisor learns C0000006 has died; the request is withdrawn.
+    publish(&bus, outcome("C0000006", "2026-11-23T16:00:00Z", Outcome::Deceased)).await;
+    let msg = tokio::time::timeout(WAIT, cancelled.next()).await.expect("contact.cancelled.sms").unwrap();
+    let e: Value = serde_json::from_slice(&msg.payload).unwrap();
+    assert_eq!(
+        (e["data"]["debtor_id"].as_str(), e["data"]["rule"].as_str()),
+        (Some("C0000006"), Some("hold.deceased"))
+    );
+    app.stop().await;
+
+    // The dispatcher comes up: C0000009's SMS goes out, C0000006's is suppressed with the hold's rule.
+    let mut suppressed = bus.client().subscribe("recaudo.contact.suppressed").await.unwrap();
+    let dispatcher = App::spawn(infra.env(&now), &[Target::Dispatcher]).await;
+    eventually("C0000009's SMS", WAIT, || async { (contacts(&dispatcher, "C0000009").await == 1).then_some(()) }).await;
+    let event = loop {
+        let msg = tokio::time::timeout(WAIT, suppressed.next()).await.expect("contact.suppressed").unwrap();
+        let e: Value = serde_json::from_slice(&msg.payload).unwrap();
+        if e["data"]["debtor_id"] == "C0000006" {
+            break e;
+        }
+    };
+    assert_eq!(event["data"]["rule"], "hold.deceased", "{event}");
+    assert_eq!(contacts(&dispatcher, "C0000006").await, 0);
+    dispatcher.stop().await;
 }

@@ -32,6 +32,8 @@ pub enum BusError {
     Streams(async_nats::Error),
     #[error("cannot replay {filter}: {source}")]
     Replay { filter: String, source: async_nats::Error },
+    #[error("cannot read the last message on {subject}: {source}")]
+    Lookup { subject: String, source: async_nats::Error },
 }
 
 /// An already-serialised event ready to publish: what the outbox stores.
@@ -102,6 +104,21 @@ impl Bus {
 
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// The last event stored on `<prefix>.<suffix>` (a subject of its own, such as one contact's cancellation), or
+    /// `None` if there is none: a lookup in the domain's stream, for a fact that must be seen before acting even if
+    /// its consumer has not caught up.
+    pub async fn last_on_subject(&self, suffix: &str) -> Result<Option<Bytes>, BusError> {
+        let subject = self.prefix.subject(suffix);
+        let lookup = |source: async_nats::Error| BusError::Lookup { subject: subject.clone(), source };
+        let domain = suffix.split('.').next().unwrap_or_default();
+        let stream = self.js.get_stream_no_info(self.prefix.stream_name(domain)).await.map_err(|e| lookup(e.into()))?;
+        match stream.get_last_raw_message_by_subject(&subject).await {
+            Ok(msg) => Ok(Some(msg.payload)),
+            Err(e) if e.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(lookup(e.into())),
+        }
     }
 
     pub async fn apply_streams(&self, replicas: usize) -> Result<Vec<String>, BusError> {

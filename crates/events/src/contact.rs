@@ -88,6 +88,36 @@ impl Event for ContactSuppressed {
     }
 }
 
+/// The scheduler withdraws a contact it requested that may not have been sent yet (a hold, an opt-out, a payment
+/// that cleared the debt since). Published on a subject of the contact's own, `contact.cancelled.<channel>.<id>`:
+/// the channel's dispatcher looks it up in the stream just before the provider call and suppresses the request;
+/// one already attempted is not affected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactCancelled {
+    pub contact_id: Uuid,
+    pub channel: Channel,
+    pub debtor_id: DebtorId,
+    /// The rule that stops it (`hold.deceased`, `consent.withdrawn`, ...).
+    pub rule: String,
+    pub detail: String,
+    pub cancelled_at: DateTime<Utc>,
+}
+
+impl Event for ContactCancelled {
+    const TYPE: &'static str = "recaudo.contact.cancelled.v1";
+    fn subject_suffix(&self) -> String {
+        cancelled_subject(self.channel, self.contact_id)
+    }
+    fn entity(&self) -> String {
+        self.contact_id.to_string()
+    }
+}
+
+/// The subject suffix of a contact's cancellation.
+pub fn cancelled_subject(channel: Channel, contact_id: Uuid) -> String {
+    format!("contact.cancelled.{channel}.{contact_id}")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AttemptOutcome {

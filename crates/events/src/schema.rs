@@ -23,6 +23,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<PaymentRejected>(),
         one::<ContactRequested>(),
         one::<ContactSuppressed>(),
+        one::<ContactCancelled>(),
         one::<ContactAttempted>(),
         one::<ContactStatus>(),
         one::<ReplyClicked>(),

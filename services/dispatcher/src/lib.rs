@@ -55,6 +55,8 @@ pub(crate) struct Dispatcher {
     pub public_url: String,
     /// The law tightened by the lender's settings, for the re-check before each provider call.
     pub policies: recaudo_policy::Policies,
+    /// For the lookup of a request's cancellation in the stream.
+    pub bus: recaudo_bus::Bus,
 }
 
 impl Dispatcher {
@@ -75,6 +77,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         provider,
         public_url: infra.public_url.clone(),
         policies: recaudo_policy::Policies::load(infra.common.contact_policy_file.as_deref())?,
+        bus: infra.bus.clone(),
     });
     attempts::settle_interrupted(&dispatcher).await?;
     let spec =

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
-use recaudo_events::{AttemptOutcome, ContactAttempted, ContactRequested, ContactSuppressed};
+use recaudo_events::{AttemptOutcome, ContactAttempted, ContactCancelled, ContactRequested, ContactSuppressed};
 use recaudo_policy::Debtor;
 use recaudo_providers::{OutboundSms, ProviderError};
 use recaudo_templates::{format_money, AdvisorTags, CreditTags, DebtorTags, MessageContext, Templates};
@@ -27,6 +27,8 @@ impl Handler for RequestHandler {
         let request = msg.envelope.decode::<ContactRequested>()?.data;
         let consumer = format!("dispatcher-{}", d.channel);
         let now = d.clock.now();
+        // Before the transaction: a round trip to JetStream need not hold a database connection.
+        let cancelled = cancellation(d, &request).await?;
 
         let mut tx = d.pool.begin().await?;
         if !inbox::claim(&mut tx, SCHEMA, &consumer, msg.envelope.id).await? {
@@ -52,14 +54,19 @@ impl Handler for RequestHandler {
         let recheck = policy
             .check_time(&debtor, d.channel.into(), now)
             .and_then(|()| policy.check_caps(&debtor, &history, d.channel.into(), now));
-        if let Err(s) = recheck {
+        let stop = match (cancelled, recheck) {
+            (Some((rule, detail)), _) => Some((rule, detail)),
+            (None, Err(s)) => Some((s.rule.to_string(), format!("{} ({})", s.reason, s.source))),
+            (None, Ok(())) => None,
+        };
+        if let Some((rule, detail)) = stop {
             let event = ContactSuppressed {
                 contact_id: request.contact_id,
                 channel: d.channel,
                 debtor_id: request.debtor.id.clone(),
                 credit_id: request.credit.id.clone(),
-                rule: s.rule.to_string(),
-                detail: format!("{} ({})", s.reason, s.source),
+                rule,
+                detail,
             };
             d.outbox.enqueue(&mut tx, now, event).await?;
             tx.commit().await?;
@@ -111,6 +118,19 @@ impl Handler for RequestHandler {
         };
         record_outcome(d, &request, prepared, result).await.map_err(HandleError::from)
     }
+}
+
+/// The rule and detail of the request's cancellation, if the scheduler withdrew it. Read from the stream rather
+/// than a consumer's projection, so that a cancellation published while the request waited is seen whatever order
+/// the two are fetched in. A failed lookup is retried like any error before the provider call.
+async fn cancellation(d: &Dispatcher, request: &ContactRequested) -> Result<Option<(String, String)>, HandleError> {
+    let subject = recaudo_events::cancelled_subject(d.channel, request.contact_id);
+    let Some(payload) = d.bus.last_on_subject(&subject).await.map_err(HandleError::retry)? else {
+        return Ok(None);
+    };
+    let envelope: recaudo_events::RawEnvelope = serde_json::from_slice(&payload).map_err(HandleError::reject)?;
+    let e = envelope.decode::<ContactCancelled>()?.data;
+    Ok(Some((e.rule, e.detail)))
 }
 
 /// Stores the provider's answer and publishes `contact.attempted`. Never returns a retryable error for the provider

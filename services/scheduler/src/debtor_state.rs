@@ -3,14 +3,16 @@
 //! debtor's plans at once, so a suppression (or a resumed plan) follows within a planning round.
 
 use chrono::{DateTime, Duration, Utc};
+use recaudo_bus::outbox::Outbox;
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
-use recaudo_domain::Country;
-use recaudo_events::{CaseOutcomeRecorded, ConsentWithdrawn, Outcome};
+use recaudo_domain::{Country, DebtorId};
+use recaudo_events::{CaseOutcomeRecorded, ConsentWithdrawn, ContactCancelled, Outcome};
 use recaudo_policy::{engine, zone, Channel, Debtor, Hold, HoldKind};
 use recaudo_runtime::Clock;
 use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 use crate::SCHEMA;
 
@@ -60,6 +62,7 @@ pub(crate) async fn load(
 pub(crate) struct OutcomeHandler {
     pub pool: PgPool,
     pub clock: Clock,
+    pub outbox: Outbox,
     pub planner_wake: Arc<Notify>,
 }
 
@@ -125,9 +128,15 @@ impl Handler for OutcomeHandler {
             .bind(at)
             .execute(&mut *tx)
             .await?;
-            look_again(&mut tx, debtor_id, self.clock.now()).await?;
+            let now = self.clock.now();
+            if until.is_none_or(|u| u > now) {
+                let detail = format!("the debtor's case is on hold ({})", e.outcome.kind());
+                cancel_pending(&mut tx, &self.outbox, debtor_id, kind.channels(), kind.rule(), &detail, now).await?;
+            }
+            look_again(&mut tx, debtor_id, now).await?;
         }
         tx.commit().await?;
+        self.outbox.wake();
         self.planner_wake.notify_one();
         Ok(())
     }
@@ -137,6 +146,7 @@ impl Handler for OutcomeHandler {
 pub(crate) struct ConsentHandler {
     pub pool: PgPool,
     pub clock: Clock,
+    pub outbox: Outbox,
     pub planner_wake: Arc<Notify>,
 }
 
@@ -158,11 +168,61 @@ impl Handler for ConsentHandler {
         .bind(e.withdrawn_at)
         .execute(&mut *tx)
         .await?;
-        look_again(&mut tx, e.debtor_id.as_str(), self.clock.now()).await?;
+        let now = self.clock.now();
+        let detail = format!("the debtor withdrew consent for {}", e.channel);
+        let channels = [e.channel.into()];
+        cancel_pending(&mut tx, &self.outbox, e.debtor_id.as_str(), &channels, "consent.withdrawn", &detail, now)
+            .await?;
+        look_again(&mut tx, e.debtor_id.as_str(), now).await?;
         tx.commit().await?;
+        self.outbox.wake();
         self.planner_wake.notify_one();
         Ok(())
     }
+}
+
+/// How far back a request may still be waiting in the stream unsent (a dispatcher outage).
+const PENDING_DAYS: i32 = 7;
+
+/// Withdraws the debtor's recent requests on `channels` (`contact.cancelled.<channel>`): the dispatcher suppresses
+/// any it has not attempted yet. Each request is withdrawn once.
+async fn cancel_pending(
+    conn: &mut PgConnection,
+    outbox: &Outbox,
+    debtor_id: &str,
+    channels: &[Channel],
+    rule: &str,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let channels: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+    let withdrawn: Vec<(Uuid, String)> = sqlx::query_as(
+        "UPDATE scheduler.contact_ledger SET cancelled_at = $3, cancelled_rule = $4
+         WHERE debtor_id = $1 AND channel = ANY($2) AND cancelled_at IS NULL
+           AND requested_at > $3 - make_interval(days => $5)
+         RETURNING contact_id, channel",
+    )
+    .bind(debtor_id)
+    .bind(&channels)
+    .bind(now)
+    .bind(rule)
+    .bind(PENDING_DAYS)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (contact_id, channel) in withdrawn {
+        let Ok(channel) = channel.parse::<recaudo_events::Channel>() else { continue };
+        let debtor_id = DebtorId::parse(debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
+        let event = ContactCancelled {
+            contact_id,
+            channel,
+            debtor_id,
+            rule: rule.to_string(),
+            detail: detail.to_string(),
+            cancelled_at: now,
+        };
+        outbox.enqueue(&mut *conn, now, event).await?;
+    }
+    Ok(())
 }
 
 /// Brings the debtor's plans forward to now, so the planner decides again under the new state.

@@ -27,6 +27,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(2, "scheduler", include_str!("../migrations/0002_scheduler.sql")),
         Migration::new(3, "account_versions", include_str!("../migrations/0003_account_versions.sql")),
         Migration::new(4, "debtor_state", include_str!("../migrations/0004_debtor_state.sql")),
+        Migration::new(5, "ledger_cancelled", include_str!("../migrations/0005_ledger_cancelled.sql")),
     ]
 }
 
@@ -75,6 +76,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         debtor_state::OutcomeHandler {
             pool: infra.pool.clone(),
             clock: infra.clock.clone(),
+            outbox: outbox.clone(),
             planner_wake: wake.clone(),
         },
         shutdown.clone(),
@@ -85,6 +87,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         debtor_state::ConsentHandler {
             pool: infra.pool.clone(),
             clock: infra.clock.clone(),
+            outbox: outbox.clone(),
             planner_wake: wake.clone(),
         },
         shutdown.clone(),
