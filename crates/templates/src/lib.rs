@@ -15,11 +15,58 @@ use serde::Serialize;
 /// The built-in SMS reminder of the default strategy.
 pub const SMS_REMINDER: &str = "sms_reminder_v1";
 
-const BUILTIN: &[(&str, &str)] = &[(
-    SMS_REMINDER,
-    "Hola {{ debtor.first_name }}, su {{ credit.product }} {{ credit.id }} tiene {{ credit.overdue }} vencido \
+/// A template of the catalogue: its name, the channel it is written for, and its source.
+pub struct Builtin {
+    pub name: &'static str,
+    pub channel: &'static str,
+    source: &'static str,
+}
+
+/// The built-in catalogue. Strategies name these; a strategy naming a template of another channel, or none, is
+/// refused at save.
+pub const BUILTIN: &[Builtin] = &[
+    Builtin {
+        name: SMS_REMINDER,
+        channel: "sms",
+        source: "Hola {{ debtor.first_name }}, su {{ credit.product }} {{ credit.id }} tiene {{ credit.overdue }} vencido \
 ({{ credit.days_past_due }} días).{% if advisor %} Su asesor {{ advisor.name }} ({{ advisor.phone }}) le ayuda:{% else %} Escríbanos:{% endif %} {{ reply_link }}",
-)];
+    },
+    Builtin {
+        name: "sms_reminder_friendly_v1",
+        channel: "sms",
+        source: "{{ debtor.first_name }}, ¿le ayudamos a ponerse al día con su {{ credit.product }}? Son \
+{{ credit.overdue }}.{% if advisor %} {{ advisor.first_name }} le atiende:{% endif %} {{ reply_link }}",
+    },
+    Builtin {
+        name: "sms_preventive_v1",
+        channel: "sms",
+        source: "Hola {{ debtor.first_name }}, le recordamos que la cuota de su {{ credit.product }} {{ credit.id }} \
+vence pronto. Si ya pagó, ignore este mensaje. Dudas: {{ reply_link }}",
+    },
+    Builtin {
+        name: "whatsapp_reminder_v1",
+        channel: "whatsapp",
+        source: "Hola {{ debtor.first_name }}, su {{ credit.product }} tiene {{ credit.overdue }} vencido. \
+Responda este mensaje o hable con su asesor: {{ reply_link }}",
+    },
+    Builtin {
+        name: "email_reminder_v1",
+        channel: "email",
+        source: "Estimado(a) {{ debtor.full_name }}: su {{ credit.product }} {{ credit.id }} registra \
+{{ credit.overdue }} vencido ({{ credit.days_past_due }} días). Para acordar el pago: {{ reply_link }}",
+    },
+    Builtin {
+        name: "call_task_v1",
+        channel: "call",
+        source: "Llamar a {{ debtor.full_name }}: {{ credit.product }} {{ credit.id }}, {{ credit.overdue }} vencido \
+({{ credit.days_past_due }} días).",
+    },
+];
+
+/// The channel a built-in template is written for.
+pub fn channel_of(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|t| t.name == name).map(|t| t.channel)
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageContext {
@@ -68,9 +115,9 @@ impl Templates {
     pub fn builtin() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        for (name, source) in BUILTIN {
+        for t in BUILTIN {
             // Built-in templates are compiled into the binary; a syntax error is caught by this crate's tests.
-            env.add_template(name, source).expect("built-in template compiles");
+            env.add_template(t.name, t.source).expect("built-in template compiles");
         }
         Templates { env }
     }
@@ -138,6 +185,19 @@ mod tests {
             }),
             reply_link: "https://x.test/r/abc".into(),
         }
+    }
+
+    #[test]
+    fn every_builtin_renders_with_and_without_an_advisor() {
+        let t = Templates::builtin();
+        for b in BUILTIN {
+            for advisor in [true, false] {
+                let body = t.render(b.name, &ctx(advisor)).unwrap_or_else(|e| panic!("{}: {e}", b.name));
+                assert!(body.contains("Ana"), "{}: {body}", b.name);
+            }
+        }
+        assert_eq!(channel_of("whatsapp_reminder_v1"), Some("whatsapp"));
+        assert_eq!(channel_of("nope"), None);
     }
 
     #[test]

@@ -1,0 +1,413 @@
+//! Collection strategies (DESIGN.md, "Strategies"): versioned documents a collections manager writes, checked whole
+//! at save, and the pure decisions the scheduler's planner (and its simulation) takes with them: which strategy a
+//! debtor's segment picks (CEL), which stage their days past due fall in, which steps fire on a day, and which A/B
+//! variant the debtor gets (a stable function of debtor, strategy and step). No I/O, no clock.
+//!
+//! - [`document`]: the document's types (its JSON Schema is generated from them).
+//! - [`source`]: YAML or JSON text into a document, with the line of every path.
+//! - [`validate`]: every problem of a document, with its path, line and reason.
+
+pub mod document;
+mod expression;
+pub mod source;
+mod validate;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use cel::Program;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use document::{Channel, Document, Escalation, Stage, Step};
+
+/// The strategy that takes every debtor no segment matches.
+pub const DEFAULT: &str = "default";
+
+/// The built-in default strategy, in force until a manager activates a `default` of their own.
+pub const BUILTIN_DEFAULT: &str = include_str!("../strategies/default.yaml");
+
+/// One thing wrong with a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Where, as `stages[1].steps[0].channel`; empty for the document as a whole.
+    pub path: String,
+    /// The line it is on (1-based), when known.
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.path.as_str(), self.line) {
+            ("", Some(l)) => write!(f, "line {l}: {}", self.reason),
+            ("", None) => f.write_str(&self.reason),
+            (p, Some(l)) => write!(f, "{p} (line {l}): {}", self.reason),
+            (p, None) => write!(f, "{p}: {}", self.reason),
+        }
+    }
+}
+
+/// Whether `name` can name a strategy (it is a URL path segment and a stable key).
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not 1 to 64 lower-case letters, digits, '-' or '_'"))
+    }
+}
+
+/// Parses and checks a document's text (YAML or JSON) for the strategy `name`.
+pub fn parse(name: &str, text: &str) -> Result<Document, Vec<Problem>> {
+    if let Err(reason) = check_name(name) {
+        return Err(vec![Problem { path: String::new(), line: None, reason }]);
+    }
+    let (document, lines) = source::parse(text)?;
+    let problems = validate::check(name, &document, &lines);
+    if problems.is_empty() {
+        Ok(document)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A version ready to decide with: its document and its compiled expressions. Shared behind an `Arc` (compiled
+/// programs are not `Clone`).
+#[derive(Debug)]
+pub struct Strategy {
+    pub name: String,
+    pub version: i32,
+    pub document: Document,
+    segment: Option<Program>,
+    stops: HashMap<String, Program>,
+}
+
+impl Strategy {
+    /// A stored version. It was checked when saved; it is checked again, since a template it names may be gone.
+    pub fn load(name: &str, version: i32, document: Document) -> Result<Strategy, Vec<Problem>> {
+        let problems = validate::check(name, &document, &source::Lines::default());
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let compile = |source: &str, vars: &[&str]| {
+            expression::compile(source, vars).expect("checked by validate::check just above")
+        };
+        let segment = document.segment.as_ref().map(|s| compile(&s.when, validate::SEGMENT_VARIABLES));
+        let stops = document
+            .stages
+            .iter()
+            .flat_map(|s| &s.steps)
+            .filter_map(|step| Some((step.id.clone(), compile(step.stop_when.as_deref()?, validate::STOP_VARIABLES))))
+            .collect();
+        Ok(Strategy { name: name.to_string(), version, document, segment, stops })
+    }
+
+    /// The built-in default (version 0).
+    pub fn builtin_default() -> Strategy {
+        let document = parse(DEFAULT, BUILTIN_DEFAULT).expect("the built-in default strategy is valid");
+        Strategy::load(DEFAULT, 0, document).expect("the built-in default strategy is valid")
+    }
+
+    /// `name@version`, as decisions and events name it.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+
+    /// The segment's priority; the default strategy comes after every segment.
+    pub fn priority(&self) -> u32 {
+        self.document.segment.as_ref().map(|s| s.priority).unwrap_or(u32::MAX)
+    }
+
+    /// Whether the debtor falls in this strategy's segment (the default strategy takes anyone).
+    pub fn matches(&self, facts: &Facts) -> Result<bool, String> {
+        match &self.segment {
+            None => Ok(true),
+            Some(p) => expression::holds(
+                p,
+                &[("debtor", &facts.debtor), ("credit", &facts.credit), ("attributes", &facts.attributes)],
+            ),
+        }
+    }
+
+    /// The stage that holds `days_past_due`.
+    pub fn stage(&self, days_past_due: i32) -> Option<&Stage> {
+        self.document.stages.iter().find(|s| s.days_past_due.contains(days_past_due))
+    }
+
+    /// The stage's steps that fire on the day the credit is `days_past_due`, in the order written.
+    pub fn steps_on<'a>(&self, stage: &'a Stage, days_past_due: i32) -> impl Iterator<Item = &'a Step> {
+        let d = (days_past_due - stage.days_past_due.from) as i64;
+        stage.steps.iter().filter(move |step| {
+            let since = d - step.day as i64;
+            since >= 0 && step.every.map_or(since == 0, |n| since % n as i64 == 0)
+        })
+    }
+
+    /// Whether the step's stop condition holds, given `sent`, its contacts so far in the stage.
+    pub fn stopped(&self, step: &Step, facts: &Facts, sent: u32) -> Result<bool, String> {
+        let Some(p) = self.stops.get(&step.id) else { return Ok(false) };
+        let step_facts = serde_json::json!({ "sent": sent });
+        expression::holds(
+            p,
+            &[
+                ("debtor", &facts.debtor),
+                ("credit", &facts.credit),
+                ("attributes", &facts.attributes),
+                ("step", &step_facts),
+            ],
+        )
+    }
+
+    /// The debtor's variant of a step: the same for the same debtor, strategy and step, whatever else changes (a
+    /// new import, a new version of the strategy).
+    pub fn variant<'a>(&self, step: &'a Step, debtor_id: &str) -> Chosen<'a> {
+        let plain = Chosen { variant: "default", channel: step.channel, template: &step.template, tone: None };
+        let total: u64 = step.variants.iter().map(|v| v.weight as u64).sum();
+        if total == 0 {
+            return plain;
+        }
+        let digest = Sha256::digest(format!("{}\u{1f}{}\u{1f}{}", self.name, step.id, debtor_id).as_bytes());
+        let mut point = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % total;
+        for v in &step.variants {
+            if point < v.weight as u64 {
+                return Chosen {
+                    variant: &v.name,
+                    channel: v.channel.unwrap_or(step.channel),
+                    template: v.template.as_deref().unwrap_or(&step.template),
+                    tone: v.tone.as_deref(),
+                };
+            }
+            point -= v.weight as u64;
+        }
+        plain
+    }
+
+    /// The call task due at `days_past_due`, given the days since the last one (`None`: never): its template.
+    pub fn call_task(&self, days_past_due: i32, days_since_last: Option<i64>) -> Option<&str> {
+        self.document.escalations.iter().find_map(|e| match e {
+            Escalation::CallTask { from_days_past_due, template, every, .. } if days_past_due >= *from_days_past_due => {
+                let every = every.unwrap_or(7) as i64;
+                days_since_last.is_none_or(|d| d >= every).then_some(template.as_str())
+            }
+            _ => None,
+        })
+    }
+
+    /// The channel to use instead of `channel` once it has gone `unanswered` times without a reply.
+    pub fn switched(&self, channel: Channel, unanswered: u32) -> Option<Channel> {
+        self.document.escalations.iter().find_map(|e| match e {
+            Escalation::SwitchChannel { after_unanswered, switch_to }
+                if after_unanswered.channel == channel && unanswered >= after_unanswered.count =>
+            {
+                Some(*switch_to)
+            }
+            _ => None,
+        })
+    }
+}
+
+/// What a step sends, for one debtor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chosen<'a> {
+    pub variant: &'a str,
+    pub channel: Channel,
+    pub template: &'a str,
+    pub tone: Option<&'a str>,
+}
+
+/// What segments and stop conditions read. Names and contact details are left out on purpose: a segment is about
+/// the debt, not the person.
+#[derive(Debug, Clone, Serialize)]
+pub struct DebtorFacts<'a> {
+    pub id: &'a str,
+    pub country: &'a str,
+    pub city: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CreditFacts<'a> {
+    pub id: &'a str,
+    pub product: &'a str,
+    pub currency: &'a str,
+    pub balance_total: f64,
+    pub balance_overdue: f64,
+    pub days_past_due: i32,
+    /// ISO date.
+    pub due_date: String,
+}
+
+/// The facts, serialised once per decision.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    debtor: serde_json::Value,
+    credit: serde_json::Value,
+    attributes: serde_json::Value,
+}
+
+impl Facts {
+    pub fn new(debtor: &DebtorFacts<'_>, credit: &CreditFacts<'_>, attributes: &BTreeMap<String, String>) -> Facts {
+        Facts {
+            debtor: serde_json::to_value(debtor).unwrap_or_default(),
+            credit: serde_json::to_value(credit).unwrap_or_default(),
+            attributes: serde_json::to_value(attributes).unwrap_or_default(),
+        }
+    }
+}
+
+/// The JSON Schema of a strategy document, for `proto-schemas/strategy.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(Document);
+    schema.insert("$id".into(), "https://recaudo.dev/schemas/strategy.schema.json".into());
+    schema.insert("title".into(), "Recaudo strategy document".into());
+    schema.to_value()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(dpd: i32, segmento: &str) -> Facts {
+        let debtor = DebtorFacts { id: "D1", country: "CO", city: Some("Bogotá") };
+        let credit = CreditFacts {
+            id: "C1",
+            product: "Consumo",
+            currency: "COP",
+            balance_total: 1000.0,
+            balance_overdue: 100.0,
+            days_past_due: dpd,
+            due_date: "2026-11-01".into(),
+        };
+        Facts::new(&debtor, &credit, &BTreeMap::from([("segmento".to_string(), segmento.to_string())]))
+    }
+
+    const AB: &str = r#"
+segment: { priority: 10, when: 'attributes.segmento == "B" && credit.days_past_due > 30' }
+stages:
+  - name: preventive
+    days_past_due: { from: -5, to: 0 }
+    steps:
+      - id: reminder
+        day: 2
+        at: "10:00"
+        channel: sms
+        template: sms_preventive_v1
+  - name: administrative
+    days_past_due: { from: 1, to: 60 }
+    steps:
+      - id: nudge
+        every: 3
+        channel: sms
+        template: sms_reminder_v1
+        fallbacks: [{ channel: whatsapp, template: whatsapp_reminder_v1 }]
+        variants:
+          - { name: formal, weight: 1 }
+          - { name: friendly, weight: 1, template: sms_reminder_friendly_v1, tone: friendly }
+        stop_when: "step.sent >= 2"
+escalations:
+  - { kind: switch_channel, after_unanswered: { channel: sms, count: 3 }, switch_to: whatsapp }
+"#;
+
+    #[test]
+    fn segments_stages_steps_and_stops() {
+        let s = Strategy::load("consumo-b", 1, parse("consumo-b", AB).unwrap()).unwrap();
+        assert!(s.matches(&facts(31, "B")).unwrap());
+        assert!(!s.matches(&facts(30, "B")).unwrap());
+        assert!(!s.matches(&facts(31, "A")).unwrap());
+        let pre = s.stage(-3).unwrap();
+        assert_eq!(pre.name, "preventive");
+        assert_eq!(s.steps_on(pre, -3).map(|x| x.id.as_str()).collect::<Vec<_>>(), ["reminder"]);
+        assert_eq!(s.steps_on(pre, -4).count(), 0);
+        let adm = s.stage(7).unwrap();
+        // every 3 days from the stage's first day (1): 1, 4, 7, ...
+        assert_eq!((s.steps_on(adm, 7).count(), s.steps_on(adm, 8).count()), (1, 0));
+        let step = &adm.steps[0];
+        assert!(!s.stopped(step, &facts(7, "B"), 1).unwrap());
+        assert!(s.stopped(step, &facts(7, "B"), 2).unwrap());
+        assert_eq!(s.stage(61), None);
+        assert_eq!(s.switched(Channel::Sms, 3), Some(Channel::Whatsapp));
+        assert_eq!(s.switched(Channel::Sms, 2), None);
+    }
+
+    #[test]
+    fn variants_are_stable_and_split_by_weight() {
+        let s = Strategy::load("consumo-b", 1, parse("consumo-b", AB).unwrap()).unwrap();
+        let step = &s.document.stages[1].steps[0];
+        let mut friendly = 0;
+        for i in 0..2000 {
+            let id = format!("D{i}");
+            let v = s.variant(step, &id);
+            assert_eq!(v, s.variant(step, &id), "the same debtor always gets the same variant");
+            if v.variant == "friendly" {
+                assert_eq!(v.template, "sms_reminder_friendly_v1");
+                friendly += 1;
+            }
+        }
+        assert!((900..1100).contains(&friendly), "{friendly} of 2000");
+        // A new version of the same strategy keeps each debtor's variant.
+        let v2 = Strategy::load("consumo-b", 2, parse("consumo-b", AB).unwrap()).unwrap();
+        assert_eq!(v2.variant(&v2.document.stages[1].steps[0], "D7"), s.variant(step, "D7"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path_and_line() {
+        let bad = r#"
+segment: { priority: 1, when: 'atributes.x == "B"' }
+stages:
+  - name: a
+    days_past_due: { from: 1, to: 10 }
+    steps:
+      - id: s1
+        channel: sms
+        template: whatsapp_reminder_v1
+      - id: s1
+        channel: email
+        template: nope
+        at: "25:00"
+  - name: b
+    days_past_due: { from: 5, to: 3 }
+    steps: []
+"#;
+        let problems = parse("x", bad).unwrap_err();
+        let found: Vec<(String, Option<usize>)> = problems.iter().map(|p| (p.path.clone(), p.line)).collect();
+        for (path, line) in [
+            ("segment.when", 2),
+            ("stages[0].steps[0].template", 9),
+            ("stages[0].steps[1].id", 10),
+            ("stages[0].steps[1].template", 12),
+            ("stages[0].steps[1].at", 13),
+            ("stages[1].days_past_due", 15),
+            ("stages[1].steps", 16),
+        ] {
+            assert!(found.contains(&(path.to_string(), Some(line))), "{path} at {line} in {problems:#?}");
+        }
+        let text = problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n");
+        assert!(text.contains("unknown variable(s) atributes"), "{text}");
+        assert!(text.contains("written for whatsapp, not sms"), "{text}");
+        // Structure errors come from the parser with their line.
+        let problems = parse("x", "stages:\n  - name: a\n    chanel: sms\n").unwrap_err();
+        assert_eq!(problems[0].line, Some(3), "{problems:?}");
+        assert!(problems[0].reason.contains("chanel"), "{problems:?}");
+        // The default takes everyone; other strategies need a segment.
+        let no_segment = "stages:\n  - name: a\n    days_past_due: { from: 1 }\n    steps: [{ id: s, channel: sms, template: sms_reminder_v1 }]\n";
+        assert!(parse("default", no_segment).is_ok());
+        assert_eq!(parse("other", no_segment).unwrap_err()[0].path, "segment");
+    }
+
+    #[test]
+    fn the_builtin_default_reminds_daily_and_calls_from_30_days() {
+        let s = Strategy::builtin_default();
+        let stage = s.stage(1).unwrap();
+        for dpd in [1, 2, 30, 365] {
+            assert_eq!(s.steps_on(s.stage(dpd).unwrap(), dpd).count(), 1, "{dpd}");
+        }
+        assert_eq!(s.stage(0), None);
+        assert_eq!(stage.steps[0].channel, Channel::Sms);
+        assert_eq!(s.call_task(29, None), None);
+        assert_eq!(s.call_task(30, None), Some("call_task_v1"));
+        assert_eq!(s.call_task(40, Some(3)), None);
+        assert_eq!(s.call_task(40, Some(7)), Some("call_task_v1"));
+    }
+}

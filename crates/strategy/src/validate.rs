@@ -1,0 +1,148 @@
+//! Everything wrong with a document, each problem with its path, line and reason: a bad document is refused whole.
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::NaiveTime;
+
+use crate::document::{Channel, Document, Escalation, Step};
+use crate::source::Lines;
+use crate::{expression, Problem, DEFAULT};
+
+/// What a document's expressions may read.
+pub(crate) const SEGMENT_VARIABLES: &[&str] = &["debtor", "credit", "attributes"];
+pub(crate) const STOP_VARIABLES: &[&str] = &["debtor", "credit", "attributes", "step"];
+
+pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut problem = |path: String, reason: String| {
+        let line = lines.of(&path);
+        out.push(Problem { path, line, reason });
+    };
+    match (&doc.segment, name == DEFAULT) {
+        (Some(_), true) => problem("segment".into(), "the default strategy takes every debtor: it has no segment".into()),
+        (None, false) => problem("segment".into(), "required: which debtors the strategy is for".into()),
+        (Some(s), false) => {
+            if let Err(e) = expression::compile(&s.when, SEGMENT_VARIABLES) {
+                problem("segment.when".into(), e);
+            }
+        }
+        (None, true) => {}
+    }
+    if doc.stages.is_empty() {
+        problem("stages".into(), "at least one stage is needed".into());
+    }
+    let mut stage_names = HashSet::new();
+    let mut step_ids = HashSet::new();
+    for (i, stage) in doc.stages.iter().enumerate() {
+        let at = format!("stages[{i}]");
+        if stage.name.trim().is_empty() {
+            problem(format!("{at}.name"), "must not be empty".into());
+        } else if !stage_names.insert(stage.name.as_str()) {
+            problem(format!("{at}.name"), format!("another stage is called {:?}", stage.name));
+        }
+        let range = stage.days_past_due;
+        if range.to.is_some_and(|to| to < range.from) {
+            problem(format!("{at}.days_past_due"), format!("to ({}) is before from ({})", range.to.unwrap(), range.from));
+        }
+        for (j, other) in doc.stages.iter().enumerate().take(i) {
+            let o = other.days_past_due;
+            let overlap = range.from <= o.to.unwrap_or(i32::MAX) && o.from <= range.to.unwrap_or(i32::MAX);
+            if overlap {
+                problem(
+                    format!("{at}.days_past_due"),
+                    format!("overlaps stage {:?} (stages[{j}]): a credit must fall in one stage", other.name),
+                );
+            }
+        }
+        if stage.steps.is_empty() {
+            problem(format!("{at}.steps"), "at least one step is needed".into());
+        }
+        let length = range.to.map(|to| (to - range.from) as i64);
+        for (k, step) in stage.steps.iter().enumerate() {
+            let at = format!("{at}.steps[{k}]");
+            if step.id.trim().is_empty() || step.id.len() > 64 || step.id.chars().any(char::is_control) {
+                problem(format!("{at}.id"), "must be 1 to 64 visible characters".into());
+            } else if !step_ids.insert(step.id.as_str()) {
+                problem(format!("{at}.id"), format!("another step has id {:?}", step.id));
+            }
+            if length.is_some_and(|len| step.day as i64 > len) {
+                problem(format!("{at}.day"), format!("day {} is after the stage's last day ({})", step.day, length.unwrap()));
+            }
+            if step.every == Some(0) {
+                problem(format!("{at}.every"), "must be at least 1".into());
+            }
+            if let Some(t) = &step.at {
+                if NaiveTime::parse_from_str(t, "%H:%M").is_err() {
+                    problem(format!("{at}.at"), format!("{t:?} is not a local time HH:MM"));
+                }
+            }
+            check_step(step, &at, &mut problem);
+        }
+    }
+    for (i, e) in doc.escalations.iter().enumerate() {
+        let at = format!("escalations[{i}]");
+        match e {
+            Escalation::CallTask { template, every, .. } => {
+                template_for(Channel::Call, template, &format!("{at}.template"), &mut problem);
+                if *every == Some(0) {
+                    problem(format!("{at}.every"), "must be at least 1".into());
+                }
+            }
+            Escalation::SwitchChannel { after_unanswered, switch_to } => {
+                if after_unanswered.count == 0 {
+                    problem(format!("{at}.after_unanswered.count"), "must be at least 1".into());
+                }
+                if after_unanswered.channel == *switch_to {
+                    problem(format!("{at}.switch_to"), "is the channel it switches from".into());
+                }
+                if *switch_to == Channel::Call {
+                    problem(format!("{at}.switch_to"), "a call is an escalation of its own (kind: call_task)".into());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn check_step(step: &Step, at: &str, problem: &mut impl FnMut(String, String)) {
+    template_for(step.channel, &step.template, &format!("{at}.template"), problem);
+    let mut seen = BTreeSet::from([step.channel]);
+    for (f, fallback) in step.fallbacks.iter().enumerate() {
+        if !seen.insert(fallback.channel) {
+            problem(format!("{at}.fallbacks[{f}].channel"), format!("{} is already tried before", fallback.channel.as_str()));
+        }
+        if fallback.channel == Channel::Call {
+            problem(format!("{at}.fallbacks[{f}].channel"), "a call task cannot fail over (use a call_task escalation)".into());
+        }
+        template_for(fallback.channel, &fallback.template, &format!("{at}.fallbacks[{f}].template"), problem);
+    }
+    let mut names = HashSet::new();
+    for (v, variant) in step.variants.iter().enumerate() {
+        let vat = format!("{at}.variants[{v}]");
+        if variant.name.trim().is_empty() || !names.insert(variant.name.as_str()) {
+            problem(format!("{vat}.name"), "must be a name no other variant of the step has".into());
+        }
+        if variant.weight == 0 {
+            problem(format!("{vat}.weight"), "must be at least 1".into());
+        }
+        let channel = variant.channel.unwrap_or(step.channel);
+        let template = variant.template.as_deref().unwrap_or(&step.template);
+        template_for(channel, template, &format!("{vat}.template"), problem);
+    }
+    if let Some(stop) = &step.stop_when {
+        if let Err(e) = expression::compile(stop, STOP_VARIABLES) {
+            problem(format!("{at}.stop_when"), e);
+        }
+    }
+}
+
+/// The template must exist and be written for the channel.
+fn template_for(channel: Channel, template: &str, path: &str, problem: &mut impl FnMut(String, String)) {
+    match recaudo_templates::channel_of(template) {
+        None => problem(path.to_string(), format!("no template is called {template:?}")),
+        Some(c) if c != channel.as_str() => {
+            problem(path.to_string(), format!("template {template:?} is written for {c}, not {}", channel.as_str()))
+        }
+        Some(_) => {}
+    }
+}
