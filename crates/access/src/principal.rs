@@ -91,10 +91,12 @@ pub enum Permission {
     CredentialsWrite,
     /// Listing and replaying dead letters (admins).
     DeadLettersManage,
+    /// Writing and activating strategies (managers).
+    StrategiesWrite,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::DebtorsRead,
         Permission::QueuesRead,
         Permission::AdvisorsRead,
@@ -107,6 +109,7 @@ impl Permission {
         Permission::UsersWrite,
         Permission::CredentialsWrite,
         Permission::DeadLettersManage,
+        Permission::StrategiesWrite,
     ];
 
     /// Whether a service credential may carry this scope: all but managing people and credentials.
@@ -128,6 +131,7 @@ impl Permission {
             Permission::UsersWrite => "users:write",
             Permission::CredentialsWrite => "credentials:write",
             Permission::DeadLettersManage => "dead-letters:manage",
+            Permission::StrategiesWrite => "strategies:write",
         }
     }
 

@@ -17,6 +17,9 @@ pub struct ContactRequested {
     pub contact_id: Uuid,
     pub channel: Channel,
     pub strategy: String,
+    /// The strategy version, stage, step and A/B variant that made the decision.
+    #[serde(default, flatten)]
+    pub decision: Decision,
     pub template: String,
     /// Address on the channel: E.164 for sms/whatsapp/voice.
     pub to: String,
@@ -67,6 +70,20 @@ impl Event for ContactRequested {
     }
 }
 
+/// Which part of which strategy decided a contact. Empty in events from before strategies (and for a contact no
+/// strategy made).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Decision {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_version: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
 /// A planned contact that the policy engine stopped, with the rule that stopped it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ContactSuppressed {
@@ -76,6 +93,11 @@ pub struct ContactSuppressed {
     pub credit_id: CreditId,
     pub rule: String,
     pub detail: String,
+    /// The strategy (`name`) and the part of it whose contact was stopped, when a strategy made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    #[serde(default, flatten)]
+    pub decision: Decision,
 }
 
 impl Event for ContactSuppressed {
@@ -133,6 +155,11 @@ pub struct ContactAttempted {
     pub attempt_id: Uuid,
     pub contact_id: Uuid,
     pub channel: Channel,
+    /// The request's strategy and decision, so that results can be compared by variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    #[serde(default, flatten)]
+    pub decision: Decision,
     pub debtor_id: DebtorId,
     pub credit_id: CreditId,
     pub advisor_id: Option<AdvisorId>,

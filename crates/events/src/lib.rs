@@ -13,6 +13,7 @@ pub mod payment;
 mod portfolio;
 mod reply;
 pub mod schema;
+mod strategy;
 
 pub use case::*;
 pub use consent::*;
@@ -22,6 +23,7 @@ pub use import::*;
 pub use payment::*;
 pub use portfolio::*;
 pub use reply::*;
+pub use strategy::*;
 
 /// Delivery channels. The dispatcher runs one deployment per channel; subjects carry the channel as qualifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -32,10 +34,13 @@ pub enum Channel {
     Email,
     Voice,
     Letter,
+    /// A task for the debtor's assigned advisor to phone them: reply-router puts it in the advisor's queue.
+    Call,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 5] = [Channel::Sms, Channel::Whatsapp, Channel::Email, Channel::Voice, Channel::Letter];
+    pub const ALL: [Channel; 6] =
+        [Channel::Sms, Channel::Whatsapp, Channel::Email, Channel::Voice, Channel::Letter, Channel::Call];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,6 +49,7 @@ impl Channel {
             Channel::Email => "email",
             Channel::Voice => "voice",
             Channel::Letter => "letter",
+            Channel::Call => "call",
         }
     }
 }
@@ -60,6 +66,6 @@ impl std::str::FromStr for Channel {
         Channel::ALL
             .into_iter()
             .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown channel {s:?} (expected one of sms, whatsapp, email, voice, letter)"))
+            .ok_or_else(|| format!("unknown channel {s:?} (expected one of sms, whatsapp, email, voice, letter, call)"))
     }
 }

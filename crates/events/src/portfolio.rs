@@ -79,6 +79,9 @@ pub struct AccountSnapshot {
     /// The debtor's city as the client file gave it: it picks the time zone where the country has several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
+    /// The client file's extra columns for the debtor (what strategy segments read), as text.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attributes: std::collections::BTreeMap<String, String>,
     pub product: String,
     pub currency: Currency,
     #[serde(with = "rust_decimal::serde::str")]

@@ -31,6 +31,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<QueueItemOpened>(),
         one::<CaseOutcomeRecorded>(),
         one::<ConsentWithdrawn>(),
+        one::<StrategyActivated>(),
     ]
 }
 

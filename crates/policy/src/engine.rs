@@ -29,6 +29,7 @@ impl From<recaudo_events::Channel> for Channel {
             recaudo_events::Channel::Email => Channel::Email,
             recaudo_events::Channel::Voice => Channel::Voice,
             recaudo_events::Channel::Letter => Channel::Letter,
+            recaudo_events::Channel::Call => Channel::Call,
         }
     }
 }
@@ -52,16 +53,16 @@ impl Channel {
         Channel::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
-    /// The channel as the event contracts name it; `None` for an advisor's call, which has no dispatcher.
-    pub fn dispatched(self) -> Option<recaudo_events::Channel> {
-        Some(match self {
+    /// The channel as the event contracts name it.
+    pub fn event_channel(self) -> recaudo_events::Channel {
+        match self {
             Channel::Sms => recaudo_events::Channel::Sms,
             Channel::Whatsapp => recaudo_events::Channel::Whatsapp,
             Channel::Email => recaudo_events::Channel::Email,
             Channel::Voice => recaudo_events::Channel::Voice,
             Channel::Letter => recaudo_events::Channel::Letter,
-            Channel::Call => return None,
-        })
+            Channel::Call => recaudo_events::Channel::Call,
+        }
     }
 
     pub fn medium(self) -> Medium {

@@ -30,6 +30,9 @@ pub enum ApiError {
     Unavailable { code: &'static str, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// Well-formed but unacceptable input, with every problem found (`details`), such as a strategy document's.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String, details: serde_json::Value },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error(transparent)]
@@ -62,6 +65,7 @@ impl ApiError {
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -84,7 +88,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response();
+        let mut error = json!({ "code": code, "message": message });
+        if let ApiError::Unprocessable { details, .. } = &self {
+            error["details"] = details.clone();
+        }
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             // RFC 6750: a 401 names the scheme the client should use.
             response.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));

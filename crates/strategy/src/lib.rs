@@ -188,7 +188,9 @@ impl Strategy {
     /// The call task due at `days_past_due`, given the days since the last one (`None`: never): its template.
     pub fn call_task(&self, days_past_due: i32, days_since_last: Option<i64>) -> Option<&str> {
         self.document.escalations.iter().find_map(|e| match e {
-            Escalation::CallTask { from_days_past_due, template, every, .. } if days_past_due >= *from_days_past_due => {
+            Escalation::CallTask { from_days_past_due, template, every, .. }
+                if days_past_due >= *from_days_past_due =>
+            {
                 let every = every.unwrap_or(7) as i64;
                 days_since_last.is_none_or(|d| d >= every).then_some(template.as_str())
             }

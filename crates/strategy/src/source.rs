@@ -115,7 +115,8 @@ mod tests {
         assert_eq!(l.of("stages[0].steps[0]"), Some(4));
         // A path never written falls back to its nearest ancestor.
         assert_eq!(l.of("stages[0].steps[1].template"), Some(6));
-        let json = "{\n \"stages\": [\n  {\"name\": \"a\",\n   \"steps\": [{\"id\": \"x\",\n     \"channel\": \"fax\"}]}]}";
+        let json =
+            "{\n \"stages\": [\n  {\"name\": \"a\",\n   \"steps\": [{\"id\": \"x\",\n     \"channel\": \"fax\"}]}]}";
         let l = index(json).unwrap();
         assert_eq!(l.of("stages[0].steps[0].channel"), Some(5));
     }

@@ -19,7 +19,9 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
         out.push(Problem { path, line, reason });
     };
     match (&doc.segment, name == DEFAULT) {
-        (Some(_), true) => problem("segment".into(), "the default strategy takes every debtor: it has no segment".into()),
+        (Some(_), true) => {
+            problem("segment".into(), "the default strategy takes every debtor: it has no segment".into())
+        }
         (None, false) => problem("segment".into(), "required: which debtors the strategy is for".into()),
         (Some(s), false) => {
             if let Err(e) = expression::compile(&s.when, SEGMENT_VARIABLES) {
@@ -42,7 +44,10 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
         }
         let range = stage.days_past_due;
         if range.to.is_some_and(|to| to < range.from) {
-            problem(format!("{at}.days_past_due"), format!("to ({}) is before from ({})", range.to.unwrap(), range.from));
+            problem(
+                format!("{at}.days_past_due"),
+                format!("to ({}) is before from ({})", range.to.unwrap(), range.from),
+            );
         }
         for (j, other) in doc.stages.iter().enumerate().take(i) {
             let o = other.days_past_due;
@@ -66,7 +71,10 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
                 problem(format!("{at}.id"), format!("another step has id {:?}", step.id));
             }
             if length.is_some_and(|len| step.day as i64 > len) {
-                problem(format!("{at}.day"), format!("day {} is after the stage's last day ({})", step.day, length.unwrap()));
+                problem(
+                    format!("{at}.day"),
+                    format!("day {} is after the stage's last day ({})", step.day, length.unwrap()),
+                );
             }
             if step.every == Some(0) {
                 problem(format!("{at}.every"), "must be at least 1".into());
@@ -109,10 +117,16 @@ fn check_step(step: &Step, at: &str, problem: &mut impl FnMut(String, String)) {
     let mut seen = BTreeSet::from([step.channel]);
     for (f, fallback) in step.fallbacks.iter().enumerate() {
         if !seen.insert(fallback.channel) {
-            problem(format!("{at}.fallbacks[{f}].channel"), format!("{} is already tried before", fallback.channel.as_str()));
+            problem(
+                format!("{at}.fallbacks[{f}].channel"),
+                format!("{} is already tried before", fallback.channel.as_str()),
+            );
         }
         if fallback.channel == Channel::Call {
-            problem(format!("{at}.fallbacks[{f}].channel"), "a call task cannot fail over (use a call_task escalation)".into());
+            problem(
+                format!("{at}.fallbacks[{f}].channel"),
+                "a call task cannot fail over (use a call_task escalation)".into(),
+            );
         }
         template_for(fallback.channel, &fallback.template, &format!("{at}.fallbacks[{f}].template"), problem);
     }

@@ -76,6 +76,8 @@ struct Interrupted {
     advisor_id: Option<Uuid>,
     body: String,
     reply_token: String,
+    strategy: Option<String>,
+    decision: serde_json::Value,
 }
 
 /// Attempts left in `sending` by a crash between recording and calling the provider (or before recording the
@@ -89,7 +91,7 @@ pub async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
         "UPDATE dispatcher.attempts SET status = 'unknown', error = 'interrupted before the provider answered',
                 updated_at = $3
          WHERE status = 'sending' AND channel = $1 AND created_at < $2
-         RETURNING id, contact_id, debtor_id, credit_id, advisor_id, body, reply_token",
+         RETURNING id, contact_id, debtor_id, credit_id, advisor_id, body, reply_token, strategy, decision",
     )
     .bind(d.channel.as_str())
     .bind(cutoff)
@@ -101,6 +103,8 @@ pub async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
             attempt_id: r.id,
             contact_id: r.contact_id,
             channel: d.channel,
+            strategy: r.strategy,
+            decision: serde_json::from_value(r.decision).unwrap_or_default(),
             debtor_id: DebtorId::parse(&r.debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
             credit_id: CreditId::parse(&r.credit_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
             advisor_id: r.advisor_id.map(recaudo_domain::AdvisorId),

@@ -33,6 +33,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(3, "early_status_reports", include_str!("../migrations/0003_early_status_reports.sql")),
         Migration::new(4, "attempt_country", include_str!("../migrations/0004_attempt_country.sql")),
         Migration::new(5, "attempt_time_zone", include_str!("../migrations/0005_attempt_time_zone.sql")),
+        Migration::new(6, "attempt_decision", include_str!("../migrations/0006_attempt_decision.sql")),
     ]
 }
 

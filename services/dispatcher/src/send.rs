@@ -67,6 +67,8 @@ impl Handler for RequestHandler {
                 credit_id: request.credit.id.clone(),
                 rule,
                 detail,
+                strategy: Some(request.strategy.clone()),
+                decision: request.decision.clone(),
             };
             d.outbox.enqueue(&mut tx, now, event).await?;
             tx.commit().await?;
@@ -83,8 +85,8 @@ impl Handler for RequestHandler {
         sqlx::query(
             "INSERT INTO dispatcher.attempts (id, contact_id, channel, debtor_id, credit_id, advisor_id, to_address, body,
                                               reply_token, provider, status, created_at, updated_at, country,
-                                              time_zone)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11, $12, $13)",
+                                              time_zone, strategy, decision)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11, $12, $13, $14, $15)",
         )
         .bind(attempt_id)
         .bind(request.contact_id)
@@ -99,6 +101,8 @@ impl Handler for RequestHandler {
         .bind(now)
         .bind(request.country.code())
         .bind(zone.name())
+        .bind(&request.strategy)
+        .bind(serde_json::to_value(&request.decision).map_err(HandleError::reject)?)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -172,6 +176,8 @@ async fn record_outcome(
         attempt_id: prepared.attempt_id,
         contact_id: request.contact_id,
         channel: d.channel,
+        strategy: Some(request.strategy.clone()),
+        decision: request.decision.clone(),
         debtor_id: request.debtor.id.clone(),
         credit_id: request.credit.id.clone(),
         advisor_id: request.advisor.as_ref().map(|a| a.id),

@@ -73,6 +73,7 @@ struct AccountRow {
     email: Option<String>,
     country: String,
     city: String,
+    attributes: serde_json::Value,
     product: String,
     currency: String,
     balance_total: Decimal,
@@ -146,7 +147,7 @@ async fn publish_pending_page(pool: &sqlx::PgPool, outbox: &Outbox, now: DateTim
 }
 
 const ACCOUNT_SELECT: &str = "
-    SELECT c.id AS credit_id, c.debtor_id, c.status, d.first_name, d.last_name, d.phone, d.email, d.country, d.city,
+    SELECT c.id AS credit_id, c.debtor_id, c.status, d.first_name, d.last_name, d.phone, d.email, d.country, d.city, d.attributes,
            c.product, c.currency, c.balance_total, c.balance_overdue, c.due_date, c.days_past_due, c.advisor_id,
            c.version + d.version AS version
     FROM portfolio.credits c JOIN portfolio.debtors d ON d.id = c.debtor_id";
@@ -193,6 +194,17 @@ fn split_to_fit(accounts: Vec<AccountSnapshot>, max_payload: usize) -> Vec<Vec<A
     groups
 }
 
+/// The stored attributes as text; values the file gave as something else (none do today) are written as JSON.
+fn attributes(v: serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    let serde_json::Value::Object(map) = v else { return Default::default() };
+    map.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => (k, s),
+            other => (k, other.to_string()),
+        })
+        .collect()
+}
+
 fn account(r: AccountRow) -> Result<AccountSnapshot, sqlx::Error> {
     Ok(AccountSnapshot {
         credit_id: CreditId::parse(&r.credit_id).map_err(|e| decode("credits.id", e))?,
@@ -204,6 +216,7 @@ fn account(r: AccountRow) -> Result<AccountSnapshot, sqlx::Error> {
         email: r.email,
         country: r.country.parse().map_err(|e| decode("debtors.country", e))?,
         city: Some(r.city).filter(|c| !c.is_empty()),
+        attributes: attributes(r.attributes),
         product: r.product,
         currency: r.currency.parse().map_err(|e| decode("credits.currency", e))?,
         balance_total: r.balance_total,
@@ -234,6 +247,7 @@ mod tests {
             email: None,
             country: "CO".parse().unwrap(),
             city: Some("Bogotá".into()),
+            attributes: Default::default(),
             product: "consumo".into(),
             currency: "COP".parse().unwrap(),
             balance_total: Decimal::new(100000, 2),

@@ -6,7 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use recaudo_bus::outbox::Outbox;
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
 use recaudo_domain::{Country, DebtorId};
-use recaudo_events::{CaseOutcomeRecorded, ConsentWithdrawn, ContactCancelled, Outcome};
+use recaudo_events::{
+    CaseOutcomeRecorded, ConsentWithdrawn, ContactCancelled, Event, Outcome, ReplyClicked, ReplyRouted,
+};
 use recaudo_policy::{engine, zone, Channel, Debtor, Hold, HoldKind};
 use recaudo_runtime::Clock;
 use sqlx::{PgConnection, PgPool};
@@ -233,4 +235,34 @@ async fn look_again(conn: &mut PgConnection, debtor_id: &str, now: DateTime<Utc>
         .execute(conn)
         .await?;
     Ok(())
+}
+
+pub(crate) const REPLIES_CONSUMER: &str = "scheduler-replies";
+
+/// `reply.clicked`, `reply.routed`: the debtor answered; contacts before it are no longer "unanswered".
+pub(crate) struct ReplyHandler {
+    pub pool: PgPool,
+}
+
+impl Handler for ReplyHandler {
+    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+        let (debtor_id, at) = if msg.envelope.ty == <ReplyClicked as Event>::TYPE {
+            let e = msg.envelope.decode::<ReplyClicked>()?.data;
+            (e.debtor_id, e.clicked_at)
+        } else if msg.envelope.ty == <ReplyRouted as Event>::TYPE {
+            let e = msg.envelope.decode::<ReplyRouted>()?.data;
+            (e.debtor_id, e.routed_at)
+        } else {
+            return Ok(());
+        };
+        sqlx::query(
+            "INSERT INTO scheduler.replies (debtor_id, at) VALUES ($1, $2)
+             ON CONFLICT (debtor_id) DO UPDATE SET at = GREATEST(replies.at, EXCLUDED.at)",
+        )
+        .bind(debtor_id.as_str())
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }

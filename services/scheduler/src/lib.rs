@@ -6,6 +6,8 @@ mod debtor_state;
 mod plan;
 mod planner;
 mod projection;
+pub mod strategies;
+mod strategy_routes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +30,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(3, "account_versions", include_str!("../migrations/0003_account_versions.sql")),
         Migration::new(4, "debtor_state", include_str!("../migrations/0004_debtor_state.sql")),
         Migration::new(5, "ledger_cancelled", include_str!("../migrations/0005_ledger_cancelled.sql")),
+        Migration::new(6, "strategies", include_str!("../migrations/0006_strategies.sql")),
     ]
 }
 
@@ -92,11 +95,27 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         },
         shutdown.clone(),
     );
+    let replies = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new(debtor_state::REPLIES_CONSUMER, "reply.>"),
+        debtor_state::ReplyHandler { pool: infra.pool.clone() },
+        shutdown.clone(),
+    );
     // The lender's settings are read once, at start: a looser one stops the process with the rule it breaks.
     let policies = Arc::new(Policies::load(infra.common.contact_policy_file.as_deref())?);
-    let planner = planner::Planner::new(infra.pool.clone(), outbox.clone(), infra.clock.clone(), policies.clone());
-    let plan = plan::PlanState { pool: infra.pool.clone(), clock: infra.clock.clone(), policies };
-    Ok(Started::new(plan::routes(plan))
+    let strategies = Arc::new(strategies::Active::default());
+    let planner = planner::Planner::new(
+        infra.pool.clone(),
+        outbox.clone(),
+        infra.clock.clone(),
+        policies.clone(),
+        strategies.clone(),
+    );
+    let plan = plan::PlanState { pool: infra.pool.clone(), clock: infra.clock.clone(), policies, strategies };
+    let strategy_state =
+        strategy_routes::StrategyState { pool: infra.pool.clone(), clock: infra.clock.clone(), outbox: outbox.clone() };
+    Ok(Started::new(plan::routes(plan).merge(strategy_routes::routes(strategy_state)))
+        .consumer(debtor_state::REPLIES_CONSUMER, replies)
         .consumer("scheduler-portfolio", consumer)
         .consumer(debtor_state::OUTCOMES_CONSUMER, outcomes)
         .consumer(debtor_state::CONSENT_CONSUMER, consent)

@@ -1,16 +1,23 @@
-//! The planner: takes debtors whose plan is due, applies the default strategy and the contact policy, and requests
-//! contacts. A request and its ledger entry are written in one transaction with the outgoing event (outbox), so a
-//! debtor is never requested twice for the same local day, whatever crashes or redeliveries happen.
+//! The planner: takes debtors whose plan is due, lets the first strategy whose segment matches decide (stage, step,
+//! A/B variant), asks the contact policy, and requests the contact. A request and its ledger entry are written in one
+//! transaction with the outgoing event (outbox), so a step is never requested twice for one debtor and local day,
+//! whatever crashes, redeliveries or second replicas do.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
 use recaudo_bus::outbox::Outbox;
 use recaudo_domain::{AdvisorId, Country, CreditId, DebtorId, PhoneNumber};
-use recaudo_events::{Channel, ContactAdvisor, ContactCredit, ContactDebtor, ContactRequested, ContactSuppressed};
-use recaudo_policy::{engine, Channel as PolicyChannel, Past, Policies, Policy};
+use recaudo_events::{
+    Channel, ContactAdvisor, ContactCredit, ContactDebtor, ContactRequested, ContactSuppressed, Decision as Made,
+};
+use recaudo_policy::{engine, Channel as PolicyChannel, Debtor, Past, Policies, Policy};
 use recaudo_runtime::Clock;
+use recaudo_strategy::{Chosen, CreditFacts, DebtorFacts, Facts, Stage, Step, Strategy};
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection, PgPool};
 use tokio::sync::Notify;
@@ -18,10 +25,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::debtor_state;
+use crate::strategies::Active;
 
-/// The built-in strategy: one SMS reminder a local day to each debtor with a credit at least one day past due,
-/// about their most overdue credit.
-pub(crate) const DEFAULT_STRATEGY: &str = "default_sms_reminder";
+/// The one plan key of a debtor: the segment picks the strategy at each decision.
+pub(crate) const PLAN: &str = "strategies";
 const PLANS_PER_ROUND: i64 = 200;
 
 pub struct Planner {
@@ -29,38 +36,127 @@ pub struct Planner {
     outbox: Outbox,
     clock: Clock,
     policies: Arc<Policies>,
+    strategies: Arc<Active>,
 }
 
-#[derive(FromRow)]
-struct Candidate {
-    credit_id: String,
-    debtor_id: String,
-    first_name: String,
-    last_name: String,
-    phone: Option<String>,
-    country: String,
-    city: Option<String>,
-    product: String,
-    currency: String,
-    balance_overdue: Decimal,
-    days_past_due: i32,
-    advisor_id: Option<Uuid>,
-    advisor_first_name: Option<String>,
-    advisor_last_name: Option<String>,
-    advisor_phone: Option<String>,
+/// An account of the debtor, as the projection holds it.
+#[derive(FromRow, Clone)]
+pub(crate) struct Account {
+    pub credit_id: String,
+    pub debtor_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub country: String,
+    pub city: Option<String>,
+    pub attributes: serde_json::Value,
+    pub product: String,
+    pub currency: String,
+    pub balance_total: Option<Decimal>,
+    pub balance_overdue: Decimal,
+    pub days_past_due: i32,
+    pub due_date: Option<NaiveDate>,
+    pub updated_at: DateTime<Utc>,
+    pub advisor_id: Option<Uuid>,
+    pub advisor_first_name: Option<String>,
+    pub advisor_last_name: Option<String>,
+    pub advisor_phone: Option<String>,
+}
+
+pub(crate) const ACCOUNTS: &str = "
+    SELECT a.credit_id, a.debtor_id, a.first_name, a.last_name, a.phone, a.email, a.country, a.city, a.attributes,
+           a.product, a.currency, a.balance_total, a.balance_overdue, a.days_past_due, a.due_date, a.updated_at,
+           a.advisor_id, v.first_name AS advisor_first_name, v.last_name AS advisor_last_name,
+           v.phone AS advisor_phone
+    FROM scheduler.accounts a LEFT JOIN scheduler.advisors v ON v.id = a.advisor_id
+    WHERE a.debtor_id = $1 AND a.status = 'open'";
+
+impl Account {
+    /// Days past due on `today`: the lender's figure, advanced by the days since the snapshot that carried it; for a
+    /// credit with nothing overdue, negative days until its due date (`None` once that date has passed: it is
+    /// current, and its next due date is not known).
+    pub fn days_past_due_on(&self, zone: Tz, today: NaiveDate) -> Option<i32> {
+        if self.balance_overdue > Decimal::ZERO {
+            let learned = self.updated_at.with_timezone(&zone).date_naive();
+            return Some(self.days_past_due + (today - learned).num_days().max(0) as i32);
+        }
+        let due = self.due_date?;
+        (due >= today).then(|| -((due - today).num_days() as i32))
+    }
+
+    fn attributes(&self) -> BTreeMap<String, String> {
+        match &self.attributes {
+            serde_json::Value::Object(m) => {
+                m.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or(v.to_string()))).collect()
+            }
+            _ => BTreeMap::new(),
+        }
+    }
+}
+
+/// What the strategies say for a debtor on a day: the account they act on, the strategy and stage, and the steps
+/// that fire. The planner acts on it; the plan route shows it.
+pub(crate) struct Evaluation<'a> {
+    pub account: Account,
+    pub days_past_due: i32,
+    pub strategy: Arc<Strategy>,
+    pub stage: Option<&'a Stage>,
+    pub steps: Vec<(&'a Step, Chosen<'a>)>,
+    pub facts: Facts,
+}
+
+/// The debtor's most overdue account (then the largest overdue balance), and what the first matching strategy
+/// does with it today. `None`: nothing to act on (no open account in any stage's reach).
+pub(crate) fn evaluate<'a>(
+    accounts: &[Account],
+    strategies: &'a [Arc<Strategy>],
+    zone: Tz,
+    today: NaiveDate,
+) -> Option<Evaluation<'a>> {
+    let (account, dpd) =
+        accounts.iter().filter_map(|a| Some((a, a.days_past_due_on(zone, today)?))).max_by(|(a, x), (b, y)| {
+            x.cmp(y).then(a.balance_overdue.cmp(&b.balance_overdue)).then(b.credit_id.cmp(&a.credit_id))
+        })?;
+    let debtor = DebtorFacts { id: &account.debtor_id, country: &account.country, city: account.city.as_deref() };
+    let credit = CreditFacts {
+        id: &account.credit_id,
+        product: &account.product,
+        currency: &account.currency,
+        balance_total: account.balance_total.and_then(|d| d.to_f64()).unwrap_or(0.0),
+        balance_overdue: account.balance_overdue.to_f64().unwrap_or(0.0),
+        days_past_due: dpd,
+        due_date: account.due_date.map(|d| d.to_string()).unwrap_or_default(),
+    };
+    let facts = Facts::new(&debtor, &credit, &account.attributes());
+    let strategy = strategies.iter().find(|s| match s.matches(&facts) {
+        Ok(m) => m,
+        Err(e) => {
+            // A segment that cannot be evaluated for this debtor (a missing attribute, say) does not match.
+            tracing::debug!(strategy = %s.label(), error = %e, "segment not evaluated");
+            false
+        }
+    })?;
+    let stage = strategy.stage(dpd);
+    let steps = stage
+        .map(|stage| {
+            strategy.steps_on(stage, dpd).map(|step| (step, strategy.variant(step, &account.debtor_id))).collect()
+        })
+        .unwrap_or_default();
+    Some(Evaluation { account: account.clone(), days_past_due: dpd, strategy: strategy.clone(), stage, steps, facts })
 }
 
 /// What to do with one debtor's plan.
-enum Decision {
+enum Next {
     /// Nothing to contact them about: drop the plan until their accounts change.
     Drop,
     /// Look again at this instant.
-    Later(DateTime<Utc>),
+    At(DateTime<Utc>),
 }
 
 impl Planner {
-    pub fn new(pool: PgPool, outbox: Outbox, clock: Clock, policies: Arc<Policies>) -> Self {
-        Planner { pool, outbox, clock, policies }
+    pub fn new(pool: PgPool, outbox: Outbox, clock: Clock, policies: Arc<Policies>, strategies: Arc<Active>) -> Self {
+        Planner { pool, outbox, clock, policies, strategies }
     }
 
     pub async fn run(self, tick: Duration, wake: Arc<Notify>, shutdown: CancellationToken) {
@@ -86,24 +182,28 @@ impl Planner {
             "SELECT debtor_id FROM scheduler.plans WHERE strategy = $1 AND next_at <= $2
              ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED",
         )
-        .bind(DEFAULT_STRATEGY)
+        .bind(PLAN)
         .bind(now)
         .bind(PLANS_PER_ROUND)
         .fetch_all(&mut *tx)
         .await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let strategies = self.strategies.load(&mut tx).await?;
         for debtor_id in &due {
-            match self.decide(&mut tx, debtor_id, now).await? {
-                Decision::Drop => {
+            match self.decide(&mut tx, debtor_id, now, &strategies).await? {
+                Next::Drop => {
                     sqlx::query("DELETE FROM scheduler.plans WHERE debtor_id = $1 AND strategy = $2")
                         .bind(debtor_id)
-                        .bind(DEFAULT_STRATEGY)
+                        .bind(PLAN)
                         .execute(&mut *tx)
                         .await?;
                 }
-                Decision::Later(at) => {
+                Next::At(at) => {
                     sqlx::query("UPDATE scheduler.plans SET next_at = $3 WHERE debtor_id = $1 AND strategy = $2")
                         .bind(debtor_id)
-                        .bind(DEFAULT_STRATEGY)
+                        .bind(PLAN)
                         .bind(at)
                         .execute(&mut *tx)
                         .await?;
@@ -111,9 +211,7 @@ impl Planner {
             }
         }
         tx.commit().await?;
-        if !due.is_empty() {
-            self.outbox.wake();
-        }
+        self.outbox.wake();
         Ok(due.len())
     }
 
@@ -122,118 +220,270 @@ impl Planner {
         conn: &mut PgConnection,
         debtor_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<Decision, sqlx::Error> {
+        strategies: &[Arc<Strategy>],
+    ) -> Result<Next, sqlx::Error> {
         lock_debtor(conn, debtor_id).await?;
-        let candidate: Option<Candidate> = sqlx::query_as(
-            "SELECT a.credit_id, a.debtor_id, a.first_name, a.last_name, a.phone, a.country, a.city, a.product, a.currency,
-                    a.balance_overdue, a.days_past_due, a.advisor_id,
-                    v.first_name AS advisor_first_name, v.last_name AS advisor_last_name, v.phone AS advisor_phone
-             FROM scheduler.accounts a LEFT JOIN scheduler.advisors v ON v.id = a.advisor_id
-             WHERE a.debtor_id = $1 AND a.status = 'open' AND a.days_past_due >= 1
-             ORDER BY a.days_past_due DESC, a.balance_overdue DESC, a.credit_id LIMIT 1",
+        let accounts: Vec<Account> = sqlx::query_as(ACCOUNTS).bind(debtor_id).fetch_all(&mut *conn).await?;
+        let Some(first) = accounts.first() else { return Ok(Next::Drop) };
+        let Ok(country) = first.country.parse::<Country>() else { return Ok(Next::Drop) };
+        let (city, phone) = (first.city.clone(), first.phone.clone());
+        let debtor = debtor_state::load(conn, debtor_id, country, city.as_deref(), phone.as_deref()).await?;
+        let today = Policy::local_date(debtor.zone, now);
+        let tomorrow = today
+            .succ_opt()
+            .and_then(|d| engine::start_of_day(debtor.zone, d))
+            .unwrap_or(now + chrono::Duration::days(1));
+        let Some(eval) = evaluate(&accounts, strategies, debtor.zone, today) else {
+            // No account in reach of a stage today: look again tomorrow (a due date comes nearer every day).
+            return Ok(Next::At(tomorrow));
+        };
+        let policy = self.policies.for_country(country);
+        let history = ledger_history(conn, debtor_id, now).await?;
+        self.call_task(conn, &eval, &debtor, &policy, country, today, now).await?;
+        let Some(stage) = eval.stage else { return Ok(Next::At(tomorrow)) };
+        let stage_start = today - chrono::Duration::days((eval.days_past_due - stage.days_past_due.from) as i64);
+        for (step, chosen) in &eval.steps {
+            let strategy = &eval.strategy;
+            let (done_today, sent): (bool, i64) = sqlx::query_as(
+                "SELECT COALESCE(bool_or(local_date = $4), false), count(*) FROM scheduler.contact_ledger
+                 WHERE debtor_id = $1 AND strategy = $2 AND step = $3 AND local_date >= $5",
+            )
+            .bind(debtor_id)
+            .bind(&strategy.name)
+            .bind(&step.id)
+            .bind(today)
+            .bind(stage_start)
+            .fetch_one(&mut *conn)
+            .await?;
+            if done_today {
+                continue;
+            }
+            match strategy.stopped(step, &eval.facts, sent as u32) {
+                Ok(false) => {}
+                Ok(true) => continue,
+                Err(e) => {
+                    tracing::warn!(strategy = %strategy.label(), step = %step.id, error = %e, "stop condition not evaluated; the step waits");
+                    continue;
+                }
+            }
+            // A preferred local time later today: come back then.
+            if let Some(at) = step.at.as_deref().and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok()) {
+                if let Some(at) = engine::start_of_day(debtor.zone, today).map(|midnight| {
+                    midnight + chrono::Duration::seconds(at.signed_duration_since(NaiveTime::MIN).num_seconds())
+                }) {
+                    if now < at {
+                        return Ok(Next::At(at));
+                    }
+                }
+            }
+            let channel = self.channel_for(conn, &eval, chosen, debtor_id).await?;
+            let made = Made {
+                strategy_version: Some(strategy.version),
+                stage: Some(stage.name.clone()),
+                step: Some(step.id.clone()),
+                variant: Some(chosen.variant.to_string()),
+            };
+            let contact_id = Uuid::now_v7();
+            let suppress = |rule: String, detail: String| ContactSuppressed {
+                contact_id,
+                channel: channel.event_channel(),
+                debtor_id: DebtorId::parse(debtor_id).expect("stored ids are valid"),
+                credit_id: CreditId::parse(&eval.account.credit_id).expect("stored ids are valid"),
+                rule,
+                detail,
+                strategy: Some(strategy.name.clone()),
+                decision: made.clone(),
+            };
+            let Some(to) = address(&eval.account, channel) else {
+                let event = suppress(
+                    "no_channel_address".into(),
+                    format!("the debtor has no address for {}", channel.as_str()),
+                );
+                self.outbox.enqueue(conn, now, event).await?;
+                continue;
+            };
+            if let Err(s) = policy.check(&debtor, &history, channel, now) {
+                // The contact waits until the law allows it; the deferral is an event with its rule, once per decision.
+                let next = policy.next_allowed(&debtor, &history, channel, now).unwrap_or(tomorrow);
+                let detail = format!("{} ({}); next allowed {}", s.reason, s.source, next.to_rfc3339());
+                self.outbox.enqueue(conn, now, suppress(s.rule.to_string(), detail)).await?;
+                return Ok(Next::At(next.max(now + chrono::Duration::seconds(1))));
+            }
+            let recorded = sqlx::query(
+                "INSERT INTO scheduler.contact_ledger (contact_id, debtor_id, credit_id, channel, strategy,
+                                                       strategy_version, stage, step, variant, local_date, requested_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+            )
+            .bind(contact_id)
+            .bind(debtor_id)
+            .bind(&eval.account.credit_id)
+            .bind(channel.as_str())
+            .bind(&strategy.name)
+            .bind(strategy.version)
+            .bind(&stage.name)
+            .bind(&step.id)
+            .bind(chosen.variant)
+            .bind(today)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+                == 1;
+            if !recorded {
+                continue;
+            }
+            let event = request(&eval, channel, chosen.template, to, country, &debtor, made, contact_id, now)?;
+            self.outbox.enqueue(conn, now, event).await?;
+            // One contact per decision: the next step of the day, if any, is decided again at once, over the ledger
+            // that now holds this one.
+            return Ok(Next::At(now));
+        }
+        Ok(Next::At(tomorrow))
+    }
+
+    /// The variant's channel, unless an escalation switches it after contacts that went unanswered.
+    async fn channel_for(
+        &self,
+        conn: &mut PgConnection,
+        eval: &Evaluation<'_>,
+        chosen: &Chosen<'_>,
+        debtor_id: &str,
+    ) -> Result<PolicyChannel, sqlx::Error> {
+        let channel = chosen.channel;
+        if eval.strategy.switched(channel, u32::MAX).is_none() {
+            return Ok(policy_channel(channel));
+        }
+        let unanswered: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM scheduler.contact_ledger l
+             WHERE l.debtor_id = $1 AND l.channel = $2 AND l.cancelled_at IS NULL
+               AND l.requested_at > COALESCE((SELECT max(at) FROM scheduler.replies r WHERE r.debtor_id = $1), '-infinity')",
         )
         .bind(debtor_id)
-        .fetch_optional(&mut *conn)
+        .bind(channel.as_str())
+        .fetch_one(&mut *conn)
         .await?;
-        let Some(c) = candidate else { return Ok(Decision::Drop) };
-        let Ok(country) = c.country.parse::<Country>() else { return Ok(Decision::Drop) };
-        let contact_id = Uuid::now_v7();
-        let Some(phone) = c.phone.as_deref().and_then(|p| PhoneNumber::from_e164(p).ok()) else {
-            let event = ContactSuppressed {
-                contact_id,
-                channel: Channel::Sms,
-                debtor_id: id(DebtorId::parse(&c.debtor_id))?,
-                credit_id: id(CreditId::parse(&c.credit_id))?,
-                rule: "no_channel_address".into(),
-                detail: "the debtor has no mobile phone number".into(),
-            };
-            self.outbox.enqueue(conn, now, event).await?;
-            return Ok(Decision::Drop);
-        };
-        // The law of the debtor's country: hours, weekdays, holidays, and its caps over what was requested before
-        // (the ledger, which outlives restarts); the ledger's uniqueness below also holds the one-a-day rule
-        // against a second planner replica.
-        let policy = self.policies.for_country(country);
-        let debtor = debtor_state::load(conn, &c.debtor_id, country, c.city.as_deref(), c.phone.as_deref()).await?;
-        let history = ledger_history(conn, &c.debtor_id, now).await?;
-        let next_open = |from: DateTime<Utc>, history: &[Past]| {
-            policy.next_allowed(&debtor, history, PolicyChannel::Sms, from).unwrap_or(from + chrono::Duration::days(1))
-        };
-        if let Err(s) = policy.check(&debtor, &history, PolicyChannel::Sms, now) {
-            // The contact waits until the law allows it; the deferral is an event with its rule, once per decision.
-            let next = next_open(now, &history);
-            let event = ContactSuppressed {
-                contact_id,
-                channel: Channel::Sms,
-                debtor_id: id(DebtorId::parse(&c.debtor_id))?,
-                credit_id: id(CreditId::parse(&c.credit_id))?,
-                rule: s.rule.to_string(),
-                detail: format!("{} ({}); next allowed {}", s.reason, s.source, next.to_rfc3339()),
-            };
-            self.outbox.enqueue(conn, now, event).await?;
-            return Ok(Decision::Later(next));
+        Ok(policy_channel(eval.strategy.switched(channel, unanswered as u32).unwrap_or(channel)))
+    }
+
+    /// An escalation's call task for the assigned advisor, at most one a local day, never while the debtor is held.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_task(
+        &self,
+        conn: &mut PgConnection,
+        eval: &Evaluation<'_>,
+        debtor: &Debtor,
+        policy: &Policy,
+        country: Country,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let a = &eval.account;
+        if a.advisor_id.is_none() {
+            return Ok(());
         }
-        let local_date = Policy::local_date(debtor.zone, now);
-        let tomorrow = local_date.succ_opt().and_then(|d| engine::start_of_day(debtor.zone, d));
-        let mut with_this = history.clone();
-        with_this.push(Past { at: now, channel: PolicyChannel::Sms, conversation: false });
-        let next_day = next_open(tomorrow.unwrap_or(now + chrono::Duration::days(1)), &with_this);
-        let recorded = sqlx::query(
-            "INSERT INTO scheduler.contact_ledger (contact_id, debtor_id, credit_id, channel, strategy, local_date, requested_at)
-             VALUES ($1, $2, $3, 'sms', $4, $5, $6) ON CONFLICT DO NOTHING",
+        let last: Option<NaiveDate> = sqlx::query_scalar(
+            "SELECT max(local_date) FROM scheduler.call_tasks WHERE debtor_id = $1 AND strategy = $2",
         )
-        .bind(contact_id)
-        .bind(&c.debtor_id)
-        .bind(&c.credit_id)
-        .bind(DEFAULT_STRATEGY)
-        .bind(local_date)
+        .bind(&a.debtor_id)
+        .bind(&eval.strategy.name)
+        .fetch_one(&mut *conn)
+        .await?;
+        let Some(template) = eval.strategy.call_task(eval.days_past_due, last.map(|d| (today - d).num_days())) else {
+            return Ok(());
+        };
+        if policy.check_state(debtor, PolicyChannel::Call, now).is_err() {
+            return Ok(());
+        }
+        let task_id = Uuid::now_v7();
+        let inserted = sqlx::query(
+            "INSERT INTO scheduler.call_tasks (task_id, debtor_id, credit_id, strategy, strategy_version, local_date,
+                                               requested_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(task_id)
+        .bind(&a.debtor_id)
+        .bind(&a.credit_id)
+        .bind(&eval.strategy.name)
+        .bind(eval.strategy.version)
+        .bind(today)
         .bind(now)
         .execute(&mut *conn)
         .await?
         .rows_affected()
             == 1;
-        if !recorded {
-            // Already contacted today (local): the daily cap holds until tomorrow's window.
-            return Ok(Decision::Later(next_day));
+        if !inserted {
+            return Ok(());
         }
-        let advisor = match (c.advisor_id, c.advisor_phone.as_deref().and_then(|p| PhoneNumber::from_e164(p).ok())) {
-            (Some(aid), Some(phone)) => Some(ContactAdvisor {
-                id: AdvisorId(aid),
-                first_name: c.advisor_first_name.clone().unwrap_or_default(),
-                last_name: c.advisor_last_name.clone().unwrap_or_default(),
-                phone,
-            }),
-            _ => None,
-        };
-        let event = ContactRequested {
-            contact_id,
-            channel: Channel::Sms,
-            strategy: DEFAULT_STRATEGY.into(),
-            template: recaudo_templates::SMS_REMINDER.into(),
-            to: phone.e164().to_string(),
-            country,
-            debtor: ContactDebtor {
-                id: id(DebtorId::parse(&c.debtor_id))?,
-                first_name: c.first_name,
-                last_name: c.last_name,
-            },
-            credit: ContactCredit {
-                id: id(CreditId::parse(&c.credit_id))?,
-                product: c.product,
-                currency: c
-                    .currency
-                    .parse()
-                    .map_err(|e| sqlx::Error::Decode(format!("accounts.currency: {e}").into()))?,
-                balance_overdue: c.balance_overdue,
-                days_past_due: c.days_past_due.max(0) as u32,
-            },
-            advisor,
-            time_zone: Some(debtor.zone.name().to_string()),
-            requested_at: now,
-        };
+        let made =
+            Made { strategy_version: Some(eval.strategy.version), step: Some("call_task".into()), ..Made::default() };
+        let to = a.phone.clone().unwrap_or_default();
+        let event = request(eval, PolicyChannel::Call, template, to, country, debtor, made, task_id, now)?;
         self.outbox.enqueue(conn, now, event).await?;
-        Ok(Decision::Later(next_day))
+        Ok(())
     }
+}
+
+fn policy_channel(c: recaudo_strategy::Channel) -> PolicyChannel {
+    PolicyChannel::parse(c.as_str()).expect("strategy channels are policy channels")
+}
+
+/// The debtor's address on a channel.
+fn address(a: &Account, channel: PolicyChannel) -> Option<String> {
+    let phone = || a.phone.as_deref().and_then(|p| PhoneNumber::from_e164(p).ok()).map(|p| p.e164().to_string());
+    match channel {
+        PolicyChannel::Sms | PolicyChannel::Whatsapp | PolicyChannel::Voice | PolicyChannel::Call => phone(),
+        PolicyChannel::Email => a.email.clone().filter(|e| e.contains('@')),
+        // Postal addresses are not in the projection yet.
+        PolicyChannel::Letter => None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn request(
+    eval: &Evaluation<'_>,
+    channel: PolicyChannel,
+    template: &str,
+    to: String,
+    country: Country,
+    debtor: &Debtor,
+    decision: Made,
+    contact_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<ContactRequested, sqlx::Error> {
+    let a = &eval.account;
+    let advisor = match (a.advisor_id, a.advisor_phone.as_deref().and_then(|p| PhoneNumber::from_e164(p).ok())) {
+        (Some(aid), Some(phone)) => Some(ContactAdvisor {
+            id: AdvisorId(aid),
+            first_name: a.advisor_first_name.clone().unwrap_or_default(),
+            last_name: a.advisor_last_name.clone().unwrap_or_default(),
+            phone,
+        }),
+        _ => None,
+    };
+    Ok(ContactRequested {
+        contact_id,
+        channel: channel.event_channel(),
+        strategy: eval.strategy.name.clone(),
+        decision,
+        template: template.to_string(),
+        to,
+        country,
+        debtor: ContactDebtor {
+            id: id(DebtorId::parse(&a.debtor_id))?,
+            first_name: a.first_name.clone(),
+            last_name: a.last_name.clone(),
+        },
+        credit: ContactCredit {
+            id: id(CreditId::parse(&a.credit_id))?,
+            product: a.product.clone(),
+            currency: a.currency.parse().map_err(|e| sqlx::Error::Decode(format!("accounts.currency: {e}").into()))?,
+            balance_overdue: a.balance_overdue,
+            days_past_due: eval.days_past_due.max(0) as u32,
+        },
+        advisor,
+        time_zone: Some(debtor.zone.name().to_string()),
+        requested_at: now,
+    })
 }
 
 /// Serialises every decision about one debtor (plans of several strategies, manual contacts, other replicas) for
@@ -267,7 +517,7 @@ pub(crate) async fn ledger_history(
     Ok(rows
         .into_iter()
         .filter_map(|(at, channel)| {
-            let channel: recaudo_events::Channel = channel.parse().ok()?;
+            let channel: Channel = channel.parse().ok()?;
             Some(Past { at, channel: channel.into(), conversation: false })
         })
         .collect())

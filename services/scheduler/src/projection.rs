@@ -30,6 +30,10 @@ struct AccountRow<'a> {
     phone: Option<&'a str>,
     country: &'a str,
     city: Option<&'a str>,
+    email: Option<&'a str>,
+    attributes: &'a std::collections::BTreeMap<String, String>,
+    due_date: chrono::NaiveDate,
+    balance_total: String,
     product: &'a str,
     currency: String,
     balance_overdue: String,
@@ -62,6 +66,10 @@ impl Handler for PortfolioHandler {
                     phone: a.phone.as_ref().map(|p| p.e164()),
                     country: a.country.code(),
                     city: a.city.as_deref(),
+                    email: a.email.as_deref(),
+                    attributes: &a.attributes,
+                    due_date: a.due_date,
+                    balance_total: a.balance_total.to_string(),
                     product: &a.product,
                     currency: a.currency.to_string(),
                     balance_overdue: a.balance_overdue.to_string(),
@@ -73,14 +81,17 @@ impl Handler for PortfolioHandler {
             let json = serde_json::to_value(&rows).map_err(HandleError::reject)?;
             sqlx::query(
                 "INSERT INTO scheduler.accounts (credit_id, debtor_id, status, first_name, last_name, phone, country,
-                                                 city, product, currency, balance_overdue, days_past_due,
-                                                 advisor_id, snapshot_version, updated_at)
+                                                 city, email, attributes, due_date, balance_total, product,
+                                                 currency, balance_overdue, days_past_due, advisor_id,
+                                                 snapshot_version, updated_at)
                  SELECT r.*, $2 FROM jsonb_to_recordset($1) AS r(credit_id TEXT, debtor_id TEXT, status TEXT,
-                     first_name TEXT, last_name TEXT, phone TEXT, country TEXT, city TEXT, product TEXT, currency TEXT,
+                     first_name TEXT, last_name TEXT, phone TEXT, country TEXT, city TEXT, email TEXT, attributes JSONB, due_date DATE, balance_total NUMERIC, product TEXT, currency TEXT,
                      balance_overdue NUMERIC, days_past_due INT, advisor_id UUID, snapshot_version BIGINT)
                  ON CONFLICT (credit_id) DO UPDATE SET debtor_id = EXCLUDED.debtor_id, status = EXCLUDED.status,
                      first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, phone = EXCLUDED.phone,
-                     country = EXCLUDED.country, city = EXCLUDED.city, product = EXCLUDED.product, currency = EXCLUDED.currency,
+                     country = EXCLUDED.country, city = EXCLUDED.city, email = EXCLUDED.email,
+                     attributes = EXCLUDED.attributes, due_date = EXCLUDED.due_date,
+                     balance_total = EXCLUDED.balance_total, product = EXCLUDED.product, currency = EXCLUDED.currency,
                      balance_overdue = EXCLUDED.balance_overdue, days_past_due = EXCLUDED.days_past_due,
                      advisor_id = EXCLUDED.advisor_id, snapshot_version = EXCLUDED.snapshot_version,
                      updated_at = EXCLUDED.updated_at
@@ -98,7 +109,7 @@ impl Handler for PortfolioHandler {
                  ON CONFLICT (debtor_id, strategy) DO UPDATE SET next_at = LEAST(plans.next_at, EXCLUDED.next_at)",
             )
             .bind(&json)
-            .bind(planner::DEFAULT_STRATEGY)
+            .bind(planner::PLAN)
             .bind(now)
             .execute(&mut *tx)
             .await?;

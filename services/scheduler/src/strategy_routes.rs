@@ -1,0 +1,116 @@
+//! `/api/strategies`: managers write and activate versions; everyone who reads debtors may read strategies.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Json;
+use recaudo_access::{audit, AuditEntry, Permission, Principal};
+use recaudo_bus::outbox::Outbox;
+use recaudo_runtime::{ApiError, Clock, Routes};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::strategies::{self, StoreError};
+
+/// The largest document accepted (a strategy is a page of YAML, not a data file).
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+#[derive(Clone)]
+pub(crate) struct StrategyState {
+    pub pool: PgPool,
+    pub clock: Clock,
+    pub outbox: Outbox,
+}
+
+pub(crate) fn routes(state: StrategyState) -> Routes {
+    Routes::new()
+        .protected("/api/strategies", get(list))
+        .protected("/api/strategies/{name}", get(show).put(put))
+        .protected("/api/strategies/{name}/versions/{version}/activate", post(activate))
+        .with_state(Arc::new(state))
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(problems) => ApiError::Unprocessable {
+                code: "invalid_strategy",
+                message: format!(
+                    "the document was refused whole: {}",
+                    problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
+                ),
+                details: json!({ "problems": problems }),
+            },
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Db(e) => e.into(),
+        }
+    }
+}
+
+fn name(raw: &str) -> Result<&str, ApiError> {
+    recaudo_strategy::check_name(raw).map_err(|m| ApiError::bad_request("invalid_name", m))?;
+    Ok(raw)
+}
+
+async fn list(State(s): State<Arc<StrategyState>>, who: Principal) -> Result<Json<Value>, ApiError> {
+    who.require(Permission::DebtorsRead)?;
+    Ok(Json(strategies::list(&s.pool).await?))
+}
+
+async fn show(
+    State(s): State<Arc<StrategyState>>,
+    who: Principal,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(Permission::DebtorsRead)?;
+    let name = name(&raw)?;
+    let versions = strategies::get(&s.pool, name, None).await?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(format!("no strategy {name}")));
+    }
+    Ok(Json(json!({ "name": name, "versions": versions })))
+}
+
+async fn put(
+    State(s): State<Arc<StrategyState>>,
+    who: Principal,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    who.require(Permission::StrategiesWrite)?;
+    let name = name(&raw)?;
+    if body.len() > MAX_DOCUMENT_BYTES {
+        return Err(ApiError::PayloadTooLarge(format!("a strategy document is at most {MAX_DOCUMENT_BYTES} bytes")));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::bad_request("invalid_encoding", format!("the document is not UTF-8: {e}")))?;
+    if let Some(at) = text.find('\0') {
+        return Err(ApiError::bad_request("invalid_document", format!("the document holds a NUL at byte {at}")));
+    }
+    let created = strategies::put_draft(&s.pool, name, text, &who.subject, s.clock.now()).await?;
+    let entry = AuditEntry::new("strategy.put", "strategy", Some(name)).details(json!({ "version": created.version }));
+    audit::record_now(&s.pool, &who, entry).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::to_value(created).map_err(|e| ApiError::Internal(e.into()))?)))
+}
+
+async fn activate(
+    State(s): State<Arc<StrategyState>>,
+    who: Principal,
+    Path((raw, version)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(Permission::StrategiesWrite)?;
+    let name = name(&raw)?;
+    let version: i32 = version
+        .parse()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| ApiError::bad_request("invalid_version", format!("{version:?} is not a version number")))?;
+    let activated = strategies::activate(&s.pool, &s.outbox, name, version, &who.subject, s.clock.now()).await?;
+    let entry = AuditEntry::new("strategy.activate", "strategy", Some(name)).details(json!({ "version": version }));
+    audit::record_now(&s.pool, &who, entry).await?;
+    Ok(Json(serde_json::to_value(activated).map_err(|e| ApiError::Internal(e.into()))?))
+}
