@@ -413,3 +413,19 @@ stages:
         assert_eq!(s.call_task(40, Some(7)), Some("call_task_v1"));
     }
 }
+
+#[cfg(test)]
+mod examples {
+    use super::*;
+
+    #[test]
+    fn the_shipped_examples_are_valid() {
+        for (name, text) in [
+            ("consumer-credit", include_str!("../../../examples/consumer-credit.yaml")),
+            ("microcredit", include_str!("../../../examples/microcredit.yaml")),
+        ] {
+            let doc = parse(name, text).unwrap_or_else(|p| panic!("{name}: {p:#?}"));
+            Strategy::load(name, 1, doc).unwrap();
+        }
+    }
+}

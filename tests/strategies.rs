@@ -1,0 +1,180 @@
+//! Strategies end to end, on real HTTP, PostgreSQL and NATS: a manager writes and activates versions, a bad
+//! document is refused whole with every problem's path and line, the segment picks the strategy, and every
+//! decision names the version, stage, step and A/B variant that made it, the same for a debtor whatever happens.
+
+mod common;
+
+use common::{App, Infra, WAIT};
+use futures::StreamExt;
+use recaudo::Target;
+use recaudo_testkit::eventually;
+use serde_json::{json, Value};
+
+const CONSUMER_CREDIT: &str = include_str!("../examples/consumer-credit.yaml");
+
+/// Colombian debtors, three days past due, with the file's extra column `segmento`: a consumer credit and a
+/// micro-credit (which no active segment takes until the micro-credit strategy is activated).
+fn portfolio() -> Vec<u8> {
+    let header = "id_cliente,tipo_documento,numero_documento,nombre,apellido,telefono,email,id_credito,producto,\
+                  moneda,saldo_total,saldo_vencido,cuota,fecha_vencimiento,dias_atraso,pais,ciudad,asesor_nombre,\
+                  asesor_apellido,asesor_telefono,supervisor_nombre,supervisor_apellido,segmento";
+    let mut rows = vec![header.to_string()];
+    for i in 0..20 {
+        rows.push(format!(
+            "D{i:02},CC,9{i:07},Ana,Prueba,+57300{i:07},,CR-D{i:02},Consumo,COP,1000.00,100.00,50.00,2026-11-20,3,\
+             CO,Bogotá,Mónica,Ruiz,+573001234567,Lucía,Flores,A"
+        ));
+    }
+    rows.push(
+        "M01,CC,80000001,Luis,Micro,+573009999999,,CR-M01,Microcrédito,COP,500.00,50.00,50.00,2026-11-20,3,CO,\
+         Bogotá,Mónica,Ruiz,+573001234567,Lucía,Flores,micro"
+            .to_string(),
+    );
+    (rows.join("\n") + "\n").into_bytes()
+}
+
+async fn put(app: &App, token: &str, name: &str, body: &str) -> (u16, Value) {
+    let resp = app
+        .http
+        .put(format!("{}/api/strategies/{name}", app.base))
+        .bearer_auth(token)
+        .header("content-type", "application/yaml")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn activate(app: &App, token: &str, name: &str, version: i32) -> (u16, Value) {
+    let url = format!("{}/api/strategies/{name}/versions/{version}/activate", app.base);
+    let resp = app.http.post(url).bearer_auth(token).send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_writes_and_activates_strategies_and_every_decision_names_its_variant() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    // Monday 10:00 in Bogotá.
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T15:00:00Z")]), &Target::ALL).await;
+    let manager = infra.idp.token("mgr-1");
+    let advisor = infra.idp.token("adv-1");
+    app.put_user("mgr-1", json!({ "role": "manager" })).await;
+
+    // A bad document is refused whole, with every problem's path and line; nothing is stored.
+    let bad = CONSUMER_CREDIT
+        .replace("template: sms_preventive_v1", "template: no_such_template")
+        .replace("channel: email", "channel: fax");
+    let (status, body) = put(&app, &manager, "consumer-credit", &bad).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_strategy");
+    let problems = body["error"]["details"]["problems"].as_array().unwrap();
+    assert!(problems[0]["line"].as_u64().is_some(), "{body}");
+    assert!(problems[0]["reason"].as_str().unwrap().contains("fax"), "{body}");
+    let bad = CONSUMER_CREDIT.replace("template: sms_preventive_v1", "template: no_such_template");
+    let (status, body) = put(&app, &manager, "consumer-credit", &bad).await;
+    assert_eq!(status, 422, "{body}");
+    let problem = &body["error"]["details"]["problems"][0];
+    assert_eq!(problem["path"], "stages[0].steps[0].template", "{body}");
+    assert_eq!(problem["line"], 19, "{body}");
+    assert_eq!(app.get("/api/strategies/consumer-credit").await.0, 404, "nothing of a refused document is kept");
+    // Only managers (and admins) write strategies.
+    assert_eq!(put(&app, &advisor, "consumer-credit", CONSUMER_CREDIT).await.0, 403);
+
+    // Before any strategy is active, the built-in default decides: one SMS a day.
+    let mut requested = infra_subscribe(&infra, "recaudo.contact.requested.*").await;
+    app.import(portfolio(), "as_of=2026-11-23").await;
+    let first = next_event(&mut requested, "D00").await;
+    assert_eq!((first["strategy"].as_str(), first["step"].as_str()), (Some("default"), Some("daily-sms-reminder")));
+    assert_eq!(first["strategy_version"], 0);
+
+    // The manager puts the consumer-credit strategy (a draft) and activates it.
+    let (status, created) = put(&app, &manager, "consumer-credit", CONSUMER_CREDIT).await;
+    assert_eq!((status, created["version"].as_i64(), created["status"].as_str()), (201, Some(1), Some("draft")));
+    let list = app.get_ok("/api/strategies").await;
+    assert_eq!(list["builtin_default_in_force"], true, "{list}");
+    assert_eq!(list["strategies"][0]["active_version"], Value::Null, "{list}");
+    let (status, active) = activate(&app, &manager, "consumer-credit", 1).await;
+    assert_eq!((status, active["status"].as_str()), (200, Some("active")), "{active}");
+    assert_eq!(activate(&app, &manager, "consumer-credit", 1).await.0, 200, "activating again changes nothing");
+
+    // The strategy's A/B step fires on days 3, 6, 9, ... past due (day 2 of a stage that starts at 1, then every
+    // 3): Thursday, 6 days past due.
+    app.stop().await;
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-26T15:00:00Z")]), &Target::ALL).await;
+    let mut events = std::collections::BTreeMap::new();
+    while events.len() < 20 {
+        let msg = tokio::time::timeout(WAIT, requested.next()).await.expect("contact.requested").unwrap();
+        let e: Value = serde_json::from_slice(&msg.payload).unwrap();
+        if e["data"]["strategy"] == "consumer-credit" {
+            events.insert(e["data"]["debtor"]["id"].as_str().unwrap().to_string(), e["data"].clone());
+        }
+    }
+    let mut variants = std::collections::BTreeMap::new();
+    for (debtor, e) in events {
+        assert_eq!(e["strategy"], "consumer-credit", "{e}");
+        assert_eq!((e["strategy_version"].as_i64(), e["stage"].as_str()), (Some(1), Some("administrative")), "{e}");
+        assert_eq!(e["step"], "sms-wording-test", "{e}");
+        let variant = e["variant"].as_str().unwrap().to_string();
+        let template = e["template"].as_str().unwrap();
+        assert_eq!(template, if variant == "friendly" { "sms_reminder_friendly_v1" } else { "sms_reminder_v1" });
+        // The plan names the same.
+        assert_eq!(e["channel"], "sms", "{e}");
+        let plan = app.get_ok(&format!("/api/debtors/{debtor}/plan")).await;
+        assert_eq!(plan["strategy"], json!({ "name": "consumer-credit", "version": 1 }), "{plan}");
+        assert_eq!(plan["stage"]["name"], "administrative", "{plan}");
+        assert_eq!(plan["segment"]["priority"], 10, "{plan}");
+        assert_eq!(plan["next_contacts"][0]["variant"], variant.as_str(), "{plan}");
+        variants.insert(debtor, variant);
+    }
+    let friendly = variants.values().filter(|v| *v == "friendly").count();
+    assert!((3..=17).contains(&friendly), "a 50/50 split of 20 debtors gave {friendly} friendly");
+    // The micro-credit matches no active segment: the default strategy still takes it.
+    let plan = app.get_ok("/api/debtors/M01/plan").await;
+    assert_eq!(plan["strategy"]["name"], "default", "{plan}");
+
+    // A new version replaces the active one; a debtor keeps their variant; a retired version cannot come back.
+    let v2 = CONSUMER_CREDIT.replace("stop_when: \"step.sent >= 6\"", "stop_when: \"step.sent >= 8\"");
+    let (status, created) = put(&app, &manager, "consumer-credit", &v2).await;
+    assert_eq!((status, created["version"].as_i64()), (201, Some(2)));
+    assert_eq!(activate(&app, &manager, "consumer-credit", 2).await.0, 200);
+    let (status, body) = activate(&app, &manager, "consumer-credit", 1).await;
+    assert_eq!(status, 409, "{body}");
+    let versions = app.get_ok("/api/strategies/consumer-credit").await;
+    assert_eq!(versions["versions"][0]["status"], "active");
+    assert_eq!(versions["versions"][1]["status"], "retired");
+    assert!(versions["versions"][1]["source"].as_str().unwrap().contains("# Consumer credit"), "the text as written");
+    eventually("the plans on version 2", WAIT, || async {
+        let plan = app.get_ok("/api/debtors/D05/plan").await;
+        (plan["strategy"]["version"] == 2).then_some(())
+    })
+    .await;
+    for (debtor, variant) in &variants {
+        let plan = app.get_ok(&format!("/api/debtors/{debtor}/plan")).await;
+        assert_eq!(plan["next_contacts"][0]["variant"], variant.as_str(), "{debtor} changed variant: {plan}");
+    }
+    // Two strategies cannot share a priority.
+    let same_priority = include_str!("../examples/microcredit.yaml").replace("priority: 20", "priority: 10");
+    assert_eq!(put(&app, &manager, "microcredit", &same_priority).await.0, 201);
+    let (status, body) = activate(&app, &manager, "microcredit", 1).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("priority 10"), "{body}");
+    app.stop().await;
+}
+
+async fn infra_subscribe(infra: &Infra, subject: &str) -> async_nats::Subscriber {
+    let client = async_nats::connect(&infra.nats.url).await.unwrap();
+    client.subscribe(subject.to_string()).await.unwrap()
+}
+
+/// The next `contact.requested` event for `debtor` (others are skipped).
+async fn next_event(sub: &mut async_nats::Subscriber, debtor: &str) -> Value {
+    loop {
+        let msg = tokio::time::timeout(WAIT, sub.next()).await.expect("contact.requested").unwrap();
+        let e: Value = serde_json::from_slice(&msg.payload).unwrap();
+        if e["data"]["debtor"]["id"] == debtor {
+            return e["data"].clone();
+        }
+    }
+}
