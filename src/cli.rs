@@ -76,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         action: crate::access::CredentialsAction,
     },
+    /// Collection strategies: put a document, list, show, activate a version.
+    Strategies {
+        #[command(subcommand)]
+        action: crate::strategies::StrategiesAction,
+    },
     /// Development helpers (the built-in identity provider).
     Dev {
         #[command(subcommand)]
@@ -182,6 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users { action } => crate::access::users(&env, action).await,
         Command::Credentials { action } => crate::access::credentials(&env, action).await,
         Command::Dev { action } => crate::access::dev(&env, action).await,
+        Command::Strategies { action } => crate::strategies::run(&env, action).await,
         Command::Schemas { action: SchemasAction::Write { root } } => {
             for path in crate::schemas::write(&root)? {
                 println!("wrote {}", path.display());

@@ -7,5 +7,6 @@ pub mod dead_letters;
 pub mod import;
 pub mod schemas;
 pub mod services;
+pub mod strategies;
 
 pub use services::{build, serve, Target};

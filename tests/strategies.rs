@@ -178,3 +178,47 @@ async fn next_event(sub: &mut async_nats::Subscriber, debtor: &str) -> Value {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_strategies_command_puts_checks_and_activates_like_the_api() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_recaudo"))
+            .args(["strategies"])
+            .args(args)
+            .env("DATABASE_URL", &infra.db.url)
+            .env("NATS_URL", &infra.nats.url)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, out, err) = run(&["put", "microcredit", "examples/microcredit.yaml"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("\"version\": 1") && out.contains("\"draft\""), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, include_str!("../examples/microcredit.yaml").replace("every: 2", "every: 0")).unwrap();
+    let (code, _, err) = run(&["put", "microcredit", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("stages[2].steps[0].every (line 25): must be at least 1"), "{err}");
+    let (code, out, err) = run(&["activate", "microcredit", "1"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("\"active\""), "{out}");
+    let (_, out, _) = run(&["list"]);
+    assert!(out.contains("\"active_version\": 1") && out.contains("\"builtin_default_in_force\": true"), "{out}");
+    // The activation is audited, by the operator.
+    let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    let actors: Vec<String> =
+        sqlx::query_scalar("SELECT actor FROM access.audit_log WHERE action LIKE 'strategy.%' ORDER BY at")
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_default();
+    assert_eq!(actors.len(), 2, "{actors:?}");
+    assert!(actors.iter().all(|a| a.starts_with("cli:")), "{actors:?}");
+}
