@@ -1,19 +1,23 @@
-//! `proto-schemas/events/`: the JSON Schema of every event type, generated from the Rust types.
+//! `proto-schemas/events/`: the JSON Schema of every event type, and `proto-schemas/strategy.schema.json`, that of a
+//! strategy document; generated from the Rust types.
 
 use std::path::{Path, PathBuf};
 
 /// Where the checked-in schemas live, relative to the repository root.
 pub const EVENTS_DIR: &str = "proto-schemas/events";
 
-/// `(file path, pretty JSON)` for every event type.
+/// The strategy document's schema, relative to the repository root.
+pub const STRATEGY_SCHEMA: &str = "proto-schemas/strategy.schema.json";
+
+/// `(file path, pretty JSON)` for every event type and the strategy document.
 pub fn rendered(root: &Path) -> Vec<(PathBuf, String)> {
-    recaudo_events::schema::all()
+    let pretty = |schema: &serde_json::Value| serde_json::to_string_pretty(schema).unwrap_or_default() + "\n";
+    let mut out: Vec<(PathBuf, String)> = recaudo_events::schema::all()
         .into_iter()
-        .map(|(ty, schema)| {
-            let text = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
-            (root.join(EVENTS_DIR).join(recaudo_events::schema::file_name(ty)), text)
-        })
-        .collect()
+        .map(|(ty, schema)| (root.join(EVENTS_DIR).join(recaudo_events::schema::file_name(ty)), pretty(&schema)))
+        .collect();
+    out.push((root.join(STRATEGY_SCHEMA), pretty(&recaudo_strategy::json_schema())));
+    out
 }
 
 /// Writes every schema; returns the files written.
