@@ -48,6 +48,10 @@ fn asyncapi_names_every_event_type_and_subject() {
         "queue.advisor.{advisor_id}",
         "case.outcome.recorded",
         "consent.withdrawn",
+        "strategy.activated",
+        "promise.made",
+        "promise.kept",
+        "promise.broken",
     ] {
         assert!(doc.contains(subject), "asyncapi.yaml does not mention subject {subject}");
     }

@@ -11,6 +11,7 @@ pub mod envelope;
 mod import;
 pub mod payment;
 mod portfolio;
+mod promise;
 mod reply;
 pub mod schema;
 mod strategy;
@@ -22,6 +23,7 @@ pub use envelope::{Envelope, Event, RawEnvelope};
 pub use import::*;
 pub use payment::*;
 pub use portfolio::*;
+pub use promise::*;
 pub use reply::*;
 pub use strategy::*;
 

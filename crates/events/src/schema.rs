@@ -32,6 +32,9 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<CaseOutcomeRecorded>(),
         one::<ConsentWithdrawn>(),
         one::<StrategyActivated>(),
+        one::<PromiseMade>(),
+        one::<PromiseKept>(),
+        one::<PromiseBroken>(),
     ]
 }
 

@@ -5,6 +5,7 @@ mod api;
 mod apply;
 mod consumer;
 mod payments;
+mod promises;
 mod snapshot;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(3, "bulk_apply", include_str!("../migrations/0003_bulk_apply.sql")),
         Migration::new(4, "account_versions", include_str!("../migrations/0004_account_versions.sql")),
         Migration::new(5, "streamed_apply", include_str!("../migrations/0005_streamed_apply.sql")),
+        Migration::new(6, "promises", include_str!("../migrations/0006_promises.sql")),
     ]
 }
 
@@ -67,11 +69,28 @@ async fn start(infra: Infra, shutdown: CancellationToken) -> anyhow::Result<Star
         infra.bus.clone(),
         ConsumerSpec::new("portfolio-payments", "payment.received"),
         payments,
+        shutdown.clone(),
+    );
+    let outcomes = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new(promises::CONSUMER, "case.outcome.recorded"),
+        promises::OutcomeHandler { pool: infra.pool.clone(), outbox: outbox.clone(), clock: infra.clock.clone() },
+        shutdown.clone(),
+    );
+    let grace_days = infra.env.get("RECAUDO_PROMISE_GRACE_DAYS", 2u32)?;
+    let breaker = promises::run_breaker(
+        infra.pool.clone(),
+        outbox.clone(),
+        infra.clock.clone(),
+        grace_days,
+        std::time::Duration::from_secs(5),
         shutdown,
     );
     Ok(Started::new(api::routes(Arc::new(infra.pool.clone())))
         .consumer(consumer::CONSUMER, consumer)
         .worker(publisher)
         .consumer("portfolio-payments", payments)
+        .consumer(promises::CONSUMER, outcomes)
+        .worker(breaker)
         .outbox(outbox))
 }

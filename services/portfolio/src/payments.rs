@@ -140,6 +140,7 @@ impl Handler for PaymentHandler {
             paid_on: p.paid_on,
         };
         self.outbox.enqueue(&mut tx, now, event).await?;
+        crate::promises::settle_kept(&mut tx, &self.outbox, p.credit_id.as_str(), now).await?;
         snapshot::publish_accounts(&mut tx, &self.outbox, now, &[p.credit_id.to_string()]).await?;
         tx.commit().await?;
         self.outbox.wake();

@@ -7,7 +7,8 @@ use recaudo_bus::outbox::Outbox;
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
 use recaudo_domain::{Country, DebtorId};
 use recaudo_events::{
-    CaseOutcomeRecorded, ConsentWithdrawn, ContactCancelled, Event, Outcome, ReplyClicked, ReplyRouted,
+    CaseOutcomeRecorded, ConsentWithdrawn, ContactCancelled, Event, Outcome, PromiseBroken, PromiseKept, ReplyClicked,
+    ReplyRouted,
 };
 use recaudo_policy::{engine, zone, Channel, Debtor, Hold, HoldKind};
 use recaudo_runtime::Clock;
@@ -184,7 +185,7 @@ impl Handler for ConsentHandler {
 }
 
 /// How far back a request may still be waiting in the stream unsent (a dispatcher outage).
-const PENDING_DAYS: i32 = 7;
+pub(crate) const PENDING_DAYS: i32 = 7;
 
 /// Withdraws the debtor's recent requests on `channels` (`contact.cancelled.<channel>`): the dispatcher suppresses
 /// any it has not attempted yet. Each request is withdrawn once.
@@ -198,11 +199,11 @@ async fn cancel_pending(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let channels: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
-    let withdrawn: Vec<(Uuid, String)> = sqlx::query_as(
+    let withdrawn: Vec<(Uuid, String, String)> = sqlx::query_as(
         "UPDATE scheduler.contact_ledger SET cancelled_at = $3, cancelled_rule = $4
          WHERE debtor_id = $1 AND channel = ANY($2) AND cancelled_at IS NULL
            AND requested_at > $3 - make_interval(days => $5)
-         RETURNING contact_id, channel",
+         RETURNING contact_id, channel, debtor_id",
     )
     .bind(debtor_id)
     .bind(&channels)
@@ -211,9 +212,21 @@ async fn cancel_pending(
     .bind(PENDING_DAYS)
     .fetch_all(&mut *conn)
     .await?;
-    for (contact_id, channel) in withdrawn {
+    publish_cancellations(conn, outbox, withdrawn, rule, detail, now).await
+}
+
+/// `contact.cancelled.<channel>.<contact_id>` for each withdrawn `(contact, channel, debtor)`.
+pub(crate) async fn publish_cancellations(
+    conn: &mut PgConnection,
+    outbox: &Outbox,
+    withdrawn: Vec<(Uuid, String, String)>,
+    rule: &str,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    for (contact_id, channel, debtor_id) in withdrawn {
         let Ok(channel) = channel.parse::<recaudo_events::Channel>() else { continue };
-        let debtor_id = DebtorId::parse(debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
+        let debtor_id = DebtorId::parse(&debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
         let event = ContactCancelled {
             contact_id,
             channel,
@@ -263,6 +276,53 @@ impl Handler for ReplyHandler {
         .bind(at)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+}
+
+pub(crate) const PROMISES_CONSUMER: &str = "scheduler-promises";
+
+/// `promise.kept` and `promise.broken` end the pause a promise outcome set (`hold.promise_in_force`): a broken one
+/// resumes the strategy at once; a kept one also withdraws the requests still waiting, and the planner decides from
+/// the balances the payments left (nothing overdue: nothing more to send). `promise.made` changes nothing here: the
+/// outcome that made it already paused the debtor.
+pub(crate) struct PromiseHandler {
+    pub pool: PgPool,
+    pub clock: Clock,
+    pub outbox: Outbox,
+    pub planner_wake: Arc<Notify>,
+}
+
+impl Handler for PromiseHandler {
+    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+        let (settled, kept) = if msg.envelope.ty == <PromiseKept as Event>::TYPE {
+            (msg.envelope.decode::<PromiseKept>()?.data.0, true)
+        } else if msg.envelope.ty == <PromiseBroken as Event>::TYPE {
+            (msg.envelope.decode::<PromiseBroken>()?.data.0, false)
+        } else {
+            return Ok(());
+        };
+        let mut tx = self.pool.begin().await?;
+        if !inbox::claim(&mut tx, SCHEMA, PROMISES_CONSUMER, msg.envelope.id).await? {
+            return Ok(());
+        }
+        let debtor_id = settled.debtor_id.as_str();
+        let now = self.clock.now();
+        // Only the hold this promise set: a later promise's pause stays.
+        sqlx::query("DELETE FROM scheduler.holds WHERE debtor_id = $1 AND kind = $2 AND outcome_id = $3")
+            .bind(debtor_id)
+            .bind(HoldKind::PromiseInForce.as_str())
+            .bind(settled.promise_id)
+            .execute(&mut *tx)
+            .await?;
+        if kept {
+            let detail = "the debtor kept their promise to pay";
+            cancel_pending(&mut tx, &self.outbox, debtor_id, &Channel::ALL, "promise.kept", detail, now).await?;
+        }
+        look_again(&mut tx, debtor_id, now).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        self.planner_wake.notify_one();
         Ok(())
     }
 }

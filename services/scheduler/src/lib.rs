@@ -65,6 +65,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     let projection = projection::PortfolioHandler {
         pool: infra.pool.clone(),
         clock: infra.clock.clone(),
+        outbox: outbox.clone(),
         planner_wake: wake.clone(),
     };
     let consumer = consume::run(
@@ -101,6 +102,17 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         debtor_state::ReplyHandler { pool: infra.pool.clone() },
         shutdown.clone(),
     );
+    let promises = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new(debtor_state::PROMISES_CONSUMER, "promise.>"),
+        debtor_state::PromiseHandler {
+            pool: infra.pool.clone(),
+            clock: infra.clock.clone(),
+            outbox: outbox.clone(),
+            planner_wake: wake.clone(),
+        },
+        shutdown.clone(),
+    );
     // The lender's settings are read once, at start: a looser one stops the process with the rule it breaks.
     let policies = Arc::new(Policies::load(infra.common.contact_policy_file.as_deref())?);
     let strategies = Arc::new(strategies::Active::default());
@@ -116,6 +128,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         strategy_routes::StrategyState { pool: infra.pool.clone(), clock: infra.clock.clone(), outbox: outbox.clone() };
     Ok(Started::new(plan::routes(plan).merge(strategy_routes::routes(strategy_state)))
         .consumer(debtor_state::REPLIES_CONSUMER, replies)
+        .consumer(debtor_state::PROMISES_CONSUMER, promises)
         .consumer("scheduler-portfolio", consumer)
         .consumer(debtor_state::OUTCOMES_CONSUMER, outcomes)
         .consumer(debtor_state::CONSENT_CONSUMER, consent)

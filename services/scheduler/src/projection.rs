@@ -10,13 +10,15 @@ use serde::Serialize;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use crate::{planner, SCHEMA};
+use crate::{debtor_state, planner, SCHEMA};
+use recaudo_bus::outbox::Outbox;
 
 const CONSUMER: &str = "scheduler-portfolio";
 
 pub struct PortfolioHandler {
     pub pool: PgPool,
     pub clock: Clock,
+    pub outbox: Outbox,
     pub planner_wake: Arc<Notify>,
 }
 
@@ -102,6 +104,24 @@ impl Handler for PortfolioHandler {
             .bind(snapshot_time)
             .execute(&mut *tx)
             .await?;
+            // A credit paid up (or closed) since a contact about it was requested: the request is withdrawn, even
+            // one already waiting in the stream. Read from the projection as it now is, so an older snapshot that
+            // arrived late changes nothing.
+            let withdrawn: Vec<(uuid::Uuid, String, String)> = sqlx::query_as(
+                "UPDATE scheduler.contact_ledger l SET cancelled_at = $2, cancelled_rule = 'paid'
+                 FROM scheduler.accounts a
+                 WHERE a.credit_id = l.credit_id AND a.credit_id IN (SELECT r.credit_id FROM jsonb_to_recordset($1) AS r(credit_id TEXT))
+                   AND (a.balance_overdue <= 0 OR a.status <> 'open')
+                   AND l.cancelled_at IS NULL AND l.requested_at > $2 - make_interval(days => $3)
+                 RETURNING l.contact_id, l.channel, l.debtor_id",
+            )
+            .bind(&json)
+            .bind(now)
+            .bind(debtor_state::PENDING_DAYS)
+            .fetch_all(&mut *tx)
+            .await?;
+            let detail = "the credit's overdue amount was paid since the contact was requested";
+            debtor_state::publish_cancellations(&mut tx, &self.outbox, withdrawn, "paid", detail, now).await?;
             // Look at these debtors now; an earlier plan time is kept.
             sqlx::query(
                 "INSERT INTO scheduler.plans (debtor_id, strategy, next_at)
@@ -130,6 +150,7 @@ impl Handler for PortfolioHandler {
             .await?;
         }
         tx.commit().await?;
+        self.outbox.wake();
         self.planner_wake.notify_one();
         Ok(())
     }

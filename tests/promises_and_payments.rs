@@ -1,0 +1,148 @@
+//! Promises and payments pause, stop and cancel contacts, on real PostgreSQL and NATS: portfolio turns a promise
+//! outcome into `promise.made` and settles it (`promise.kept` by payments, `promise.broken` after the grace days);
+//! the scheduler pauses the debtor while it is in force, resumes when it is broken, stops when it is kept; a payment
+//! that clears the overdue amount withdraws a request still waiting in the stream.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{fixture, App, Infra, WAIT};
+use futures::StreamExt;
+use recaudo::Target;
+use recaudo_bus::{Bus, Prefix, RawMessage};
+use recaudo_domain::{CreditId, DebtorId};
+use recaudo_events::{CaseOutcomeRecorded, Outcome};
+use recaudo_testkit::eventually;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+async fn contacts(app: &App, debtor: &str) -> usize {
+    app.get_ok(&format!("/api/debtors/{debtor}/contacts")).await["contacts"].as_array().map(Vec::len).unwrap_or(0)
+}
+
+async fn promise(bus: &Bus, debtor: &str, credit: &str, amount: &str, due_on: &str) -> Uuid {
+    let outcome = CaseOutcomeRecorded {
+        outcome_id: Uuid::now_v7(),
+        debtor_id: DebtorId::parse(debtor).unwrap(),
+        credit_id: Some(CreditId::parse(credit).unwrap()),
+        advisor_id: None,
+        recorded_by: "advisor-1".into(),
+        recorded_at: "2026-11-23T16:30:00Z".parse().unwrap(),
+        outcome: Outcome::Promise {
+            credit_id: CreditId::parse(credit).unwrap(),
+            amount: amount.parse().unwrap(),
+            due_on: due_on.parse().unwrap(),
+        },
+    };
+    let id = outcome.outcome_id;
+    let msg = RawMessage::event(bus.prefix(), "test/advisor-workspace", chrono::Utc::now(), outcome).unwrap();
+    bus.publish(&msg).await.unwrap();
+    id
+}
+
+async fn pay(app: &App, credit: &str, amount: &str, paid_on: &str, reference: &str) {
+    let body =
+        json!([{ "credit_id": credit, "paid_on": paid_on, "amount": amount, "method": "PSE", "reference": reference }]);
+    let resp = app.http.post(format!("{}/api/payments", app.base)).json(&body).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 202, "{:?}", resp.text().await);
+}
+
+/// The next message on `sub` whose `data` has `key` equal to `value`.
+async fn next_with(sub: &mut async_nats::Subscriber, key: &str, value: &str) -> Value {
+    loop {
+        let msg = tokio::time::timeout(WAIT, sub.next()).await.expect("an event").unwrap();
+        let e: Value = serde_json::from_slice(&msg.payload).unwrap();
+        if e["data"][key] == value {
+            return e;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promise_pauses_contacts_a_kept_one_stops_them_a_broken_one_resumes_them() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let bus = Bus::connect(&infra.nats.url, Prefix::parse("recaudo").unwrap()).await.unwrap();
+    let mut promises = bus.client().subscribe("recaudo.promise.>").await.unwrap();
+    // No grace: a promise not paid by its date is broken the next day.
+    let env = |now: &str| infra.env(&[("RECAUDO_NOW", now), ("RECAUDO_PROMISE_GRACE_DAYS", "0")]);
+    let app = App::spawn(env("2026-11-23T16:00:00Z"), &Target::ALL).await;
+    app.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
+    for debtor in ["C0000006", "C0000009"] {
+        eventually("Monday's SMS", WAIT, || async { (contacts(&app, debtor).await == 1).then_some(()) }).await;
+    }
+    // Both promise to pay by Tuesday: C0000006 all its overdue amount, C0000009 part of it.
+    let kept = promise(&bus, "C0000006", "CR-0000006-1", "4477.97", "2026-11-24").await;
+    let broken = promise(&bus, "C0000009", "CR-0000009-1", "1000", "2026-11-24").await;
+    for id in [kept, broken] {
+        let e = next_with(&mut promises, "promise_id", &id.to_string()).await;
+        assert_eq!(e["type"], "recaudo.promise.made.v1", "{e}");
+    }
+    eventually("the pause in the plan", WAIT, || async {
+        let plan = app.get_ok("/api/debtors/C0000009/plan").await;
+        (plan["holds"][0]["rule"] == "hold.promise_in_force").then_some(())
+    })
+    .await;
+    app.stop().await;
+
+    // Tuesday: neither is contacted; C0000006 pays what it promised, and the promise is kept.
+    let app = App::spawn(env("2026-11-24T16:00:00Z"), &Target::ALL).await;
+    pay(&app, "CR-0000006-1", "4477.97", "2026-11-24", "PROMISED-1").await;
+    let e = next_with(&mut promises, "promise_id", &kept.to_string()).await;
+    assert_eq!((e["type"].as_str(), e["data"]["paid"].as_str()), (Some("recaudo.promise.kept.v1"), Some("4477.97")));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!((contacts(&app, "C0000006").await, contacts(&app, "C0000009").await), (1, 1), "paused");
+    app.stop().await;
+
+    // Wednesday: C0000009's promise is broken, and its strategy resumes at once (the pause would otherwise last
+    // until Friday); C0000006 owes nothing overdue, so nothing more is sent.
+    let app = App::spawn(env("2026-11-25T16:00:00Z"), &Target::ALL).await;
+    let e = next_with(&mut promises, "promise_id", &broken.to_string()).await;
+    assert_eq!((e["type"].as_str(), e["data"]["paid"].as_str()), (Some("recaudo.promise.broken.v1"), Some("0")));
+    eventually("the SMS after the broken promise", WAIT, || async {
+        (contacts(&app, "C0000009").await == 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(contacts(&app, "C0000006").await, 1, "a kept promise that cleared the debt stops contacts");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_that_clears_the_overdue_amount_withdraws_a_request_waiting_in_the_stream() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let bus = Bus::connect(&infra.nats.url, Prefix::parse("recaudo").unwrap()).await.unwrap();
+    let now = [("RECAUDO_NOW", "2026-11-23T16:00:00Z")];
+    // The scheduler requests Monday's SMS; no dispatcher runs yet.
+    let planners = [Target::Ingestion, Target::Portfolio, Target::Scheduler, Target::ReplyRouter, Target::Metrics];
+    let app = App::spawn(infra.env(&now), &planners).await;
+    let mut cancelled = bus.client().subscribe("recaudo.contact.cancelled.sms.*").await.unwrap();
+    app.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
+    let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    for debtor in ["C0000006", "C0000009"] {
+        eventually("the requests", WAIT, || async {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM scheduler.contact_ledger WHERE debtor_id = $1")
+                .bind(debtor)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            (n == 1).then_some(())
+        })
+        .await;
+    }
+    // C0000006 pays its overdue amount (and more) before the SMS goes out.
+    pay(&app, "CR-0000006-1", "5000", "2026-11-23", "PAID-BEFORE-SMS").await;
+    let e = next_with(&mut cancelled, "debtor_id", "C0000006").await;
+    assert_eq!(e["data"]["rule"], "paid", "{e}");
+    app.stop().await;
+
+    let mut suppressed = bus.client().subscribe("recaudo.contact.suppressed").await.unwrap();
+    let dispatcher = App::spawn(infra.env(&now), &[Target::Dispatcher]).await;
+    eventually("C0000009's SMS", WAIT, || async { (contacts(&dispatcher, "C0000009").await == 1).then_some(()) }).await;
+    let e = next_with(&mut suppressed, "debtor_id", "C0000006").await;
+    assert_eq!(e["data"]["rule"], "paid", "{e}");
+    assert_eq!(contacts(&dispatcher, "C0000006").await, 0, "no reminder after the debt was paid");
+    dispatcher.stop().await;
+}
