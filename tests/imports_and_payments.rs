@@ -104,8 +104,11 @@ async fn profiles_snapshots_thresholds_and_reassignments() {
     })
     .await;
     assert!(resp.contains("Hola%20M%C3%B3nica"), "{resp}");
-    assert_eq!(app.get_ok(&format!("/api/advisors/{monica}/queue")).await["items"].as_array().unwrap().len(), 1);
-    assert!(app.get_ok(&format!("/api/advisors/{alvaro}/queue")).await["items"].as_array().unwrap().is_empty());
+    // (Queues also hold the default strategy's call tasks, from 30 days past due.)
+    let of_c3 =
+        |queue: Value| queue["items"].as_array().unwrap().iter().filter(|i| i["debtor_id"] == "C0000003").count();
+    assert_eq!(of_c3(app.get_ok(&format!("/api/advisors/{monica}/queue")).await), 1);
+    assert_eq!(of_c3(app.get_ok(&format!("/api/advisors/{alvaro}/queue")).await), 0, "reassigned away");
 
     // A balance update without the advisor columns keeps every assignment.
     let update = "id_cliente,nombre,id_credito,moneda,saldo_total,saldo_vencido,fecha_vencimiento,pais\n\

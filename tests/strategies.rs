@@ -4,6 +4,8 @@
 
 mod common;
 
+#[allow(unused_imports)]
+use common::fixture;
 use common::{App, Infra, WAIT};
 use futures::StreamExt;
 use recaudo::Target;
@@ -221,4 +223,41 @@ async fn the_strategies_command_puts_checks_and_activates_like_the_api() {
             .unwrap_or_default();
     assert_eq!(actors.len(), 2, "{actors:?}");
     assert!(actors.iter().all(|a| a.starts_with("cli:")), "{actors:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_strategys_call_task_lands_in_the_assigned_advisors_queue() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T16:00:00Z")]), &Target::ALL).await;
+    let mut calls = infra_subscribe(&infra, "recaudo.contact.requested.call").await;
+    app.import(common::fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
+    // C0000006 (30 days past due) and C0000009 (61) are Mónica's; C0000005 (7 days) is Valentina's.
+    let monica = app.get_ok("/api/debtors/C0000006").await["advisor"]["id"].as_str().unwrap().to_string();
+    let task = next_event(&mut calls, "C0000006").await;
+    assert_eq!((task["strategy"].as_str(), task["step"].as_str()), (Some("default"), Some("call_task")), "{task}");
+    assert_eq!(task["template"], "call_task_v1");
+    let queue = eventually("the call tasks in Mónica's queue", WAIT, || async {
+        let q = app.get_ok(&format!("/api/advisors/{monica}/queue")).await;
+        let tasks: Vec<String> = q["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == "call_task")
+            .map(|i| i["debtor_id"].as_str().unwrap().to_string())
+            .collect();
+        (tasks.len() == 2).then_some(tasks)
+    })
+    .await;
+    assert_eq!(queue, ["C0000006", "C0000009"]);
+    let valentina = app.get_ok("/api/debtors/C0000005").await["advisor"]["id"].as_str().unwrap().to_string();
+    let q = app.get_ok(&format!("/api/advisors/{valentina}/queue")).await;
+    assert!(!q["items"].as_array().unwrap().iter().any(|i| i["debtor_id"] == "C0000005"), "7 days: no call yet {q}");
+    // A task is not a contact: Colombia's one-a-day still lets the SMS go out.
+    eventually("C0000006's SMS", WAIT, || async {
+        let c = app.get_ok("/api/debtors/C0000006/contacts").await;
+        (c["contacts"].as_array().unwrap().len() == 1).then_some(())
+    })
+    .await;
+    app.stop().await;
 }

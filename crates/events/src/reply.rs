@@ -35,6 +35,8 @@ impl Event for ReplyClicked {
 pub enum ReplyKind {
     Click,
     Message,
+    /// A strategy's escalation: the advisor is to phone the debtor.
+    CallTask,
 }
 
 /// A reply was routed to the debtor's current advisor.

@@ -1,6 +1,7 @@
 //! Reply-router: the click-to-reply links (`/r/{token}`) and every debtor reply land in the queue of the debtor's
 //! *current* advisor; the router keeps its own projection of advisors, assignments and links from events.
 
+mod call_tasks;
 mod click;
 mod projection;
 mod queue;
@@ -22,6 +23,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
         Migration::new(2, "reply_router", include_str!("../migrations/0002_reply_router.sql")),
         Migration::new(3, "account_versions", include_str!("../migrations/0003_account_versions.sql")),
+        Migration::new(4, "call_tasks", include_str!("../migrations/0004_call_tasks.sql")),
     ]
 }
 
@@ -72,10 +74,17 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         infra.bus.clone(),
         ConsumerSpec::new("reply-router-attempts", "contact.attempted.*"),
         handler(),
+        shutdown.clone(),
+    );
+    let call_tasks = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new(call_tasks::CONSUMER, "contact.requested.call"),
+        call_tasks::CallTaskHandler(router.clone()),
         shutdown,
     );
     Ok(Started::new(click::routes(router.clone()).merge(queue::routes(router)))
         .consumer("reply-router-portfolio", portfolio)
         .consumer("reply-router-attempts", attempts)
+        .consumer(call_tasks::CONSUMER, call_tasks)
         .outbox(outbox))
 }

@@ -1,0 +1,128 @@
+//! `contact.requested.call`: a strategy's escalation asks the debtor's assigned advisor to phone them. The task goes
+//! to the queue of the credit's advisor *now* (as clicks do), joining the debtor's open item there, and is recorded
+//! with its rendered description. The advisor's call itself, when made, passes the contact policy like any contact.
+
+use std::sync::Arc;
+
+use recaudo_bus::{inbox, HandleError, Handler, Incoming};
+use recaudo_domain::{AdvisorId, SupervisorId};
+use recaudo_events::{ContactRequested, QueueItemOpened, ReplyKind};
+use recaudo_templates::{format_money, AdvisorTags, CreditTags, DebtorTags, MessageContext, Templates};
+use uuid::Uuid;
+
+use crate::{Router, SCHEMA};
+
+pub const CONSUMER: &str = "reply-router-call-tasks";
+
+pub struct CallTaskHandler(pub Arc<Router>);
+
+impl Handler for CallTaskHandler {
+    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+        let r = &self.0;
+        let task = msg.envelope.decode::<ContactRequested>()?.data;
+        let mut tx = r.pool.begin().await?;
+        if !inbox::claim(&mut tx, SCHEMA, CONSUMER, msg.envelope.id).await? {
+            return Ok(());
+        }
+        let now = r.clock.now();
+        let body = Templates::builtin().render(&task.template, &context(&task)).unwrap_or_else(|e| {
+            tracing::warn!(task_id = %task.contact_id, error = %e, "call task template not rendered");
+            format!("Llamar: {} {}", task.credit.product, task.credit.id)
+        });
+        let advisor: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
+            "SELECT v.id, v.supervisor_id FROM reply_router.accounts a JOIN reply_router.advisors v ON v.id = a.advisor_id
+             WHERE a.credit_id = $1",
+        )
+        .bind(task.credit.id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut queue_item = None;
+        if let Some((advisor_id, supervisor_id)) = advisor {
+            let due_at = now + chrono::Duration::from_std(r.config.sla).unwrap_or(chrono::Duration::hours(2));
+            let opened: Option<Uuid> = sqlx::query_scalar(
+                "INSERT INTO reply_router.queue_items (id, advisor_id, supervisor_id, kind, debtor_id, credit_id, state,
+                                                       opened_at, due_at, updated_at)
+                 VALUES ($1, $2, $3, 'call_task', $4, $5, 'open', $6, $7, $6)
+                 ON CONFLICT (advisor_id, debtor_id) WHERE state = 'open' DO NOTHING RETURNING id",
+            )
+            .bind(Uuid::now_v7())
+            .bind(advisor_id)
+            .bind(supervisor_id)
+            .bind(task.debtor.id.as_str())
+            .bind(task.credit.id.as_str())
+            .bind(now)
+            .bind(due_at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            queue_item = Some(match opened {
+                Some(id) => {
+                    let event = QueueItemOpened {
+                        queue_item_id: id,
+                        advisor_id: AdvisorId(advisor_id),
+                        supervisor_id: supervisor_id.map(SupervisorId),
+                        kind: ReplyKind::CallTask,
+                        debtor_id: task.debtor.id.clone(),
+                        credit_id: task.credit.id.clone(),
+                        opened_at: now,
+                        due_at,
+                    };
+                    r.outbox.enqueue(&mut tx, now, event).await?;
+                    id
+                }
+                None => {
+                    sqlx::query_scalar(
+                        "SELECT id FROM reply_router.queue_items WHERE advisor_id = $1 AND debtor_id = $2 AND state = 'open'",
+                    )
+                    .bind(advisor_id)
+                    .bind(task.debtor.id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?
+                }
+            });
+        } else {
+            tracing::warn!(task_id = %task.contact_id, "call task for a credit with no advisor; recorded, not queued");
+        }
+        sqlx::query(
+            "INSERT INTO reply_router.call_tasks (task_id, debtor_id, credit_id, advisor_id, queue_item_id, strategy, body,
+                                                  requested_at, queued_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (task_id) DO NOTHING",
+        )
+        .bind(task.contact_id)
+        .bind(task.debtor.id.as_str())
+        .bind(task.credit.id.as_str())
+        .bind(advisor.map(|(a, _)| a))
+        .bind(queue_item)
+        .bind(&task.strategy)
+        .bind(&body)
+        .bind(task.requested_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        r.outbox.wake();
+        Ok(())
+    }
+}
+
+fn context(t: &ContactRequested) -> MessageContext {
+    MessageContext {
+        debtor: DebtorTags {
+            first_name: t.debtor.first_name.clone(),
+            last_name: t.debtor.last_name.clone(),
+            full_name: format!("{} {}", t.debtor.first_name, t.debtor.last_name).trim().to_string(),
+        },
+        credit: CreditTags {
+            id: t.credit.id.to_string(),
+            product: t.credit.product.clone(),
+            currency: t.credit.currency.to_string(),
+            overdue: format_money(t.credit.balance_overdue, t.credit.currency.code()),
+            days_past_due: t.credit.days_past_due,
+        },
+        advisor: t.advisor.as_ref().map(|a| AdvisorTags {
+            first_name: a.first_name.clone(),
+            name: format!("{} {}", a.first_name, a.last_name).trim().to_string(),
+            phone: a.phone.e164().to_string(),
+        }),
+        reply_link: String::new(),
+    }
+}
