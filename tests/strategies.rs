@@ -261,3 +261,41 @@ async fn the_default_strategys_call_task_lands_in_the_assigned_advisors_queue() 
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_contact_falls_back_to_the_steps_next_channel_at_once() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    // Monday 11:00 in New York.
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T16:00:00Z")]), &Target::ALL).await;
+    let manager = infra.idp.token("mgr-1");
+    app.put_user("mgr-1", json!({ "role": "manager" })).await;
+    let strategy = r#"
+segment: { priority: 5, when: 'debtor.country == "US"' }
+stages:
+  - name: overdue
+    days_past_due: { from: 1 }
+    steps:
+      - id: daily-sms
+        every: 1
+        channel: sms
+        template: sms_reminder_v1
+        fallbacks:
+          - { channel: email, template: email_reminder_v1 }
+"#;
+    assert_eq!(put(&app, &manager, "us-sms-then-email", strategy).await.0, 201);
+    assert_eq!(activate(&app, &manager, "us-sms-then-email", 1).await.0, 200);
+    let mut email = infra_subscribe(&infra, "recaudo.contact.requested.email").await;
+    // Twilio's test number +15005550002 is "not currently reachable via SMS" (error 21612): refused at once.
+    let file = "id_cliente,tipo_documento,numero_documento,nombre,apellido,telefono,email,id_credito,producto,moneda,\
+                saldo_total,saldo_vencido,cuota,fecha_vencimiento,dias_atraso,pais,ciudad\n\
+                U1,SSN,123456789,John,Doe,+15005550002,john.doe@example.com,CR-U1,Card,USD,500.00,100.00,50.00,\
+                2026-11-01,22,US,New York\n";
+    app.import(file.as_bytes().to_vec(), "as_of=2026-11-23").await;
+    let e = next_event(&mut email, "U1").await;
+    assert_eq!((e["step"].as_str(), e["strategy"].as_str()), (Some("daily-sms#fallback-1"), Some("us-sms-then-email")));
+    assert_eq!((e["to"].as_str(), e["template"].as_str()), (Some("john.doe@example.com"), Some("email_reminder_v1")));
+    let attempts = app.get_ok("/api/debtors/U1/contacts").await;
+    assert_eq!(attempts["contacts"][0]["status"], "failed", "{attempts}");
+    app.stop().await;
+}

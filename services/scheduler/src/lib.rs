@@ -3,6 +3,7 @@
 //! channel dispatchers (`contact.requested.<channel>`).
 
 mod debtor_state;
+mod fallbacks;
 mod plan;
 mod planner;
 mod projection;
@@ -31,6 +32,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(4, "debtor_state", include_str!("../migrations/0004_debtor_state.sql")),
         Migration::new(5, "ledger_cancelled", include_str!("../migrations/0005_ledger_cancelled.sql")),
         Migration::new(6, "strategies", include_str!("../migrations/0006_strategies.sql")),
+        Migration::new(7, "fallbacks", include_str!("../migrations/0007_fallbacks.sql")),
     ]
 }
 
@@ -115,6 +117,26 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     );
     // The lender's settings are read once, at start: a looser one stops the process with the rule it breaks.
     let policies = Arc::new(Policies::load(infra.common.contact_policy_file.as_deref())?);
+    let fallback = || fallbacks::FallbackHandler {
+        pool: infra.pool.clone(),
+        clock: infra.clock.clone(),
+        outbox: outbox.clone(),
+        policies: policies.clone(),
+        planner_wake: wake.clone(),
+    };
+    // Two durable consumers (nats-server 2.9 takes one filter each), one handler.
+    let attempts = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new(fallbacks::CONSUMER, "contact.attempted.*"),
+        fallback(),
+        shutdown.clone(),
+    );
+    let statuses = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new("scheduler-statuses", "contact.status.*"),
+        fallback(),
+        shutdown.clone(),
+    );
     let strategies = Arc::new(strategies::Active::default());
     let planner = planner::Planner::new(
         infra.pool.clone(),
@@ -129,6 +151,8 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     Ok(Started::new(plan::routes(plan).merge(strategy_routes::routes(strategy_state)))
         .consumer(debtor_state::REPLIES_CONSUMER, replies)
         .consumer(debtor_state::PROMISES_CONSUMER, promises)
+        .consumer(fallbacks::CONSUMER, attempts)
+        .consumer("scheduler-statuses", statuses)
         .consumer("scheduler-portfolio", consumer)
         .consumer(debtor_state::OUTCOMES_CONSUMER, outcomes)
         .consumer(debtor_state::CONSENT_CONSUMER, consent)

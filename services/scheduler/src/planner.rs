@@ -428,7 +428,7 @@ fn policy_channel(c: recaudo_strategy::Channel) -> PolicyChannel {
 }
 
 /// The debtor's address on a channel.
-fn address(a: &Account, channel: PolicyChannel) -> Option<String> {
+pub(crate) fn address(a: &Account, channel: PolicyChannel) -> Option<String> {
     let phone = || a.phone.as_deref().and_then(|p| PhoneNumber::from_e164(p).ok()).map(|p| p.e164().to_string());
     match channel {
         PolicyChannel::Sms | PolicyChannel::Whatsapp | PolicyChannel::Voice | PolicyChannel::Call => phone(),
@@ -450,7 +450,54 @@ fn request(
     contact_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<ContactRequested, sqlx::Error> {
-    let a = &eval.account;
+    build_request(
+        &eval.account,
+        &eval.strategy.name,
+        eval.days_past_due,
+        channel,
+        template,
+        to,
+        country,
+        debtor,
+        decision,
+        contact_id,
+        now,
+    )
+}
+
+/// A request for `account` on `channel` (a fallback's): its address and days past due as of `today`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn request_for(
+    account: &Account,
+    strategy: &Strategy,
+    channel: PolicyChannel,
+    template: &str,
+    country: Country,
+    debtor: &Debtor,
+    decision: Made,
+    contact_id: Uuid,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<ContactRequested, sqlx::Error> {
+    let to = address(account, channel).unwrap_or_default();
+    let dpd = account.days_past_due_on(debtor.zone, today).unwrap_or(account.days_past_due);
+    build_request(account, &strategy.name, dpd, channel, template, to, country, debtor, decision, contact_id, now)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_request(
+    a: &Account,
+    strategy: &str,
+    days_past_due: i32,
+    channel: PolicyChannel,
+    template: &str,
+    to: String,
+    country: Country,
+    debtor: &Debtor,
+    decision: Made,
+    contact_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<ContactRequested, sqlx::Error> {
     let advisor = match (a.advisor_id, a.advisor_phone.as_deref().and_then(|p| PhoneNumber::from_e164(p).ok())) {
         (Some(aid), Some(phone)) => Some(ContactAdvisor {
             id: AdvisorId(aid),
@@ -463,22 +510,22 @@ fn request(
     Ok(ContactRequested {
         contact_id,
         channel: channel.event_channel(),
-        strategy: eval.strategy.name.clone(),
+        strategy: strategy.to_string(),
         decision,
         template: template.to_string(),
         to,
         country,
         debtor: ContactDebtor {
-            id: id(DebtorId::parse(&a.debtor_id))?,
+            id: parse_id(DebtorId::parse(&a.debtor_id))?,
             first_name: a.first_name.clone(),
             last_name: a.last_name.clone(),
         },
         credit: ContactCredit {
-            id: id(CreditId::parse(&a.credit_id))?,
+            id: parse_id(CreditId::parse(&a.credit_id))?,
             product: a.product.clone(),
             currency: a.currency.parse().map_err(|e| sqlx::Error::Decode(format!("accounts.currency: {e}").into()))?,
             balance_overdue: a.balance_overdue,
-            days_past_due: eval.days_past_due.max(0) as u32,
+            days_past_due: days_past_due.max(0) as u32,
         },
         advisor,
         time_zone: Some(debtor.zone.name().to_string()),
@@ -496,7 +543,7 @@ pub(crate) async fn lock_debtor(conn: &mut PgConnection, debtor_id: &str) -> Res
     Ok(())
 }
 
-fn id<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, sqlx::Error> {
+pub(crate) fn parse_id<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, sqlx::Error> {
     r.map_err(|e| sqlx::Error::Decode(format!("stored id: {e}").into()))
 }
 
