@@ -26,6 +26,19 @@ pub enum StrategiesAction {
     },
     /// Put VERSION in force (it replaces the active version of NAME).
     Activate { name: String, version: i32 },
+    /// Run a version (default: the latest) over the current portfolio on a simulated clock, with the planner and
+    /// the policy engine, and print contacts per day, channel, stage and variant, and suppressions per rule.
+    /// Nothing is kept or sent.
+    Simulate {
+        name: String,
+        #[arg(long)]
+        version: Option<i32>,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(env: &Env, action: StrategiesAction) -> anyhow::Result<ExitCode> {
@@ -59,6 +72,18 @@ pub async fn run(env: &Env, action: StrategiesAction) -> anyhow::Result<ExitCode
                 Err(e) => Err(e),
             }
         }
+        StrategiesAction::Simulate { name, version, days, json: as_json } => {
+            let policies = std::sync::Arc::new(recaudo_policy::Policies::load(common.contact_policy_file.as_deref())?);
+            let prefix = common.subject_prefix.clone();
+            match recaudo_scheduler::simulate::run(&pool, policies, prefix, &name, version, days, now).await {
+                Ok(report) if !as_json => {
+                    print_report(&report);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Ok(report) => Ok(serde_json::to_value(report)?),
+                Err(e) => Err(e),
+            }
+        }
         StrategiesAction::List => strategies::list(&pool).await.map_err(StoreError::Db),
         StrategiesAction::Show { name, version } => match strategies::get(&pool, &name, version).await {
             Ok(v) if v.is_empty() => anyhow::bail!("no strategy {name}"),
@@ -80,4 +105,25 @@ pub async fn run(env: &Env, action: StrategiesAction) -> anyhow::Result<ExitCode
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn print_report(r: &recaudo_scheduler::simulate::Report) {
+    let join = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    };
+    println!("{}@{} over {} day(s) from {} (nothing kept, nothing sent)", r.strategy, r.version, r.days, r.from);
+    println!("{:>10}  {:>8}  channels / stages / strategy-step-variants / suppressions", "date", "contacts");
+    for d in &r.per_day {
+        println!(
+            "{:>10}  {:>8}  {} / {} / {} / {}",
+            d.date,
+            d.contacts,
+            join(&d.by_channel),
+            join(&d.by_stage),
+            join(&d.by_variant),
+            join(&d.suppressions_by_rule)
+        );
+    }
+    println!("contacts={} by channel/stage/variant: {}", r.contacts, join(&r.contacts_by));
+    println!("suppressions by rule: {}", join(&r.suppressions_by_rule));
 }

@@ -299,3 +299,63 @@ stages:
     assert_eq!(attempts["contacts"][0]["status"], "failed", "{attempts}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulation_runs_the_planner_over_the_portfolio_and_keeps_nothing() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T15:00:00Z")]), &Target::ALL).await;
+    let manager = infra.idp.token("mgr-1");
+    app.put_user("mgr-1", json!({ "role": "manager" })).await;
+    app.import(portfolio(), "as_of=2026-11-23").await;
+    let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    let ledger = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM scheduler.contact_ledger").fetch_one(&pool).await.unwrap()
+    };
+    eventually("Monday's default SMS", WAIT, || async { (ledger().await == 21).then_some(()) }).await;
+    assert_eq!(put(&app, &manager, "consumer-credit", CONSUMER_CREDIT).await.0, 201);
+
+    let url = format!("{}/api/strategies/consumer-credit/versions/1/simulate?days=10", app.base);
+    let resp = app.http.post(&url).bearer_auth(&manager).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let report: Value = resp.json().await.unwrap();
+    let days = report["per_day"].as_array().unwrap();
+    assert!((10..=11).contains(&days.len()), "{report}");
+    // Thursday (6 days past due) the A/B step reaches every consumer debtor: 20 SMS split between the variants.
+    let thursday = days.iter().find(|d| d["date"] == "2026-11-26").expect("Thursday");
+    let ab: u64 = ["formal", "friendly"]
+        .iter()
+        .map(|v| thursday["by_variant"][format!("consumer-credit/sms-wording-test/{v}")].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(ab, 20, "{thursday}");
+    // Monday's step waits on Colombia's one contact a day (the default SMS went out); Sunday's on the hours.
+    assert!(report["suppressions_by_rule"]["co.one_contact_a_day"].as_u64().unwrap_or(0) >= 20, "{report}");
+    assert!(report["suppressions_by_rule"]["co.hours"].as_u64().unwrap_or(0) >= 20, "{report}");
+    // The micro-credit stays with the default strategy: a daily SMS except Sunday.
+    assert!(report["contacts_by"]["sms/overdue/default"].as_u64().unwrap_or(0) >= 7, "{report}");
+
+    // Nothing of it was kept: the ledger, the draft, the live plans.
+    assert_eq!(ledger().await, 21);
+    let versions = app.get_ok("/api/strategies/consumer-credit").await;
+    assert_eq!(versions["versions"][0]["status"], "draft");
+    let plan = app.get_ok("/api/debtors/D03/plan").await;
+    assert_eq!(plan["strategy"]["name"], "default", "{plan}");
+    let (status, _) = {
+        let resp = app.http.post(url.replace("days=10", "days=0")).bearer_auth(&manager).send().await.unwrap();
+        (resp.status().as_u16(), ())
+    };
+    assert_eq!(status, 400);
+
+    // The command prints the same run as a table.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recaudo"))
+        .args(["strategies", "simulate", "consumer-credit", "--days", "5"])
+        .env("DATABASE_URL", &infra.db.url)
+        .env("RECAUDO_NOW", "2026-11-23T15:00:00Z")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("consumer-credit@1 over 5 day(s)") && text.contains("suppressions by rule:"), "{text}");
+    assert_eq!(ledger().await, 21);
+    app.stop().await;
+}

@@ -7,6 +7,7 @@ mod fallbacks;
 mod plan;
 mod planner;
 mod projection;
+pub mod simulate;
 pub mod strategies;
 mod strategy_routes;
 
@@ -146,8 +147,13 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         strategies.clone(),
     );
     let plan = plan::PlanState { pool: infra.pool.clone(), clock: infra.clock.clone(), policies, strategies };
-    let strategy_state =
-        strategy_routes::StrategyState { pool: infra.pool.clone(), clock: infra.clock.clone(), outbox: outbox.clone() };
+    let strategy_state = strategy_routes::StrategyState {
+        pool: infra.pool.clone(),
+        clock: infra.clock.clone(),
+        outbox: outbox.clone(),
+        policies: plan.policies.clone(),
+        prefix: infra.common.subject_prefix.clone(),
+    };
     Ok(Started::new(plan::routes(plan).merge(strategy_routes::routes(strategy_state)))
         .consumer(debtor_state::REPLIES_CONSUMER, replies)
         .consumer(debtor_state::PROMISES_CONSUMER, promises)

@@ -176,8 +176,18 @@ impl Planner {
 
     /// Decides every due plan of one page; returns how many it looked at.
     async fn round(&self) -> Result<usize, sqlx::Error> {
-        let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
+        let n = self.round_on(&mut tx, self.clock.now()).await?;
+        tx.commit().await?;
+        if n > 0 {
+            self.outbox.wake();
+        }
+        Ok(n)
+    }
+
+    /// One page of due plans decided at `now`, in the caller's transaction (the simulation runs the planner this
+    /// way on a clock of its own, and rolls everything back).
+    pub(crate) async fn round_on(&self, tx: &mut PgConnection, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
         let due: Vec<String> = sqlx::query_scalar(
             "SELECT debtor_id FROM scheduler.plans WHERE strategy = $1 AND next_at <= $2
              ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED",
@@ -190,9 +200,9 @@ impl Planner {
         if due.is_empty() {
             return Ok(0);
         }
-        let strategies = self.strategies.load(&mut tx).await?;
+        let strategies = self.strategies.load(&mut *tx).await?;
         for debtor_id in &due {
-            match self.decide(&mut tx, debtor_id, now, &strategies).await? {
+            match self.decide(&mut *tx, debtor_id, now, &strategies).await? {
                 Next::Drop => {
                     sqlx::query("DELETE FROM scheduler.plans WHERE debtor_id = $1 AND strategy = $2")
                         .bind(debtor_id)
@@ -210,10 +220,11 @@ impl Planner {
                 }
             }
         }
-        tx.commit().await?;
-        self.outbox.wake();
         Ok(due.len())
     }
+
+    /// How many plans a round takes at most.
+    pub(crate) const PAGE: usize = PLANS_PER_ROUND as usize;
 
     async fn decide(
         &self,

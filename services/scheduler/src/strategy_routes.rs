@@ -13,6 +13,7 @@ use recaudo_runtime::{ApiError, Clock, Routes};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+use crate::simulate;
 use crate::strategies::{self, StoreError};
 
 /// The largest document accepted (a strategy is a page of YAML, not a data file).
@@ -23,6 +24,8 @@ pub(crate) struct StrategyState {
     pub pool: PgPool,
     pub clock: Clock,
     pub outbox: Outbox,
+    pub policies: Arc<recaudo_policy::Policies>,
+    pub prefix: recaudo_bus::Prefix,
 }
 
 pub(crate) fn routes(state: StrategyState) -> Routes {
@@ -30,6 +33,7 @@ pub(crate) fn routes(state: StrategyState) -> Routes {
         .protected("/api/strategies", get(list))
         .protected("/api/strategies/{name}", get(show).put(put))
         .protected("/api/strategies/{name}/versions/{version}/activate", post(activate))
+        .protected("/api/strategies/{name}/versions/{version}/simulate", post(simulate))
         .with_state(Arc::new(state))
 }
 
@@ -97,6 +101,40 @@ async fn put(
     Ok((StatusCode::CREATED, Json(serde_json::to_value(created).map_err(|e| ApiError::Internal(e.into()))?)))
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulateQuery {
+    days: Option<u32>,
+}
+
+async fn simulate(
+    State(s): State<Arc<StrategyState>>,
+    who: Principal,
+    Path((raw, version)): Path<(String, String)>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    who.require(Permission::StrategiesWrite)?;
+    let name = name(&raw)?;
+    let version = version_number(&version)?;
+    let query: SimulateQuery = serde_urlencoded::from_str(q.as_deref().unwrap_or("")).map_err(|e| {
+        ApiError::bad_request("invalid_query", format!("{e}; expected days (1 to {})", simulate::MAX_DAYS))
+    })?;
+    let days = query.days.unwrap_or(30);
+    if days == 0 || days > simulate::MAX_DAYS {
+        return Err(ApiError::bad_request("invalid_query", format!("days must be 1 to {}", simulate::MAX_DAYS)));
+    }
+    let report =
+        simulate::run(&s.pool, s.policies.clone(), s.prefix.clone(), name, Some(version), days, s.clock.now()).await?;
+    Ok(Json(serde_json::to_value(report).map_err(|e| ApiError::Internal(e.into()))?))
+}
+
+fn version_number(raw: &str) -> Result<i32, ApiError> {
+    raw.parse()
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| ApiError::bad_request("invalid_version", format!("{raw:?} is not a version number")))
+}
+
 async fn activate(
     State(s): State<Arc<StrategyState>>,
     who: Principal,
@@ -104,11 +142,7 @@ async fn activate(
 ) -> Result<Json<Value>, ApiError> {
     who.require(Permission::StrategiesWrite)?;
     let name = name(&raw)?;
-    let version: i32 = version
-        .parse()
-        .ok()
-        .filter(|v| *v >= 1)
-        .ok_or_else(|| ApiError::bad_request("invalid_version", format!("{version:?} is not a version number")))?;
+    let version = version_number(&version)?;
     let activated = strategies::activate(&s.pool, &s.outbox, name, version, &who.subject, s.clock.now()).await?;
     let entry = AuditEntry::new("strategy.activate", "strategy", Some(name)).details(json!({ "version": version }));
     audit::record_now(&s.pool, &who, entry).await?;
