@@ -1,5 +1,5 @@
 # The commands a person runs. Everything the project needs is installed by these targets (see scripts/).
-.PHONY: run test test-deps infra lint fmt schemas build bench-ingest
+.PHONY: run test test-deps infra lint fmt schemas build bench-ingest bench-plan
 
 run:            ## The whole system on sample data, with the SMS simulator, at http://127.0.0.1:8080
 	bash scripts/run-demo.sh
@@ -28,3 +28,6 @@ build:
 
 bench-ingest:   ## Import 1,000,000 generated rows end to end beside psql \copy; prints ingest/copy rows per second
 	bash scripts/bench-ingest.sh
+
+bench-plan:     ## One planning day for 1,000,000 credits beside the set-based floor; prints plan/floor rates and peak RSS
+	bash scripts/bench-plan.sh

@@ -79,11 +79,13 @@ async fn a_promise_pauses_contacts_a_kept_one_stops_them_a_broken_one_resumes_th
         let e = next_with(&mut promises, "promise_id", &id.to_string()).await;
         assert_eq!(e["type"], "recaudo.promise.made.v1", "{e}");
     }
-    eventually("the pause in the plan", WAIT, || async {
-        let plan = app.get_ok("/api/debtors/C0000009/plan").await;
-        (plan["holds"][0]["rule"] == "hold.promise_in_force").then_some(())
-    })
-    .await;
+    for debtor in ["C0000006", "C0000009"] {
+        eventually("the pause in the plan", WAIT, || async {
+            let plan = app.get_ok(&format!("/api/debtors/{debtor}/plan")).await;
+            (plan["holds"][0]["rule"] == "hold.promise_in_force").then_some(())
+        })
+        .await;
+    }
     app.stop().await;
 
     // Tuesday: neither is contacted; C0000006 pays what it promised, and the promise is kept.

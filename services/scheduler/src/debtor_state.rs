@@ -281,6 +281,8 @@ impl Handler for ReplyHandler {
 }
 
 pub(crate) const PROMISES_CONSUMER: &str = "scheduler-promises";
+/// How long a kept promise's pause outlives it, for the payment's snapshot to reach the projection.
+const KEPT_SETTLE_MINUTES: i64 = 5;
 
 /// `promise.kept` and `promise.broken` end the pause a promise outcome set (`hold.promise_in_force`): a broken one
 /// resumes the strategy at once; a kept one also withdraws the requests still waiting, and the planner decides from
@@ -308,13 +310,28 @@ impl Handler for PromiseHandler {
         }
         let debtor_id = settled.debtor_id.as_str();
         let now = self.clock.now();
-        // Only the hold this promise set: a later promise's pause stays.
-        sqlx::query("DELETE FROM scheduler.holds WHERE debtor_id = $1 AND kind = $2 AND outcome_id = $3")
-            .bind(debtor_id)
-            .bind(HoldKind::PromiseInForce.as_str())
-            .bind(settled.promise_id)
-            .execute(&mut *tx)
-            .await?;
+        // Only the hold this promise set: a later promise's pause stays. A broken promise resumes the strategy at
+        // once. A kept one ends the pause a few minutes later: the payment's account snapshot travels on another
+        // stream, and until the projection has it the debtor would look as overdue as before.
+        let until = if kept { Some(now + Duration::minutes(KEPT_SETTLE_MINUTES)) } else { None };
+        sqlx::query(
+            "UPDATE scheduler.holds SET until = $4 WHERE debtor_id = $1 AND kind = $2 AND outcome_id = $3 AND $4 IS NOT NULL",
+        )
+        .bind(debtor_id)
+        .bind(HoldKind::PromiseInForce.as_str())
+        .bind(settled.promise_id)
+        .bind(until)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM scheduler.holds WHERE debtor_id = $1 AND kind = $2 AND outcome_id = $3 AND $4::timestamptz IS NULL",
+        )
+        .bind(debtor_id)
+        .bind(HoldKind::PromiseInForce.as_str())
+        .bind(settled.promise_id)
+        .bind(until)
+        .execute(&mut *tx)
+        .await?;
         if kept {
             let detail = "the debtor kept their promise to pay";
             cancel_pending(&mut tx, &self.outbox, debtor_id, &Channel::ALL, "promise.kept", detail, now).await?;

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `make bench-plan`: one planning day for CREDITS (default 1,000,000) generated credits in five countries. The
+# scheduler's projection is loaded straight from the generated file (the import is `make bench-ingest`'s
+# business); then the release build's scheduler plans every debtor at a Monday instant when every window is open,
+# until every decision is committed and every `contact.requested` is acknowledged by JetStream (the outbox is
+# empty). In the same run it times the set-based floor: one `INSERT ... SELECT` writing one row per due credit from
+# the projection into a table shaped and indexed like the contact ledger.
+# Last line: plan_credits_per_s=<n> floor_rows_per_s=<m> ratio=<n/m> peak_rss_mb=<r>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CREDITS=${CREDITS:-1000000}
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+DB=recaudo_bench_plan
+NOW=2026-11-23T16:00:00Z
+
+bash scripts/dev-infra.sh
+cargo build --release --bin recaudo >&2
+BIN=$PWD/target/release/recaudo
+WORK=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+peak_rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+
+NATS_BIN=$(command -v nats-server || echo /usr/sbin/nats-server)
+NATS_PORT=$(free_port)
+"$NATS_BIN" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$WORK/nats" >/dev/null 2>&1 &
+NATS_PID=$!
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; fi
+  kill "$NATS_PID" 2>/dev/null && wait "$NATS_PID" 2>/dev/null || true
+  rm -rf "$WORK" || true
+}
+trap cleanup EXIT
+
+echo "generating $CREDITS credits" >&2
+"$BIN" gen --rows "$CREDITS" --out "$WORK/clients.csv"
+psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+export DATABASE_URL="$PG/$DB" NATS_URL="nats://127.0.0.1:$NATS_PORT" RECAUDO_SUBJECT_PREFIX=bench
+export RECAUDO_HTTP_ADDR="127.0.0.1:$(free_port)" RECAUDO_LOG=warn RECAUDO_NOW=$NOW RECAUDO_DEV_IDP=on
+"$BIN" migrate >/dev/null
+
+echo "loading the scheduler's projection" >&2
+psql -q "$DATABASE_URL" <<SQL
+CREATE TEMP TABLE f (
+    id_cliente TEXT, tipo_documento TEXT, numero_documento TEXT, nombre TEXT, apellido TEXT, telefono TEXT, email TEXT,
+    id_credito TEXT, producto TEXT, moneda TEXT, saldo_total NUMERIC, saldo_vencido NUMERIC, cuota NUMERIC,
+    fecha_vencimiento DATE, dias_atraso INT, pais TEXT, ciudad TEXT, asesor_nombre TEXT, asesor_apellido TEXT,
+    asesor_telefono TEXT, supervisor_nombre TEXT, supervisor_apellido TEXT);
+\copy f FROM '$WORK/clients.csv' WITH (FORMAT csv, HEADER true)
+INSERT INTO scheduler.accounts (credit_id, debtor_id, status, first_name, last_name, phone, country, city, email,
+                                attributes, due_date, balance_total, product, currency, balance_overdue,
+                                days_past_due, advisor_id, snapshot_version, updated_at)
+SELECT id_credito, id_cliente, 'open', nombre, apellido, NULLIF(telefono, ''), pais, ciudad, NULLIF(email, ''),
+       '{}', fecha_vencimiento, saldo_total, producto, moneda, saldo_vencido, dias_atraso, NULL, 1, '$NOW'
+FROM f;
+INSERT INTO scheduler.plans (debtor_id, strategy, next_at)
+SELECT DISTINCT id_cliente, 'strategies', '$NOW'::timestamptz FROM f;
+ANALYZE;
+SQL
+debtors=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM scheduler.plans")
+due=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM scheduler.accounts WHERE balance_overdue > 0")
+
+echo "the floor: one INSERT ... SELECT of a ledger row per due credit" >&2
+psql -q "$DATABASE_URL" -c "CREATE TABLE scheduler.floor_ledger (LIKE scheduler.contact_ledger INCLUDING ALL)"
+psql -q "$DATABASE_URL" -c "CHECKPOINT"
+start=$(now)
+psql -q "$DATABASE_URL" -c "INSERT INTO scheduler.floor_ledger (contact_id, debtor_id, credit_id, channel, strategy,
+                                strategy_version, stage, step, variant, local_date, requested_at)
+  SELECT gen_random_uuid(), debtor_id, credit_id, 'sms', 'default', 0, 'overdue', 'daily-sms-reminder-' || credit_id,
+         'default', DATE '2026-11-23', '$NOW' FROM scheduler.accounts WHERE status = 'open' AND balance_overdue > 0"
+floor_secs=$(echo "$(now) - $start" | bc -l)
+psql -q "$DATABASE_URL" -c "DROP TABLE scheduler.floor_ledger; CHECKPOINT"
+
+echo "planning $debtors debtors ($CREDITS credits, $due overdue)" >&2
+start=$(now)
+"$BIN" serve --target scheduler >"$WORK/serve.log" 2>&1 &
+SERVER_PID=$!
+rss=0
+while true; do
+  r=$(peak_rss_mb "$SERVER_PID"); [ "$r" != "?" ] && [ "$r" -gt "$rss" ] && rss=$r
+  left=$(psql -tA "$DATABASE_URL" -c "SELECT (SELECT count(*) FROM scheduler.plans WHERE next_at <= '$NOW')
+                                           + (SELECT count(*) FROM scheduler.outbox)")
+  [ "$left" -eq 0 ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
+  sleep 0.5
+done
+plan_secs=$(echo "$(now) - $start" | bc -l)
+requested=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM scheduler.contact_ledger")
+suppressed_note=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM scheduler.plans")
+
+plan_rate=$(echo "$CREDITS / $plan_secs" | bc -l)
+floor_rate=$(echo "$due / $floor_secs" | bc -l)
+printf 'credits=%d debtors=%d overdue_credits=%d requested=%d plans_left=%s plan_secs=%.2f floor_secs=%.2f\n' \
+  "$CREDITS" "$debtors" "$due" "$requested" "$suppressed_note" "$plan_secs" "$floor_secs"
+printf 'plan_credits_per_s=%.0f floor_rows_per_s=%.0f ratio=%.3f peak_rss_mb=%s\n' \
+  "$plan_rate" "$floor_rate" "$(echo "$plan_rate / $floor_rate" | bc -l)" "$rss"
