@@ -74,6 +74,37 @@ impl Outbox {
         Ok(event_id)
     }
 
+    /// An event as this outbox would store it, for [`Outbox::enqueue_many`].
+    pub fn message<E: Event>(&self, now: DateTime<Utc>, event: E) -> Result<RawMessage, sqlx::Error> {
+        RawMessage::event(&self.prefix, &self.source, now, event).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+    }
+
+    /// Stores many messages in one statement, in order, in the caller's transaction (a planner's page of decisions).
+    pub async fn enqueue_many(&self, conn: &mut PgConnection, messages: &[RawMessage]) -> Result<(), sqlx::Error> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let mut ids = Vec::with_capacity(messages.len());
+        let mut subjects = Vec::with_capacity(messages.len());
+        let mut headers = Vec::with_capacity(messages.len());
+        let mut payloads = Vec::with_capacity(messages.len());
+        for m in messages {
+            ids.push(m.event_id.parse::<Uuid>().map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+            subjects.push(m.subject.as_str());
+            headers.push(serde_json::to_value(&m.headers).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+            payloads.push(std::str::from_utf8(&m.payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+        }
+        // `WITH ORDINALITY` keeps the sequence in the order given, which is the order the relay publishes in.
+        let sql = format!(
+            "INSERT INTO {}.outbox (event_id, subject, headers, payload)
+             SELECT e, s, h, p FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[]) WITH ORDINALITY AS u(e, s, h, p, n)
+             ORDER BY n",
+            self.schema
+        );
+        sqlx::query(&sql).bind(&ids).bind(&subjects).bind(&headers).bind(&payloads).execute(conn).await?;
+        Ok(())
+    }
+
     /// Tells the relay there is something to publish; call it after the transaction commits.
     pub fn wake(&self) {
         self.wake.notify_one();

@@ -26,6 +26,9 @@ const CLAIMED_PAYMENT_DAYS: i64 = 5;
 const CANT_PAY_DAYS: i64 = 30;
 const REFINANCING_DAYS: i64 = 10;
 
+/// A hold as stored: kind, until, and a wrong number's number.
+pub(crate) type HoldRow = (String, Option<DateTime<Utc>>, Option<String>);
+
 /// The debtor as the engine sees them, from the projection (`city` and `phone` as the latest snapshot says).
 pub(crate) async fn load(
     conn: &mut PgConnection,
@@ -34,31 +37,42 @@ pub(crate) async fn load(
     city: Option<&str>,
     phone: Option<&str>,
 ) -> Result<Debtor, sqlx::Error> {
-    let zone = zone::time_zone(country, city.unwrap_or_default());
-    let mut debtor = Debtor::new(country, zone);
-    let holds: Vec<(String, Option<DateTime<Utc>>, Option<String>)> =
+    let holds: Vec<HoldRow> =
         sqlx::query_as("SELECT kind, until, address FROM scheduler.holds WHERE debtor_id = $1 ORDER BY kind")
             .bind(debtor_id)
             .fetch_all(&mut *conn)
             .await?;
-    debtor.holds = holds
-        .into_iter()
-        .filter_map(|(kind, until, address)| {
-            let kind = HoldKind::parse(&kind)?;
-            // A wrong number holds only while the debtor still has that number.
-            if kind == HoldKind::WrongNumber && address.as_deref() != phone {
-                return None;
-            }
-            Some(Hold { kind, until })
-        })
-        .collect();
     let withdrawn: Vec<String> =
         sqlx::query_scalar("SELECT channel FROM scheduler.consent_withdrawn WHERE debtor_id = $1")
             .bind(debtor_id)
             .fetch_all(&mut *conn)
             .await?;
+    Ok(debtor(country, city, phone, &holds, &withdrawn))
+}
+
+/// The debtor from their stored holds and opt-outs.
+pub(crate) fn debtor(
+    country: Country,
+    city: Option<&str>,
+    phone: Option<&str>,
+    holds: &[HoldRow],
+    withdrawn: &[String],
+) -> Debtor {
+    let zone = zone::time_zone(country, city.unwrap_or_default());
+    let mut debtor = Debtor::new(country, zone);
+    debtor.holds = holds
+        .iter()
+        .filter_map(|(kind, until, address)| {
+            let kind = HoldKind::parse(kind)?;
+            // A wrong number holds only while the debtor still has that number.
+            if kind == HoldKind::WrongNumber && address.as_deref() != phone {
+                return None;
+            }
+            Some(Hold { kind, until: *until })
+        })
+        .collect();
     debtor.withdrawn = withdrawn.iter().filter_map(|c| Channel::parse(c)).collect();
-    Ok(debtor)
+    debtor
 }
 
 /// `case.outcome.recorded` → holds.

@@ -4,6 +4,7 @@
 
 mod debtor_state;
 mod fallbacks;
+mod page;
 mod plan;
 mod planner;
 mod projection;

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::debtor_state;
+use crate::page::{LedgerEntry, NewCallTask, NewContact, PageFacts, Writes};
 use crate::strategies::Active;
 
 /// The one plan key of a debtor: the segment picks the strategy at each decision.
@@ -71,6 +72,11 @@ pub(crate) const ACCOUNTS: &str = "
            v.phone AS advisor_phone
     FROM scheduler.accounts a LEFT JOIN scheduler.advisors v ON v.id = a.advisor_id
     WHERE a.debtor_id = $1 AND a.status = 'open'";
+
+/// The open accounts matching `filter` (over `a`, the accounts), as [`ACCOUNTS`] reads one debtor's.
+pub(crate) fn accounts_sql(filter: &str) -> String {
+    ACCOUNTS.replace("a.debtor_id = $1", filter)
+}
 
 impl Account {
     /// Days past due on `today`: the lender's figure, advanced by the days since the snapshot that carried it; for a
@@ -201,74 +207,76 @@ impl Planner {
             return Ok(0);
         }
         let strategies = self.strategies.load(&mut *tx).await?;
+        lock_debtors(&mut *tx, &due).await?;
+        let facts = PageFacts::load(&mut *tx, &due, now).await?;
+        let mut writes = Writes::default();
         for debtor_id in &due {
-            match self.decide(&mut *tx, debtor_id, now, &strategies).await? {
-                Next::Drop => {
-                    sqlx::query("DELETE FROM scheduler.plans WHERE debtor_id = $1 AND strategy = $2")
-                        .bind(debtor_id)
-                        .bind(PLAN)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Next::At(at) => {
-                    sqlx::query("UPDATE scheduler.plans SET next_at = $3 WHERE debtor_id = $1 AND strategy = $2")
-                        .bind(debtor_id)
-                        .bind(PLAN)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
+            let next = self.decide(&facts, debtor_id, now, &strategies, &mut writes)?;
+            writes.next.push((
+                debtor_id.clone(),
+                match next {
+                    Next::Drop => None,
+                    Next::At(at) => Some(at),
+                },
+            ));
         }
+        writes.apply(&mut *tx, &self.outbox).await?;
         Ok(due.len())
     }
 
     /// How many plans a round takes at most.
     pub(crate) const PAGE: usize = PLANS_PER_ROUND as usize;
 
-    async fn decide(
+    /// One debtor's decision, from the page's facts; what it writes goes to `w`.
+    fn decide(
         &self,
-        conn: &mut PgConnection,
+        facts: &PageFacts,
         debtor_id: &str,
         now: DateTime<Utc>,
         strategies: &[Arc<Strategy>],
+        w: &mut Writes,
     ) -> Result<Next, sqlx::Error> {
-        lock_debtor(conn, debtor_id).await?;
-        let accounts: Vec<Account> = sqlx::query_as(ACCOUNTS).bind(debtor_id).fetch_all(&mut *conn).await?;
+        let empty = Vec::new();
+        let accounts = facts.accounts.get(debtor_id).unwrap_or(&empty);
         let Some(first) = accounts.first() else { return Ok(Next::Drop) };
         let Ok(country) = first.country.parse::<Country>() else { return Ok(Next::Drop) };
-        let (city, phone) = (first.city.clone(), first.phone.clone());
-        let debtor = debtor_state::load(conn, debtor_id, country, city.as_deref(), phone.as_deref()).await?;
+        let debtor = debtor_state::debtor(
+            country,
+            first.city.as_deref(),
+            first.phone.as_deref(),
+            facts.holds.get(debtor_id).map(Vec::as_slice).unwrap_or_default(),
+            facts.withdrawn.get(debtor_id).map(Vec::as_slice).unwrap_or_default(),
+        );
         let today = Policy::local_date(debtor.zone, now);
         let tomorrow = today
             .succ_opt()
             .and_then(|d| engine::start_of_day(debtor.zone, d))
             .unwrap_or(now + chrono::Duration::days(1));
-        let Some(eval) = evaluate(&accounts, strategies, debtor.zone, today) else {
+        let Some(eval) = evaluate(accounts, strategies, debtor.zone, today) else {
             // No account in reach of a stage today: look again tomorrow (a due date comes nearer every day).
             return Ok(Next::At(tomorrow));
         };
         let policy = self.policies.for_country(country);
-        let history = ledger_history(conn, debtor_id, now).await?;
-        self.call_task(conn, &eval, &debtor, &policy, country, today, now).await?;
+        let ledger = facts.ledger.get(debtor_id).map(Vec::as_slice).unwrap_or_default();
+        let history: Vec<Past> = ledger
+            .iter()
+            .filter(|e| e.requested_at > now - chrono::Duration::days(31))
+            .filter_map(|e| {
+                let channel: Channel = e.channel.parse().ok()?;
+                Some(Past { at: e.requested_at, channel: channel.into(), conversation: false })
+            })
+            .collect();
+        let last_call = facts.last_call.get(&(debtor_id.to_string(), eval.strategy.name.clone())).copied();
+        self.call_task(&eval, &debtor, &policy, country, today, now, last_call, w)?;
         let Some(stage) = eval.stage else { return Ok(Next::At(tomorrow)) };
         let stage_start = today - chrono::Duration::days((eval.days_past_due - stage.days_past_due.from) as i64);
         for (step, chosen) in &eval.steps {
             let strategy = &eval.strategy;
-            let (done_today, sent): (bool, i64) = sqlx::query_as(
-                "SELECT COALESCE(bool_or(local_date = $4), false), count(*) FROM scheduler.contact_ledger
-                 WHERE debtor_id = $1 AND strategy = $2 AND step = $3 AND local_date >= $5",
-            )
-            .bind(debtor_id)
-            .bind(&strategy.name)
-            .bind(&step.id)
-            .bind(today)
-            .bind(stage_start)
-            .fetch_one(&mut *conn)
-            .await?;
-            if done_today {
+            let of_step = || ledger.iter().filter(|e| e.strategy == strategy.name && e.step == step.id);
+            if of_step().any(|e| e.local_date == today) {
                 continue;
             }
+            let sent = of_step().filter(|e| e.local_date >= stage_start).count();
             match strategy.stopped(step, &eval.facts, sent as u32) {
                 Ok(false) => {}
                 Ok(true) => continue,
@@ -287,7 +295,7 @@ impl Planner {
                     }
                 }
             }
-            let channel = self.channel_for(conn, &eval, chosen, debtor_id).await?;
+            let channel = channel_for(&eval, chosen, ledger, facts.last_reply.get(debtor_id).copied());
             let made = Made {
                 strategy_version: Some(strategy.version),
                 stage: Some(stage.name.clone()),
@@ -295,110 +303,70 @@ impl Planner {
                 variant: Some(chosen.variant.to_string()),
             };
             let contact_id = Uuid::now_v7();
-            let suppress = |rule: String, detail: String| ContactSuppressed {
-                contact_id,
-                channel: channel.event_channel(),
-                debtor_id: DebtorId::parse(debtor_id).expect("stored ids are valid"),
-                credit_id: CreditId::parse(&eval.account.credit_id).expect("stored ids are valid"),
-                rule,
-                detail,
-                strategy: Some(strategy.name.clone()),
-                decision: made.clone(),
+            let suppress = |rule: String, detail: String| -> Result<ContactSuppressed, sqlx::Error> {
+                Ok(ContactSuppressed {
+                    contact_id,
+                    channel: channel.event_channel(),
+                    debtor_id: parse_id(DebtorId::parse(debtor_id))?,
+                    credit_id: parse_id(CreditId::parse(&eval.account.credit_id))?,
+                    rule,
+                    detail,
+                    strategy: Some(strategy.name.clone()),
+                    decision: made.clone(),
+                })
             };
             let Some(to) = address(&eval.account, channel) else {
-                let event = suppress(
-                    "no_channel_address".into(),
-                    format!("the debtor has no address for {}", channel.as_str()),
-                );
-                self.outbox.enqueue(conn, now, event).await?;
+                let detail = format!("the debtor has no address for {}", channel.as_str());
+                let event = suppress("no_channel_address".into(), detail)?;
+                w.events.push((None, self.outbox.message(now, event)?));
                 continue;
             };
             if let Err(s) = policy.check(&debtor, &history, channel, now) {
                 // The contact waits until the law allows it; the deferral is an event with its rule, once per decision.
                 let next = policy.next_allowed(&debtor, &history, channel, now).unwrap_or(tomorrow);
                 let detail = format!("{} ({}); next allowed {}", s.reason, s.source, next.to_rfc3339());
-                self.outbox.enqueue(conn, now, suppress(s.rule.to_string(), detail)).await?;
+                w.events.push((None, self.outbox.message(now, suppress(s.rule.to_string(), detail)?)?));
                 return Ok(Next::At(next.max(now + chrono::Duration::seconds(1))));
             }
-            let recorded = sqlx::query(
-                "INSERT INTO scheduler.contact_ledger (contact_id, debtor_id, credit_id, channel, strategy,
-                                                       strategy_version, stage, step, variant, local_date, requested_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
-            )
-            .bind(contact_id)
-            .bind(debtor_id)
-            .bind(&eval.account.credit_id)
-            .bind(channel.as_str())
-            .bind(&strategy.name)
-            .bind(strategy.version)
-            .bind(&stage.name)
-            .bind(&step.id)
-            .bind(chosen.variant)
-            .bind(today)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-                == 1;
-            if !recorded {
-                continue;
-            }
+            w.contacts.push(NewContact {
+                contact_id,
+                debtor_id: debtor_id.to_string(),
+                credit_id: eval.account.credit_id.clone(),
+                channel: channel.as_str(),
+                strategy: strategy.name.clone(),
+                strategy_version: strategy.version,
+                stage: stage.name.clone(),
+                step: step.id.clone(),
+                variant: chosen.variant.to_string(),
+                local_date: today,
+                requested_at: now,
+            });
             let event = request(&eval, channel, chosen.template, to, country, &debtor, made, contact_id, now)?;
-            self.outbox.enqueue(conn, now, event).await?;
+            w.events.push((Some(contact_id), self.outbox.message(now, event)?));
             // One contact per decision: the next step of the day, if any, is decided again at once, over the ledger
-            // that now holds this one.
+            // that then holds this one.
             return Ok(Next::At(now));
         }
         Ok(Next::At(tomorrow))
     }
 
-    /// The variant's channel, unless an escalation switches it after contacts that went unanswered.
-    async fn channel_for(
-        &self,
-        conn: &mut PgConnection,
-        eval: &Evaluation<'_>,
-        chosen: &Chosen<'_>,
-        debtor_id: &str,
-    ) -> Result<PolicyChannel, sqlx::Error> {
-        let channel = chosen.channel;
-        if eval.strategy.switched(channel, u32::MAX).is_none() {
-            return Ok(policy_channel(channel));
-        }
-        let unanswered: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM scheduler.contact_ledger l
-             WHERE l.debtor_id = $1 AND l.channel = $2 AND l.cancelled_at IS NULL
-               AND l.requested_at > COALESCE((SELECT max(at) FROM scheduler.replies r WHERE r.debtor_id = $1), '-infinity')",
-        )
-        .bind(debtor_id)
-        .bind(channel.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
-        Ok(policy_channel(eval.strategy.switched(channel, unanswered as u32).unwrap_or(channel)))
-    }
-
     /// An escalation's call task for the assigned advisor, at most one a local day, never while the debtor is held.
     #[allow(clippy::too_many_arguments)]
-    async fn call_task(
+    fn call_task(
         &self,
-        conn: &mut PgConnection,
         eval: &Evaluation<'_>,
         debtor: &Debtor,
         policy: &Policy,
         country: Country,
         today: NaiveDate,
         now: DateTime<Utc>,
+        last: Option<NaiveDate>,
+        w: &mut Writes,
     ) -> Result<(), sqlx::Error> {
         let a = &eval.account;
         if a.advisor_id.is_none() {
             return Ok(());
         }
-        let last: Option<NaiveDate> = sqlx::query_scalar(
-            "SELECT max(local_date) FROM scheduler.call_tasks WHERE debtor_id = $1 AND strategy = $2",
-        )
-        .bind(&a.debtor_id)
-        .bind(&eval.strategy.name)
-        .fetch_one(&mut *conn)
-        .await?;
         let Some(template) = eval.strategy.call_task(eval.days_past_due, last.map(|d| (today - d).num_days())) else {
             return Ok(());
         };
@@ -406,32 +374,41 @@ impl Planner {
             return Ok(());
         }
         let task_id = Uuid::now_v7();
-        let inserted = sqlx::query(
-            "INSERT INTO scheduler.call_tasks (task_id, debtor_id, credit_id, strategy, strategy_version, local_date,
-                                               requested_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(task_id)
-        .bind(&a.debtor_id)
-        .bind(&a.credit_id)
-        .bind(&eval.strategy.name)
-        .bind(eval.strategy.version)
-        .bind(today)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-            == 1;
-        if !inserted {
-            return Ok(());
-        }
+        w.call_tasks.push(NewCallTask {
+            task_id,
+            debtor_id: a.debtor_id.clone(),
+            credit_id: a.credit_id.clone(),
+            strategy: eval.strategy.name.clone(),
+            strategy_version: eval.strategy.version,
+            local_date: today,
+            requested_at: now,
+        });
         let made =
             Made { strategy_version: Some(eval.strategy.version), step: Some("call_task".into()), ..Made::default() };
         let to = a.phone.clone().unwrap_or_default();
         let event = request(eval, PolicyChannel::Call, template, to, country, debtor, made, task_id, now)?;
-        self.outbox.enqueue(conn, now, event).await?;
+        w.events.push((Some(task_id), self.outbox.message(now, event)?));
         Ok(())
     }
+}
+
+/// The variant's channel, unless an escalation switches it after contacts that went unanswered (since the
+/// debtor's last reply).
+fn channel_for(
+    eval: &Evaluation<'_>,
+    chosen: &Chosen<'_>,
+    ledger: &[LedgerEntry],
+    last_reply: Option<DateTime<Utc>>,
+) -> PolicyChannel {
+    let channel = chosen.channel;
+    if eval.strategy.switched(channel, u32::MAX).is_none() {
+        return policy_channel(channel);
+    }
+    let unanswered = ledger
+        .iter()
+        .filter(|e| e.channel == channel.as_str() && !e.cancelled && last_reply.is_none_or(|r| e.requested_at > r))
+        .count();
+    policy_channel(eval.strategy.switched(channel, unanswered as u32).unwrap_or(channel))
 }
 
 fn policy_channel(c: recaudo_strategy::Channel) -> PolicyChannel {
@@ -542,6 +519,18 @@ fn build_request(
         time_zone: Some(debtor.zone.name().to_string()),
         requested_at: now,
     })
+}
+
+/// [`lock_debtor`] for a page of debtors, in one statement, in a stable order (so two replicas cannot deadlock).
+async fn lock_debtors(conn: &mut PgConnection, debtors: &[String]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('scheduler.debtor:' || d, 0))
+         FROM (SELECT unnest($1::text[]) AS d ORDER BY 1) page",
+    )
+    .bind(debtors)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Serialises every decision about one debtor (plans of several strategies, manual contacts, other replicas) for

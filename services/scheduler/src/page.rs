@@ -1,0 +1,211 @@
+//! A planning page: the facts of its debtors, loaded in a handful of set-based queries, and the writes its
+//! decisions make, applied in a handful more. The planner decides each debtor in memory in between, so a page of
+//! hundreds of debtors costs about as many round trips to PostgreSQL as one debtor used to.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use recaudo_bus::outbox::Outbox;
+use recaudo_bus::RawMessage;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use crate::debtor_state::HoldRow;
+use crate::planner::{accounts_sql, Account, PLAN};
+
+/// How far back the ledger is read: the caps look 31 days back, stop conditions count a step's contacts since its
+/// stage began.
+const LEDGER_DAYS: i32 = 400;
+
+/// A hold with its debtor.
+type DebtorHold = (String, String, Option<DateTime<Utc>>, Option<String>);
+
+#[derive(FromRow)]
+pub(crate) struct LedgerEntry {
+    pub debtor_id: String,
+    pub strategy: String,
+    pub step: String,
+    pub channel: String,
+    pub local_date: NaiveDate,
+    pub requested_at: DateTime<Utc>,
+    pub cancelled: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct PageFacts {
+    pub accounts: HashMap<String, Vec<Account>>,
+    pub holds: HashMap<String, Vec<HoldRow>>,
+    pub withdrawn: HashMap<String, Vec<String>>,
+    pub ledger: HashMap<String, Vec<LedgerEntry>>,
+    pub last_call: HashMap<(String, String), NaiveDate>,
+    pub last_reply: HashMap<String, DateTime<Utc>>,
+}
+
+impl PageFacts {
+    pub async fn load(conn: &mut PgConnection, debtors: &[String], now: DateTime<Utc>) -> Result<Self, sqlx::Error> {
+        let mut f = PageFacts::default();
+        let accounts: Vec<Account> =
+            sqlx::query_as(&accounts_sql("a.debtor_id = ANY($1)")).bind(debtors).fetch_all(&mut *conn).await?;
+        for a in accounts {
+            f.accounts.entry(a.debtor_id.clone()).or_default().push(a);
+        }
+        let holds: Vec<DebtorHold> = sqlx::query_as(
+            "SELECT debtor_id, kind, until, address FROM scheduler.holds WHERE debtor_id = ANY($1) ORDER BY debtor_id, kind",
+        )
+        .bind(debtors)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (d, kind, until, address) in holds {
+            f.holds.entry(d).or_default().push((kind, until, address));
+        }
+        let withdrawn: Vec<(String, String)> =
+            sqlx::query_as("SELECT debtor_id, channel FROM scheduler.consent_withdrawn WHERE debtor_id = ANY($1)")
+                .bind(debtors)
+                .fetch_all(&mut *conn)
+                .await?;
+        for (d, channel) in withdrawn {
+            f.withdrawn.entry(d).or_default().push(channel);
+        }
+        let ledger: Vec<LedgerEntry> = sqlx::query_as(
+            "SELECT debtor_id, strategy, step, channel, local_date, requested_at, cancelled_at IS NOT NULL AS cancelled
+             FROM scheduler.contact_ledger
+             WHERE debtor_id = ANY($1) AND requested_at > $2 - make_interval(days => $3) AND requested_at <= $2",
+        )
+        .bind(debtors)
+        .bind(now)
+        .bind(LEDGER_DAYS)
+        .fetch_all(&mut *conn)
+        .await?;
+        for e in ledger {
+            f.ledger.entry(e.debtor_id.clone()).or_default().push(e);
+        }
+        let calls: Vec<(String, String, NaiveDate)> = sqlx::query_as(
+            "SELECT debtor_id, strategy, max(local_date) FROM scheduler.call_tasks WHERE debtor_id = ANY($1) GROUP BY 1, 2",
+        )
+        .bind(debtors)
+        .fetch_all(&mut *conn)
+        .await?;
+        f.last_call = calls.into_iter().map(|(d, s, date)| ((d, s), date)).collect();
+        let replies: Vec<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT debtor_id, at FROM scheduler.replies WHERE debtor_id = ANY($1)")
+                .bind(debtors)
+                .fetch_all(&mut *conn)
+                .await?;
+        f.last_reply = replies.into_iter().collect();
+        Ok(f)
+    }
+}
+
+/// A contact the page requests: its ledger row.
+pub(crate) struct NewContact {
+    pub contact_id: Uuid,
+    pub debtor_id: String,
+    pub credit_id: String,
+    pub channel: &'static str,
+    pub strategy: String,
+    pub strategy_version: i32,
+    pub stage: String,
+    pub step: String,
+    pub variant: String,
+    pub local_date: NaiveDate,
+    pub requested_at: DateTime<Utc>,
+}
+
+pub(crate) struct NewCallTask {
+    pub task_id: Uuid,
+    pub debtor_id: String,
+    pub credit_id: String,
+    pub strategy: String,
+    pub strategy_version: i32,
+    pub local_date: NaiveDate,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// What a page's decisions write.
+#[derive(Default)]
+pub(crate) struct Writes {
+    pub contacts: Vec<NewContact>,
+    pub call_tasks: Vec<NewCallTask>,
+    /// Each event with the contact or task it announces (published only if that row was written), or `None`.
+    pub events: Vec<(Option<Uuid>, RawMessage)>,
+    /// Each debtor's next look (`None`: drop the plan).
+    pub next: Vec<(String, Option<DateTime<Utc>>)>,
+}
+
+impl Writes {
+    pub async fn apply(self, conn: &mut PgConnection, outbox: &Outbox) -> Result<(), sqlx::Error> {
+        let mut written: HashSet<Uuid> = HashSet::new();
+        if !self.contacts.is_empty() {
+            let c = &self.contacts;
+            let ids: Vec<Uuid> = sqlx::query_scalar(
+                "INSERT INTO scheduler.contact_ledger (contact_id, debtor_id, credit_id, channel, strategy,
+                                                       strategy_version, stage, step, variant, local_date, requested_at)
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
+                                      $8::text[], $9::text[], $10::date[], $11::timestamptz[])
+                 ON CONFLICT DO NOTHING RETURNING contact_id",
+            )
+            .bind(c.iter().map(|x| x.contact_id).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.debtor_id.as_str()).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.credit_id.as_str()).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.channel).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.strategy.as_str()).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.strategy_version).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.stage.as_str()).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.step.as_str()).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.variant.as_str()).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.local_date).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.requested_at).collect::<Vec<_>>())
+            .fetch_all(&mut *conn)
+            .await?;
+            written.extend(ids);
+        }
+        if !self.call_tasks.is_empty() {
+            let t = &self.call_tasks;
+            let ids: Vec<Uuid> = sqlx::query_scalar(
+                "INSERT INTO scheduler.call_tasks (task_id, debtor_id, credit_id, strategy, strategy_version, local_date,
+                                                   requested_at)
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::date[],
+                                      $7::timestamptz[])
+                 ON CONFLICT DO NOTHING RETURNING task_id",
+            )
+            .bind(t.iter().map(|x| x.task_id).collect::<Vec<_>>())
+            .bind(t.iter().map(|x| x.debtor_id.as_str()).collect::<Vec<_>>())
+            .bind(t.iter().map(|x| x.credit_id.as_str()).collect::<Vec<_>>())
+            .bind(t.iter().map(|x| x.strategy.as_str()).collect::<Vec<_>>())
+            .bind(t.iter().map(|x| x.strategy_version).collect::<Vec<_>>())
+            .bind(t.iter().map(|x| x.local_date).collect::<Vec<_>>())
+            .bind(t.iter().map(|x| x.requested_at).collect::<Vec<_>>())
+            .fetch_all(&mut *conn)
+            .await?;
+            written.extend(ids);
+        }
+        let events: Vec<RawMessage> = self
+            .events
+            .into_iter()
+            .filter(|(gate, _)| gate.is_none_or(|id| written.contains(&id)))
+            .map(|(_, m)| m)
+            .collect();
+        outbox.enqueue_many(conn, &events).await?;
+        let (later, dropped): (Vec<_>, Vec<_>) = self.next.into_iter().partition(|(_, at)| at.is_some());
+        if !later.is_empty() {
+            sqlx::query(
+                "UPDATE scheduler.plans p SET next_at = u.next_at
+                 FROM unnest($1::text[], $2::timestamptz[]) AS u(debtor_id, next_at)
+                 WHERE p.debtor_id = u.debtor_id AND p.strategy = $3",
+            )
+            .bind(later.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>())
+            .bind(later.iter().map(|(_, at)| at.expect("partitioned")).collect::<Vec<_>>())
+            .bind(PLAN)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !dropped.is_empty() {
+            sqlx::query("DELETE FROM scheduler.plans WHERE debtor_id = ANY($1) AND strategy = $2")
+                .bind(dropped.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>())
+                .bind(PLAN)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
