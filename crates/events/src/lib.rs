@@ -28,7 +28,9 @@ pub use reply::*;
 pub use strategy::*;
 
 /// Delivery channels. The dispatcher runs one deployment per channel; subjects carry the channel as qualifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Sms,

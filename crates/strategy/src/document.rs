@@ -4,6 +4,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The channels a strategy can use: the dispatched ones and `call`, a task for the assigned advisor.
+pub use recaudo_events::Channel;
+
 /// Who is contacted, when, on which channel and with which words, for the debtors of one segment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -135,29 +138,4 @@ pub enum CallTarget {
 pub struct Unanswered {
     pub channel: Channel,
     pub count: u32,
-}
-
-/// The channels a strategy can use: the dispatched ones and `call`, a task for the assigned advisor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Sms,
-    Whatsapp,
-    Email,
-    Voice,
-    Letter,
-    Call,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Sms => "sms",
-            Channel::Whatsapp => "whatsapp",
-            Channel::Email => "email",
-            Channel::Voice => "voice",
-            Channel::Letter => "letter",
-            Channel::Call => "call",
-        }
-    }
 }

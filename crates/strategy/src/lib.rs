@@ -123,12 +123,20 @@ impl Strategy {
 
     /// Whether the debtor falls in this strategy's segment (the default strategy takes anyone).
     pub fn matches(&self, facts: &Facts) -> Result<bool, String> {
+        self.matches_with(|| facts)
+    }
+
+    /// [`Strategy::matches`], asking for the facts only when there is a segment to evaluate.
+    pub fn matches_with<'f>(&self, facts: impl FnOnce() -> &'f Facts) -> Result<bool, String> {
         match &self.segment {
             None => Ok(true),
-            Some(p) => expression::holds(
-                p,
-                &[("debtor", &facts.debtor), ("credit", &facts.credit), ("attributes", &facts.attributes)],
-            ),
+            Some(p) => {
+                let facts = facts();
+                expression::holds(
+                    p,
+                    &[("debtor", &facts.debtor), ("credit", &facts.credit), ("attributes", &facts.attributes)],
+                )
+            }
         }
     }
 

@@ -76,6 +76,33 @@ pub struct MessageContext {
     pub reply_link: String,
 }
 
+impl MessageContext {
+    /// The tags of a requested contact, with the attempt's reply link (empty where there is none, as in a call
+    /// task for an advisor).
+    pub fn for_request(r: &recaudo_events::ContactRequested, reply_link: String) -> MessageContext {
+        MessageContext {
+            debtor: DebtorTags {
+                first_name: r.debtor.first_name.clone(),
+                last_name: r.debtor.last_name.clone(),
+                full_name: format!("{} {}", r.debtor.first_name, r.debtor.last_name).trim().to_string(),
+            },
+            credit: CreditTags {
+                id: r.credit.id.to_string(),
+                product: r.credit.product.clone(),
+                currency: r.credit.currency.to_string(),
+                overdue: format_money(r.credit.balance_overdue, r.credit.currency.code()),
+                days_past_due: r.credit.days_past_due,
+            },
+            advisor: r.advisor.as_ref().map(|a| AdvisorTags {
+                first_name: a.first_name.clone(),
+                name: format!("{} {}", a.first_name, a.last_name).trim().to_string(),
+                phone: a.phone.e164().to_string(),
+            }),
+            reply_link,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DebtorTags {
     pub first_name: String,

@@ -7,7 +7,7 @@ use recaudo_bus::{inbox, HandleError, Handler, Incoming};
 use recaudo_events::{AttemptOutcome, ContactAttempted, ContactCancelled, ContactRequested, ContactSuppressed};
 use recaudo_policy::Debtor;
 use recaudo_providers::{OutboundSms, ProviderError};
-use recaudo_templates::{format_money, AdvisorTags, CreditTags, DebtorTags, MessageContext, Templates};
+use recaudo_templates::{MessageContext, Templates};
 use uuid::Uuid;
 
 use crate::{Dispatcher, SCHEMA};
@@ -76,7 +76,10 @@ impl Handler for RequestHandler {
             return Ok(());
         }
         let reply_token = new_token();
-        let rendered = Templates::builtin().render(&request.template, &context(&request, &d.public_url, &reply_token));
+        let rendered = Templates::builtin().render(
+            &request.template,
+            &MessageContext::for_request(&request, format!("{}/r/{reply_token}", d.public_url)),
+        );
         let attempt_id = Uuid::now_v7();
         let (body, render_error) = match rendered {
             Ok(body) => (body, None),
@@ -204,29 +207,6 @@ async fn record_outcome(
     tx.commit().await?;
     d.outbox.wake();
     Ok(())
-}
-
-fn context(r: &ContactRequested, public_url: &str, token: &str) -> MessageContext {
-    MessageContext {
-        debtor: DebtorTags {
-            first_name: r.debtor.first_name.clone(),
-            last_name: r.debtor.last_name.clone(),
-            full_name: format!("{} {}", r.debtor.first_name, r.debtor.last_name).trim().to_string(),
-        },
-        credit: CreditTags {
-            id: r.credit.id.to_string(),
-            product: r.credit.product.clone(),
-            currency: r.credit.currency.to_string(),
-            overdue: format_money(r.credit.balance_overdue, r.credit.currency.code()),
-            days_past_due: r.credit.days_past_due,
-        },
-        advisor: r.advisor.as_ref().map(|a| AdvisorTags {
-            first_name: a.first_name.clone(),
-            name: format!("{} {}", a.first_name, a.last_name).trim().to_string(),
-            phone: a.phone.e164().to_string(),
-        }),
-        reply_link: format!("{public_url}/r/{token}"),
-    }
 }
 
 /// 128 random bits, URL-safe: unguessable, so a link cannot be forged to reach another debtor's advisor.

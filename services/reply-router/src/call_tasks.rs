@@ -7,7 +7,7 @@ use std::sync::Arc;
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
 use recaudo_domain::{AdvisorId, SupervisorId};
 use recaudo_events::{ContactRequested, QueueItemOpened, ReplyKind};
-use recaudo_templates::{format_money, AdvisorTags, CreditTags, DebtorTags, MessageContext, Templates};
+use recaudo_templates::{MessageContext, Templates};
 use uuid::Uuid;
 
 use crate::{Router, SCHEMA};
@@ -25,10 +25,12 @@ impl Handler for CallTaskHandler {
             return Ok(());
         }
         let now = r.clock.now();
-        let body = Templates::builtin().render(&task.template, &context(&task)).unwrap_or_else(|e| {
-            tracing::warn!(task_id = %task.contact_id, error = %e, "call task template not rendered");
-            format!("Llamar: {} {}", task.credit.product, task.credit.id)
-        });
+        let body = Templates::builtin()
+            .render(&task.template, &MessageContext::for_request(&task, String::new()))
+            .unwrap_or_else(|e| {
+                tracing::warn!(task_id = %task.contact_id, error = %e, "call task template not rendered");
+                format!("Llamar: {} {}", task.credit.product, task.credit.id)
+            });
         let advisor: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
             "SELECT v.id, v.supervisor_id FROM reply_router.accounts a JOIN reply_router.advisors v ON v.id = a.advisor_id
              WHERE a.credit_id = $1",
@@ -101,28 +103,5 @@ impl Handler for CallTaskHandler {
         tx.commit().await?;
         r.outbox.wake();
         Ok(())
-    }
-}
-
-fn context(t: &ContactRequested) -> MessageContext {
-    MessageContext {
-        debtor: DebtorTags {
-            first_name: t.debtor.first_name.clone(),
-            last_name: t.debtor.last_name.clone(),
-            full_name: format!("{} {}", t.debtor.first_name, t.debtor.last_name).trim().to_string(),
-        },
-        credit: CreditTags {
-            id: t.credit.id.to_string(),
-            product: t.credit.product.clone(),
-            currency: t.credit.currency.to_string(),
-            overdue: format_money(t.credit.balance_overdue, t.credit.currency.code()),
-            days_past_due: t.credit.days_past_due,
-        },
-        advisor: t.advisor.as_ref().map(|a| AdvisorTags {
-            first_name: a.first_name.clone(),
-            name: format!("{} {}", a.first_name, a.last_name).trim().to_string(),
-            phone: a.phone.e164().to_string(),
-        }),
-        reply_link: String::new(),
     }
 }

@@ -103,7 +103,7 @@ impl FallbackHandler {
             debtor_state::load(conn, &debtor_id, country, account.city.as_deref(), account.phone.as_deref()).await?;
         let policy = self.policies.for_country(country);
         let history = planner::ledger_history(conn, &debtor_id, now).await?;
-        let channel = PolicyChannel::parse(fallback.channel.as_str()).unwrap_or(PolicyChannel::Sms);
+        let channel = PolicyChannel::from(fallback.channel);
         let made = Made {
             strategy_version: Some(version),
             stage: stage.clone(),

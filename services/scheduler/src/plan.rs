@@ -67,7 +67,7 @@ async fn plan(State(s): State<PlanState>, who: Principal, Path(id): Path<String>
             .steps
             .iter()
             .map(|(step, chosen)| {
-                let channel = PolicyChannel::parse(chosen.channel.as_str()).unwrap_or(PolicyChannel::Sms);
+                let channel = PolicyChannel::from(chosen.channel);
                 let from = planned_at.max(now);
                 json!({
                     "strategy": e.strategy.name,

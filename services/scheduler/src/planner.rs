@@ -30,7 +30,7 @@ use crate::strategies::Active;
 
 /// The one plan key of a debtor: the segment picks the strategy at each decision.
 pub(crate) const PLAN: &str = "strategies";
-const PLANS_PER_ROUND: i64 = 200;
+const PLANS_PER_ROUND: i64 = 1000;
 
 pub struct Planner {
     pool: PgPool,
@@ -109,7 +109,28 @@ pub(crate) struct Evaluation<'a> {
     pub strategy: Arc<Strategy>,
     pub stage: Option<&'a Stage>,
     pub steps: Vec<(&'a Step, Chosen<'a>)>,
-    pub facts: Facts,
+    /// What segments and stop conditions read, serialised only when one does.
+    facts: std::cell::OnceCell<Facts>,
+}
+
+impl Evaluation<'_> {
+    pub fn facts(&self) -> &Facts {
+        self.facts.get_or_init(|| facts_of(&self.account, self.days_past_due))
+    }
+}
+
+fn facts_of(account: &Account, dpd: i32) -> Facts {
+    let debtor = DebtorFacts { id: &account.debtor_id, country: &account.country, city: account.city.as_deref() };
+    let credit = CreditFacts {
+        id: &account.credit_id,
+        product: &account.product,
+        currency: &account.currency,
+        balance_total: account.balance_total.and_then(|d| d.to_f64()).unwrap_or(0.0),
+        balance_overdue: account.balance_overdue.to_f64().unwrap_or(0.0),
+        days_past_due: dpd,
+        due_date: account.due_date.map(|d| d.to_string()).unwrap_or_default(),
+    };
+    Facts::new(&debtor, &credit, &account.attributes())
 }
 
 /// The debtor's most overdue account (then the largest overdue balance), and what the first matching strategy
@@ -124,25 +145,16 @@ pub(crate) fn evaluate<'a>(
         accounts.iter().filter_map(|a| Some((a, a.days_past_due_on(zone, today)?))).max_by(|(a, x), (b, y)| {
             x.cmp(y).then(a.balance_overdue.cmp(&b.balance_overdue)).then(b.credit_id.cmp(&a.credit_id))
         })?;
-    let debtor = DebtorFacts { id: &account.debtor_id, country: &account.country, city: account.city.as_deref() };
-    let credit = CreditFacts {
-        id: &account.credit_id,
-        product: &account.product,
-        currency: &account.currency,
-        balance_total: account.balance_total.and_then(|d| d.to_f64()).unwrap_or(0.0),
-        balance_overdue: account.balance_overdue.to_f64().unwrap_or(0.0),
-        days_past_due: dpd,
-        due_date: account.due_date.map(|d| d.to_string()).unwrap_or_default(),
-    };
-    let facts = Facts::new(&debtor, &credit, &account.attributes());
-    let strategy = strategies.iter().find(|s| match s.matches(&facts) {
-        Ok(m) => m,
-        Err(e) => {
-            // A segment that cannot be evaluated for this debtor (a missing attribute, say) does not match.
-            tracing::debug!(strategy = %s.label(), error = %e, "segment not evaluated");
-            false
-        }
-    })?;
+    let facts = std::cell::OnceCell::new();
+    let strategy =
+        strategies.iter().find(|s| match s.matches_with(|| facts.get_or_init(|| facts_of(account, dpd))) {
+            Ok(m) => m,
+            Err(e) => {
+                // A segment that cannot be evaluated for this debtor (a missing attribute, say) does not match.
+                tracing::debug!(strategy = %s.label(), error = %e, "segment not evaluated");
+                false
+            }
+        })?;
     let stage = strategy.stage(dpd);
     let steps = stage
         .map(|stage| {
@@ -277,7 +289,7 @@ impl Planner {
                 continue;
             }
             let sent = of_step().filter(|e| e.local_date >= stage_start).count();
-            match strategy.stopped(step, &eval.facts, sent as u32) {
+            match strategy.stopped(step, eval.facts(), sent as u32) {
                 Ok(false) => {}
                 Ok(true) => continue,
                 Err(e) => {
@@ -411,8 +423,8 @@ fn channel_for(
     policy_channel(eval.strategy.switched(channel, unanswered as u32).unwrap_or(channel))
 }
 
-fn policy_channel(c: recaudo_strategy::Channel) -> PolicyChannel {
-    PolicyChannel::parse(c.as_str()).expect("strategy channels are policy channels")
+fn policy_channel(c: Channel) -> PolicyChannel {
+    c.into()
 }
 
 /// The debtor's address on a channel.
