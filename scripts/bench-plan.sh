@@ -20,6 +20,8 @@ WORK=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 peak_rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+cpu_of_pid() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_of_command() { ps -C "$1" -o cputimes= | awk '{s += $1} END {printf "%.0f", s}'; }
 
 NATS_BIN=$(command -v nats-server || echo /usr/sbin/nats-server)
 NATS_PORT=$(free_port)
@@ -73,12 +75,15 @@ floor_secs=$(echo "$(now) - $start" | bc -l)
 psql -q "$DATABASE_URL" -c "DROP TABLE scheduler.floor_ledger; CHECKPOINT"
 
 echo "planning $debtors debtors ($CREDITS credits, $due overdue)" >&2
+nats_cpu0=$(cpu_of_pid "$NATS_PID"); pg_cpu0=$(cpu_of_command postgres)
 start=$(now)
 "$BIN" serve --target scheduler >"$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 rss=0
+server_cpu=0
 while true; do
   r=$(peak_rss_mb "$SERVER_PID"); [ "$r" != "?" ] && [ "$r" -gt "$rss" ] && rss=$r
+  c=$(cpu_of_pid "$SERVER_PID"); [ "$c" != 0 ] && server_cpu=$c
   left=$(psql -tA "$DATABASE_URL" -c "SELECT (SELECT count(*) FROM scheduler.plans WHERE next_at <= '$NOW')
                                            + (SELECT count(*) FROM scheduler.outbox)")
   [ "$left" -eq 0 ] && break
@@ -86,6 +91,9 @@ while true; do
   sleep 0.5
 done
 plan_secs=$(echo "$(now) - $start" | bc -l)
+nats_cpu=$(echo "$(cpu_of_pid "$NATS_PID") - $nats_cpu0" | bc -l)
+pg_cpu=$(echo "$(cpu_of_command postgres) - $pg_cpu0" | bc -l)
+events=$(curl -s "http://$RECAUDO_HTTP_ADDR/metrics" | awk '/^recaudo_events_published_total/ {s += $2} END {print s + 0}')
 requested=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM scheduler.contact_ledger")
 suppressed_note=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM scheduler.plans")
 
@@ -93,5 +101,7 @@ plan_rate=$(echo "$CREDITS / $plan_secs" | bc -l)
 floor_rate=$(echo "$due / $floor_secs" | bc -l)
 printf 'credits=%d debtors=%d overdue_credits=%d requested=%d plans_left=%s plan_secs=%.2f floor_secs=%.2f\n' \
   "$CREDITS" "$debtors" "$due" "$requested" "$suppressed_note" "$plan_secs" "$floor_secs"
+printf 'cpu_secs_during_planning: scheduler=%.1f nats=%.1f postgres=%.0f (on %d cores); events_published=%s\n' \
+  "$server_cpu" "$nats_cpu" "$pg_cpu" "$(nproc)" "$events"
 printf 'plan_credits_per_s=%.0f floor_rows_per_s=%.0f ratio=%.3f peak_rss_mb=%s\n' \
   "$plan_rate" "$floor_rate" "$(echo "$plan_rate / $floor_rate" | bc -l)" "$rss"

@@ -123,6 +123,11 @@ pub struct ContactCancelled {
     pub rule: String,
     pub detail: String,
     pub cancelled_at: DateTime<Utc>,
+    /// The withdrawn request's strategy and decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    #[serde(default, flatten)]
+    pub decision: Decision,
 }
 
 impl Event for ContactCancelled {
@@ -189,6 +194,11 @@ impl Event for ContactAttempted {
 pub struct ContactStatus {
     pub attempt_id: Uuid,
     pub channel: Channel,
+    /// The attempt's strategy and decision, as on its `contact.attempted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    #[serde(default, flatten)]
+    pub decision: Decision,
     pub provider_message_id: String,
     /// The provider's status word, e.g. `queued`, `sent`, `delivered`, `undelivered`, `failed`.
     pub status: String,

@@ -400,6 +400,14 @@ stages:
         let problems = parse("x", "stages:\n  - name: a\n    chanel: sms\n").unwrap_err();
         assert_eq!(problems[0].line, Some(3), "{problems:?}");
         assert!(problems[0].reason.contains("chanel"), "{problems:?}");
+        // A value the parser refuses is placed at its path.
+        let fax = "stages:\n  - name: a\n    days_past_due: { from: 1 }\n    steps:\n      - id: s\n        channel: fax\n        template: t\n";
+        let problems = parse("default", fax).unwrap_err();
+        assert_eq!(
+            (problems[0].path.as_str(), problems[0].line),
+            ("stages[0].steps[0].channel", Some(6)),
+            "{problems:?}"
+        );
         // The default takes everyone; other strategies need a segment.
         let no_segment = "stages:\n  - name: a\n    days_past_due: { from: 1 }\n    steps: [{ id: s, channel: sms, template: sms_reminder_v1 }]\n";
         assert!(parse("default", no_segment).is_ok());

@@ -13,6 +13,11 @@ use crate::Problem;
 pub struct Lines(HashMap<String, usize>);
 
 impl Lines {
+    /// The deepest path written on `line`: where a parser error (which knows only its line) is.
+    pub fn path_at(&self, line: usize) -> Option<&str> {
+        self.0.iter().filter(|(_, l)| **l == line).map(|(p, _)| p.as_str()).max_by_key(|p| (p.len(), *p))
+    }
+
     /// The line of `path`, or of its nearest ancestor that was written.
     pub fn of(&self, path: &str) -> Option<usize> {
         let mut p = path;
@@ -31,8 +36,9 @@ pub fn parse(text: &str) -> Result<(Document, Lines), Vec<Problem>> {
     let lines = index(text).map_err(|p| vec![p])?;
     let document: Document = serde_norway::from_str(text).map_err(|e| {
         let line = e.location().map(|l| l.line());
-        // serde names the field (`unknown field `chanel``) but not its path; the line finds it.
-        vec![Problem { path: String::new(), line, reason: e.to_string() }]
+        // serde names the field (`unknown variant `fax``) but not its path; the line finds it.
+        let path = line.and_then(|l| lines.path_at(l)).unwrap_or_default().to_string();
+        vec![Problem { path, line, reason: e.to_string() }]
     })?;
     Ok((document, lines))
 }

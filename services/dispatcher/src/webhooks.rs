@@ -86,13 +86,13 @@ async fn apply_status(
     reported_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    let attempt: Option<Uuid> = sqlx::query_scalar(
+    let attempt: Option<(Uuid, Option<String>, serde_json::Value)> = sqlx::query_as(
         // Callbacks can arrive out of order: a late `sent` must not overwrite `delivered`.
         "UPDATE dispatcher.attempts
          SET status = CASE WHEN array_position($5::text[], $3) >= coalesce(array_position($5::text[], status), 0)
                            THEN $3 ELSE status END,
              updated_at = $4
-         WHERE provider = $1 AND provider_message_id = $2 RETURNING id",
+         WHERE provider = $1 AND provider_message_id = $2 RETURNING id, strategy, decision",
     )
     .bind(d.provider.name())
     .bind(&update.provider_message_id)
@@ -101,7 +101,7 @@ async fn apply_status(
     .bind(&["accepted", "queued", "sending", "sent", "undelivered", "failed", "delivered", "read"][..])
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(attempt_id) = attempt else {
+    let Some((attempt_id, strategy, decision)) = attempt else {
         return Ok(None);
     };
     sqlx::query(
@@ -116,6 +116,8 @@ async fn apply_status(
     let event = ContactStatus {
         attempt_id,
         channel: d.channel,
+        strategy,
+        decision: serde_json::from_value(decision).unwrap_or_default(),
         provider_message_id: update.provider_message_id.clone(),
         status: update.status.clone(),
         error_code: update.error_code.clone(),

@@ -213,12 +213,12 @@ async fn cancel_pending(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let channels: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
-    let withdrawn: Vec<(Uuid, String, String)> = sqlx::query_as(
+    let withdrawn: Vec<Withdrawn> = sqlx::query_as(&format!(
         "UPDATE scheduler.contact_ledger SET cancelled_at = $3, cancelled_rule = $4
          WHERE debtor_id = $1 AND channel = ANY($2) AND cancelled_at IS NULL
            AND requested_at > $3 - make_interval(days => $5)
-         RETURNING contact_id, channel, debtor_id",
-    )
+         RETURNING {WITHDRAWN}"
+    ))
     .bind(debtor_id)
     .bind(&channels)
     .bind(now)
@@ -229,16 +229,21 @@ async fn cancel_pending(
     publish_cancellations(conn, outbox, withdrawn, rule, detail, now).await
 }
 
-/// `contact.cancelled.<channel>.<contact_id>` for each withdrawn `(contact, channel, debtor)`.
+/// A withdrawn ledger row: contact, channel, debtor, strategy and the decision's version, stage, step, variant.
+pub(crate) type Withdrawn = (Uuid, String, String, String, i32, Option<String>, String, Option<String>);
+/// The `RETURNING` list that reads a [`Withdrawn`] (columns of the ledger, unqualified).
+pub(crate) const WITHDRAWN: &str = "contact_id, channel, debtor_id, strategy, strategy_version, stage, step, variant";
+
+/// `contact.cancelled.<channel>.<contact_id>` for each withdrawn request.
 pub(crate) async fn publish_cancellations(
     conn: &mut PgConnection,
     outbox: &Outbox,
-    withdrawn: Vec<(Uuid, String, String)>,
+    withdrawn: Vec<Withdrawn>,
     rule: &str,
     detail: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    for (contact_id, channel, debtor_id) in withdrawn {
+    for (contact_id, channel, debtor_id, strategy, version, stage, step, variant) in withdrawn {
         let Ok(channel) = channel.parse::<recaudo_events::Channel>() else { continue };
         let debtor_id = DebtorId::parse(&debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
         let event = ContactCancelled {
@@ -248,6 +253,8 @@ pub(crate) async fn publish_cancellations(
             rule: rule.to_string(),
             detail: detail.to_string(),
             cancelled_at: now,
+            strategy: Some(strategy),
+            decision: recaudo_events::Decision { strategy_version: Some(version), stage, step: Some(step), variant },
         };
         outbox.enqueue(&mut *conn, now, event).await?;
     }

@@ -107,13 +107,13 @@ impl Handler for PortfolioHandler {
             // A credit paid up (or closed) since a contact about it was requested: the request is withdrawn, even
             // one already waiting in the stream. Read from the projection as it now is, so an older snapshot that
             // arrived late changes nothing.
-            let withdrawn: Vec<(uuid::Uuid, String, String)> = sqlx::query_as(
+            let withdrawn: Vec<debtor_state::Withdrawn> = sqlx::query_as(
                 "UPDATE scheduler.contact_ledger l SET cancelled_at = $2, cancelled_rule = 'paid'
                  FROM scheduler.accounts a
                  WHERE a.credit_id = l.credit_id AND a.credit_id IN (SELECT r.credit_id FROM jsonb_to_recordset($1) AS r(credit_id TEXT))
                    AND (a.balance_overdue <= 0 OR a.status <> 'open')
                    AND l.cancelled_at IS NULL AND l.requested_at > $2 - make_interval(days => $3)
-                 RETURNING l.contact_id, l.channel, l.debtor_id",
+                 RETURNING l.contact_id, l.channel, l.debtor_id, l.strategy, l.strategy_version, l.stage, l.step, l.variant",
             )
             .bind(&json)
             .bind(now)
