@@ -43,7 +43,12 @@ Where to look:
   rc $BASE/api/debtors/C0000003/contacts              # the SMS sent, with the rendered body and reply link
   curl -si \$(rc $BASE/api/debtors/C0000003/contacts | grep -o 'http[^"]*/r/[A-Za-z0-9_-]*' | head -1)
                                                       # the debtor clicks (no credential): 302 to the advisor's WhatsApp
-  rc $BASE/api/debtors/C0000003/plan                  # the next contact and the law of the debtor's country
+  rc $BASE/api/debtors/C0000003/plan                  # strategy, stage, step, variant, and the law of the country
+  rc $BASE/api/strategies                             # strategies (the built-in default is in force)
+  M=\$($BIN dev token --role manager)                   # a manager writes, simulates and activates strategies:
+  curl -s -X PUT $BASE/api/strategies/consumer-credit -H "Authorization: Bearer \$M" --data-binary @examples/consumer-credit.yaml
+  $BIN strategies simulate consumer-credit --days 14  # contacts per day, channel, stage, variant; nothing kept
+  curl -s -X POST $BASE/api/strategies/consumer-credit/versions/1/activate -H "Authorization: Bearer \$M"
   rc $BASE/api/advisors                               # advisors and their ids
   rc $BASE/api/advisors/<advisor id>/queue            # the advisor's queue
   rc "$BASE/api/audit?action=debtor.read"             # the audit trail (admin, auditor)

@@ -138,7 +138,10 @@ async fn a_payment_that_clears_the_overdue_amount_withdraws_a_request_waiting_in
     pay(&app, "CR-0000006-1", "5000", "2026-11-23", "PAID-BEFORE-SMS").await;
     let e = next_with(&mut cancelled, "debtor_id", "C0000006").await;
     assert_eq!(e["data"]["rule"], "paid", "{e}");
-    assert_eq!((e["data"]["strategy"].as_str(), e["data"]["step"].as_str()), (Some("default"), Some("daily-sms-reminder")));
+    assert_eq!(
+        (e["data"]["strategy"].as_str(), e["data"]["step"].as_str()),
+        (Some("default"), Some("daily-sms-reminder"))
+    );
     app.stop().await;
 
     let mut suppressed = bus.client().subscribe("recaudo.contact.suppressed").await.unwrap();
