@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
-use recaudo_domain::{AdvisorId, SupervisorId};
-use recaudo_events::{ContactRequested, QueueItemOpened, ReplyKind};
+use recaudo_events::{ContactRequested, ReplyKind};
 use recaudo_templates::{MessageContext, Templates};
 use uuid::Uuid;
 
@@ -40,47 +39,19 @@ impl Handler for CallTaskHandler {
         .await?;
         let mut queue_item = None;
         if let Some((advisor_id, supervisor_id)) = advisor {
-            let due_at = now + chrono::Duration::from_std(r.config.sla).unwrap_or(chrono::Duration::hours(2));
-            let opened: Option<Uuid> = sqlx::query_scalar(
-                "INSERT INTO reply_router.queue_items (id, advisor_id, supervisor_id, kind, debtor_id, credit_id, state,
-                                                       opened_at, due_at, updated_at)
-                 VALUES ($1, $2, $3, 'call_task', $4, $5, 'open', $6, $7, $6)
-                 ON CONFLICT (advisor_id, debtor_id) WHERE state = 'open' DO NOTHING RETURNING id",
+            let kind = ReplyKind::CallTask;
+            let item = crate::queue::open_item(
+                &mut tx,
+                r,
+                advisor_id,
+                supervisor_id,
+                kind,
+                &task.debtor.id,
+                &task.credit.id,
+                now,
             )
-            .bind(Uuid::now_v7())
-            .bind(advisor_id)
-            .bind(supervisor_id)
-            .bind(task.debtor.id.as_str())
-            .bind(task.credit.id.as_str())
-            .bind(now)
-            .bind(due_at)
-            .fetch_optional(&mut *tx)
             .await?;
-            queue_item = Some(match opened {
-                Some(id) => {
-                    let event = QueueItemOpened {
-                        queue_item_id: id,
-                        advisor_id: AdvisorId(advisor_id),
-                        supervisor_id: supervisor_id.map(SupervisorId),
-                        kind: ReplyKind::CallTask,
-                        debtor_id: task.debtor.id.clone(),
-                        credit_id: task.credit.id.clone(),
-                        opened_at: now,
-                        due_at,
-                    };
-                    r.outbox.enqueue(&mut tx, now, event).await?;
-                    id
-                }
-                None => {
-                    sqlx::query_scalar(
-                        "SELECT id FROM reply_router.queue_items WHERE advisor_id = $1 AND debtor_id = $2 AND state = 'open'",
-                    )
-                    .bind(advisor_id)
-                    .bind(task.debtor.id.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?
-                }
-            });
+            queue_item = Some(item);
         } else {
             tracing::warn!(task_id = %task.contact_id, "call task for a credit with no advisor; recorded, not queued");
         }

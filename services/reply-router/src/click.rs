@@ -12,8 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use recaudo_domain::{AdvisorId, CreditId, DebtorId, SupervisorId};
-use recaudo_events::{Channel, QueueItemOpened, ReplyClicked, ReplyKind, ReplyRouted};
+use recaudo_domain::{AdvisorId, CreditId, DebtorId};
+use recaudo_events::{Channel, ReplyClicked, ReplyKind, ReplyRouted};
 use recaudo_runtime::ApiError;
 use sqlx::FromRow;
 use uuid::Uuid;
@@ -115,45 +115,17 @@ async fn click(
     let mut tx = r.pool.begin().await?;
     let mut queue_item = None;
     if let Some(advisor_id) = t.advisor_id {
-        let due_at = now + chrono::Duration::from_std(r.config.sla).unwrap_or(chrono::Duration::hours(2));
-        let opened: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO reply_router.queue_items (id, advisor_id, supervisor_id, kind, debtor_id, credit_id, state,
-                                                   opened_at, due_at, updated_at)
-             VALUES ($1, $2, $3, 'click', $4, $5, 'open', $6, $7, $6)
-             ON CONFLICT (advisor_id, debtor_id) WHERE state = 'open' DO NOTHING RETURNING id",
+        let item_id = crate::queue::open_item(
+            &mut tx,
+            &r,
+            advisor_id,
+            t.supervisor_id,
+            ReplyKind::Click,
+            &debtor_id,
+            &credit_id,
+            now,
         )
-        .bind(Uuid::now_v7())
-        .bind(advisor_id)
-        .bind(t.supervisor_id)
-        .bind(&t.debtor_id)
-        .bind(&t.credit_id)
-        .bind(now)
-        .bind(due_at)
-        .fetch_optional(&mut *tx)
         .await?;
-        let item_id = match opened {
-            Some(id) => {
-                let event = QueueItemOpened {
-                    queue_item_id: id,
-                    advisor_id: AdvisorId(advisor_id),
-                    supervisor_id: t.supervisor_id.map(SupervisorId),
-                    kind: ReplyKind::Click,
-                    debtor_id: debtor_id.clone(),
-                    credit_id: credit_id.clone(),
-                    opened_at: now,
-                    due_at,
-                };
-                r.outbox.enqueue(&mut tx, now, event).await?;
-                id
-            }
-            None => sqlx::query_scalar(
-                "SELECT id FROM reply_router.queue_items WHERE advisor_id = $1 AND debtor_id = $2 AND state = 'open'",
-            )
-            .bind(advisor_id)
-            .bind(&t.debtor_id)
-            .fetch_one(&mut *tx)
-            .await?,
-        };
         let routed = ReplyRouted {
             queue_item_id: item_id,
             kind: ReplyKind::Click,

@@ -59,3 +59,65 @@ async fn queue(State(r): State<Arc<Router>>, who: Principal, Path(id): Path<Stri
     audit::record_now(&r.pool, &who, AuditEntry::new("queue.read", "advisor", Some(&id))).await?;
     Ok(Json(json!({ "advisor_id": advisor_id, "items": items })))
 }
+
+/// The debtor's open item in the advisor's queue: a new one (announced with `queue.item.opened`, opened by `kind`),
+/// or the one already open there, which clicks, messages and call tasks join.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn open_item(
+    conn: &mut sqlx::PgConnection,
+    r: &Router,
+    advisor_id: uuid::Uuid,
+    supervisor_id: Option<uuid::Uuid>,
+    kind: recaudo_events::ReplyKind,
+    debtor_id: &recaudo_domain::DebtorId,
+    credit_id: &recaudo_domain::CreditId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<uuid::Uuid, sqlx::Error> {
+    let due_at = now + chrono::Duration::from_std(r.config.sla).unwrap_or(chrono::Duration::hours(2));
+    let kind_name = match kind {
+        recaudo_events::ReplyKind::Click => "click",
+        recaudo_events::ReplyKind::Message => "message",
+        recaudo_events::ReplyKind::CallTask => "call_task",
+    };
+    let opened: Option<uuid::Uuid> = sqlx::query_scalar(
+        "INSERT INTO reply_router.queue_items (id, advisor_id, supervisor_id, kind, debtor_id, credit_id, state,
+                                               opened_at, due_at, updated_at)
+         VALUES ($1, $2, $3, $8, $4, $5, 'open', $6, $7, $6)
+         ON CONFLICT (advisor_id, debtor_id) WHERE state = 'open' DO NOTHING RETURNING id",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(advisor_id)
+    .bind(supervisor_id)
+    .bind(debtor_id.as_str())
+    .bind(credit_id.as_str())
+    .bind(now)
+    .bind(due_at)
+    .bind(kind_name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match opened {
+        Some(id) => {
+            let event = recaudo_events::QueueItemOpened {
+                queue_item_id: id,
+                advisor_id: recaudo_domain::AdvisorId(advisor_id),
+                supervisor_id: supervisor_id.map(recaudo_domain::SupervisorId),
+                kind,
+                debtor_id: debtor_id.clone(),
+                credit_id: credit_id.clone(),
+                opened_at: now,
+                due_at,
+            };
+            r.outbox.enqueue(conn, now, event).await?;
+            Ok(id)
+        }
+        None => {
+            sqlx::query_scalar(
+                "SELECT id FROM reply_router.queue_items WHERE advisor_id = $1 AND debtor_id = $2 AND state = 'open'",
+            )
+            .bind(advisor_id)
+            .bind(debtor_id.as_str())
+            .fetch_one(conn)
+            .await
+        }
+    }
+}

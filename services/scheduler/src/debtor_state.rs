@@ -75,19 +75,35 @@ pub(crate) fn debtor(
     debtor
 }
 
-/// `case.outcome.recorded` → holds.
-pub(crate) struct OutcomeHandler {
+/// The events that change what the engine knows of a debtor: case outcomes (holds), opt-outs, settled promises and
+/// replies. One handler for the four durable consumers; each event kind is handled by its method.
+#[derive(Clone)]
+pub(crate) struct DebtorEvents {
     pub pool: PgPool,
     pub clock: Clock,
     pub outbox: Outbox,
     pub planner_wake: Arc<Notify>,
 }
 
+impl Handler for DebtorEvents {
+    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+        match msg.envelope.ty.as_str() {
+            <CaseOutcomeRecorded as Event>::TYPE => self.outcome(msg).await,
+            <ConsentWithdrawn as Event>::TYPE => self.consent(msg).await,
+            <PromiseKept as Event>::TYPE | <PromiseBroken as Event>::TYPE => self.promise(msg).await,
+            <ReplyClicked as Event>::TYPE | <ReplyRouted as Event>::TYPE => self.reply(msg).await,
+            // `promise.made` and others on these subjects change nothing here.
+            _ => Ok(()),
+        }
+    }
+}
+
 pub(crate) const OUTCOMES_CONSUMER: &str = "scheduler-cases";
 pub(crate) const CONSENT_CONSUMER: &str = "scheduler-consent";
 
-impl Handler for OutcomeHandler {
-    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+impl DebtorEvents {
+    /// `case.outcome.recorded` → holds.
+    async fn outcome(&self, msg: Incoming) -> Result<(), HandleError> {
         let e = msg.envelope.decode::<CaseOutcomeRecorded>()?.data;
         let mut tx = self.pool.begin().await?;
         if !inbox::claim(&mut tx, SCHEMA, OUTCOMES_CONSUMER, msg.envelope.id).await? {
@@ -159,16 +175,9 @@ impl Handler for OutcomeHandler {
     }
 }
 
-/// `consent.withdrawn` → the channel is closed to the debtor from now on.
-pub(crate) struct ConsentHandler {
-    pub pool: PgPool,
-    pub clock: Clock,
-    pub outbox: Outbox,
-    pub planner_wake: Arc<Notify>,
-}
-
-impl Handler for ConsentHandler {
-    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+impl DebtorEvents {
+    /// `consent.withdrawn` → the channel is closed to the debtor from now on.
+    async fn consent(&self, msg: Incoming) -> Result<(), HandleError> {
         let e = msg.envelope.decode::<ConsentWithdrawn>()?.data;
         let mut tx = self.pool.begin().await?;
         if !inbox::claim(&mut tx, SCHEMA, CONSENT_CONSUMER, msg.envelope.id).await? {
@@ -273,13 +282,9 @@ async fn look_again(conn: &mut PgConnection, debtor_id: &str, now: DateTime<Utc>
 
 pub(crate) const REPLIES_CONSUMER: &str = "scheduler-replies";
 
-/// `reply.clicked`, `reply.routed`: the debtor answered; contacts before it are no longer "unanswered".
-pub(crate) struct ReplyHandler {
-    pub pool: PgPool,
-}
-
-impl Handler for ReplyHandler {
-    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+impl DebtorEvents {
+    /// `reply.clicked`, `reply.routed`: the debtor answered; contacts before it are no longer "unanswered".
+    async fn reply(&self, msg: Incoming) -> Result<(), HandleError> {
         let (debtor_id, at) = if msg.envelope.ty == <ReplyClicked as Event>::TYPE {
             let e = msg.envelope.decode::<ReplyClicked>()?.data;
             (e.debtor_id, e.clicked_at)
@@ -309,15 +314,8 @@ const KEPT_SETTLE_MINUTES: i64 = 5;
 /// resumes the strategy at once; a kept one also withdraws the requests still waiting, and the planner decides from
 /// the balances the payments left (nothing overdue: nothing more to send). `promise.made` changes nothing here: the
 /// outcome that made it already paused the debtor.
-pub(crate) struct PromiseHandler {
-    pub pool: PgPool,
-    pub clock: Clock,
-    pub outbox: Outbox,
-    pub planner_wake: Arc<Notify>,
-}
-
-impl Handler for PromiseHandler {
-    async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
+impl DebtorEvents {
+    async fn promise(&self, msg: Incoming) -> Result<(), HandleError> {
         let (settled, kept) = if msg.envelope.ty == <PromiseKept as Event>::TYPE {
             (msg.envelope.decode::<PromiseKept>()?.data.0, true)
         } else if msg.envelope.ty == <PromiseBroken as Event>::TYPE {

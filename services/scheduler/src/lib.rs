@@ -78,43 +78,34 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         projection,
         shutdown.clone(),
     );
+    let debtor_events = debtor_state::DebtorEvents {
+        pool: infra.pool.clone(),
+        clock: infra.clock.clone(),
+        outbox: outbox.clone(),
+        planner_wake: wake.clone(),
+    };
     let outcomes = consume::run(
         infra.bus.clone(),
         ConsumerSpec::new(debtor_state::OUTCOMES_CONSUMER, "case.outcome.recorded"),
-        debtor_state::OutcomeHandler {
-            pool: infra.pool.clone(),
-            clock: infra.clock.clone(),
-            outbox: outbox.clone(),
-            planner_wake: wake.clone(),
-        },
+        debtor_events.clone(),
         shutdown.clone(),
     );
     let consent = consume::run(
         infra.bus.clone(),
         ConsumerSpec::new(debtor_state::CONSENT_CONSUMER, "consent.withdrawn"),
-        debtor_state::ConsentHandler {
-            pool: infra.pool.clone(),
-            clock: infra.clock.clone(),
-            outbox: outbox.clone(),
-            planner_wake: wake.clone(),
-        },
+        debtor_events.clone(),
         shutdown.clone(),
     );
     let replies = consume::run(
         infra.bus.clone(),
         ConsumerSpec::new(debtor_state::REPLIES_CONSUMER, "reply.>"),
-        debtor_state::ReplyHandler { pool: infra.pool.clone() },
+        debtor_events.clone(),
         shutdown.clone(),
     );
     let promises = consume::run(
         infra.bus.clone(),
         ConsumerSpec::new(debtor_state::PROMISES_CONSUMER, "promise.>"),
-        debtor_state::PromiseHandler {
-            pool: infra.pool.clone(),
-            clock: infra.clock.clone(),
-            outbox: outbox.clone(),
-            planner_wake: wake.clone(),
-        },
+        debtor_events,
         shutdown.clone(),
     );
     // The lender's settings are read once, at start: a looser one stops the process with the rule it breaks.
