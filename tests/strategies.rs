@@ -359,3 +359,40 @@ async fn a_simulation_runs_the_planner_over_the_portfolio_and_keeps_nothing() {
     assert_eq!(ledger().await, 21);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_waits_for_its_hour_does_not_hold_back_the_next_one() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    // Monday 11:00 in New York.
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T16:00:00Z")]), &Target::ALL).await;
+    let manager = infra.idp.token("mgr-1");
+    app.put_user("mgr-1", json!({ "role": "manager" })).await;
+    let strategy = r#"
+segment: { priority: 5, when: 'debtor.country == "US"' }
+stages:
+  - name: overdue
+    days_past_due: { from: 1 }
+    steps:
+      - { id: evening-sms, every: 1, at: "20:00", channel: sms, template: sms_reminder_v1 }
+      - { id: daily-email, every: 1, channel: email, template: email_reminder_v1 }
+"#;
+    assert_eq!(put(&app, &manager, "us-two-steps", strategy).await.0, 201);
+    assert_eq!(activate(&app, &manager, "us-two-steps", 1).await.0, 200);
+    let mut email = infra_subscribe(&infra, "recaudo.contact.requested.email").await;
+    let file = "id_cliente,tipo_documento,numero_documento,nombre,apellido,telefono,email,id_credito,producto,moneda,\
+                saldo_total,saldo_vencido,cuota,fecha_vencimiento,dias_atraso,pais,ciudad\n\
+                U2,SSN,223456789,Jane,Roe,+12025550123,jane.roe@example.com,CR-U2,Card,USD,500.00,100.00,50.00,\
+                2026-11-01,22,US,New York\n";
+    app.import(file.as_bytes().to_vec(), "as_of=2026-11-23").await;
+    let e = next_event(&mut email, "U2").await;
+    assert_eq!(e["step"], "daily-email", "{e}");
+    // The evening SMS waits for 20:00 in New York (01:00 UTC).
+    eventually("the plan to wait for 20:00", WAIT, || async {
+        let plan = app.get_ok("/api/debtors/U2/plan").await;
+        (plan["next_contacts"][0]["planned_at"] == "2026-11-24T01:00:00Z").then_some(())
+    })
+    .await;
+    assert_eq!(app.get_ok("/api/debtors/U2/contacts").await["contacts"].as_array().unwrap().len(), 0);
+    app.stop().await;
+}

@@ -400,6 +400,11 @@ fn local(zone: Tz, at: DateTime<Utc>) -> String {
     at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string()
 }
 
+/// The instant of a local wall-clock time on `date` in `zone` (a time a DST change skips moves forward).
+pub fn local_instant(zone: Tz, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
+    first_instant(zone, date.and_time(time))
+}
+
 /// Midnight at the start of `date` in `zone`, as an instant.
 pub fn start_of_day(zone: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
     first_instant(zone, date.and_time(NaiveTime::MIN))

@@ -10,6 +10,9 @@ use crate::{expression, Problem, DEFAULT};
 
 /// What a document's expressions may read.
 pub(crate) const SEGMENT_VARIABLES: &[&str] = &["debtor", "credit", "attributes"];
+/// How far from the due date a stage may reach.
+const MAX_DAYS_PAST_DUE: i32 = 36_500;
+
 pub(crate) const STOP_VARIABLES: &[&str] = &["debtor", "credit", "attributes", "step"];
 
 pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
@@ -43,6 +46,14 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
             problem(format!("{at}.name"), format!("another stage is called {:?}", stage.name));
         }
         let range = stage.days_past_due;
+        for (end, value) in [("from", Some(range.from)), ("to", range.to)] {
+            if value.is_some_and(|v| v.abs() > MAX_DAYS_PAST_DUE) {
+                problem(
+                    format!("{at}.days_past_due.{end}"),
+                    format!("must be within ±{MAX_DAYS_PAST_DUE} days (a hundred years)"),
+                );
+            }
+        }
         if range.to.is_some_and(|to| to < range.from) {
             problem(
                 format!("{at}.days_past_due"),
@@ -76,6 +87,9 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
                     format!("day {} is after the stage's last day ({})", step.day, length.unwrap()),
                 );
             }
+            if step.day as i64 > MAX_DAYS_PAST_DUE as i64 * 2 {
+                problem(format!("{at}.day"), "is beyond any stage".into());
+            }
             if step.every == Some(0) {
                 problem(format!("{at}.every"), "must be at least 1".into());
             }
@@ -90,7 +104,10 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
     for (i, e) in doc.escalations.iter().enumerate() {
         let at = format!("escalations[{i}]");
         match e {
-            Escalation::CallTask { template, every, .. } => {
+            Escalation::CallTask { template, every, from_days_past_due, .. } => {
+                if from_days_past_due.abs() > MAX_DAYS_PAST_DUE {
+                    problem(format!("{at}.from_days_past_due"), format!("must be within ±{MAX_DAYS_PAST_DUE} days"));
+                }
                 template_for(Channel::Call, template, &format!("{at}.template"), &mut problem);
                 if *every == Some(0) {
                     problem(format!("{at}.every"), "must be at least 1".into());

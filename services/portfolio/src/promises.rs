@@ -34,17 +34,22 @@ impl Handler for OutcomeHandler {
             return Ok(());
         }
         let now = self.clock.now();
-        let debtor: Option<String> = sqlx::query_scalar("SELECT debtor_id FROM portfolio.credits WHERE id = $1")
-            .bind(credit_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let debtor: Option<(String, String)> = sqlx::query_as(
+            "SELECT c.debtor_id, d.country FROM portfolio.credits c JOIN portfolio.debtors d ON d.id = c.debtor_id
+             WHERE c.id = $1",
+        )
+        .bind(credit_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
         // A promise on a credit the portfolio does not hold (or of another debtor) is not one to keep track of.
-        if debtor.as_deref() != Some(e.debtor_id.as_str()) || *amount <= Decimal::ZERO {
+        let Some((_, country)) = debtor.filter(|(d, _)| d == e.debtor_id.as_str() && *amount > Decimal::ZERO) else {
             tracing::warn!(outcome_id = %e.outcome_id, "promise for an unknown credit or a non-positive amount; ignored");
             tx.commit().await?;
             return Ok(());
-        }
-        let made_on = e.recorded_at.date_naive();
+        };
+        // The day it was made as the debtor lives it, like the payment dates it is compared with.
+        let zone = country.parse::<recaudo_domain::Country>().map(|c| c.time_zone()).unwrap_or(chrono_tz::UTC);
+        let made_on = e.recorded_at.with_timezone(&zone).date_naive();
         let inserted = sqlx::query(
             "INSERT INTO portfolio.promises (id, debtor_id, credit_id, amount, made_on, due_on, made_at, status)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'in_force') ON CONFLICT (id) DO NOTHING",

@@ -52,10 +52,18 @@ impl Handler for FallbackHandler {
         } else if msg.envelope.ty == <ContactStatus as Event>::TYPE {
             let e = msg.envelope.decode::<ContactStatus>()?.data;
             if FINAL_FAILURES.contains(&e.status.as_str()) {
-                sqlx::query_scalar("SELECT contact_id FROM scheduler.attempts WHERE attempt_id = $1")
-                    .bind(e.attempt_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
+                let contact: Option<Uuid> =
+                    sqlx::query_scalar("SELECT contact_id FROM scheduler.attempts WHERE attempt_id = $1")
+                        .bind(e.attempt_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                // The attempt's own event travels on another consumer and may not be here yet: try again later
+                // rather than lose the fallback. (Attempts not made for a scheduler request never arrive; their
+                // reports end in the dead letters after the retries, which says so.)
+                if contact.is_none() && e.strategy.is_some() {
+                    return Err(HandleError::retry(anyhow::anyhow!("attempt {} not known yet", e.attempt_id)));
+                }
+                contact
             } else {
                 None
             }

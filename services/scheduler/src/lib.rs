@@ -35,6 +35,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(5, "ledger_cancelled", include_str!("../migrations/0005_ledger_cancelled.sql")),
         Migration::new(6, "strategies", include_str!("../migrations/0006_strategies.sql")),
         Migration::new(7, "fallbacks", include_str!("../migrations/0007_fallbacks.sql")),
+        Migration::new(8, "overdue_at_request", include_str!("../migrations/0008_overdue_at_request.sql")),
     ]
 }
 

@@ -109,6 +109,7 @@ pub(crate) struct NewContact {
     pub variant: String,
     pub local_date: NaiveDate,
     pub requested_at: DateTime<Utc>,
+    pub balance_overdue: rust_decimal::Decimal,
 }
 
 pub(crate) struct NewCallTask {
@@ -139,9 +140,10 @@ impl Writes {
             let c = &self.contacts;
             let ids: Vec<Uuid> = sqlx::query_scalar(
                 "INSERT INTO scheduler.contact_ledger (contact_id, debtor_id, credit_id, channel, strategy,
-                                                       strategy_version, stage, step, variant, local_date, requested_at)
+                                                       strategy_version, stage, step, variant, local_date, requested_at,
+                                                       balance_overdue)
                  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
-                                      $8::text[], $9::text[], $10::date[], $11::timestamptz[])
+                                      $8::text[], $9::text[], $10::date[], $11::timestamptz[], $12::numeric[])
                  ON CONFLICT DO NOTHING RETURNING contact_id",
             )
             .bind(c.iter().map(|x| x.contact_id).collect::<Vec<_>>())
@@ -155,6 +157,7 @@ impl Writes {
             .bind(c.iter().map(|x| x.variant.as_str()).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.local_date).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.requested_at).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.balance_overdue).collect::<Vec<_>>())
             .fetch_all(&mut *conn)
             .await?;
             written.extend(ids);

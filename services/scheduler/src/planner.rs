@@ -67,11 +67,13 @@ pub(crate) struct Account {
 
 pub(crate) const ACCOUNTS: &str = "
     SELECT a.credit_id, a.debtor_id, a.first_name, a.last_name, a.phone, a.email, a.country, a.city, a.attributes,
-           a.product, a.currency, a.balance_total, a.balance_overdue, a.days_past_due, a.due_date, a.updated_at,
+           a.product, a.currency, a.balance_total, a.balance_overdue, a.days_past_due, a.due_date,
+           COALESCE(a.dpd_since, a.updated_at) AS updated_at,
            a.advisor_id, v.first_name AS advisor_first_name, v.last_name AS advisor_last_name,
            v.phone AS advisor_phone
     FROM scheduler.accounts a LEFT JOIN scheduler.advisors v ON v.id = a.advisor_id
-    WHERE a.debtor_id = $1 AND a.status = 'open'";
+    WHERE a.debtor_id = $1 AND a.status = 'open'
+    ORDER BY a.debtor_id, a.credit_id";
 
 /// The open accounts matching `filter` (over `a`, the accounts), as [`ACCOUNTS`] reads one debtor's.
 pub(crate) fn accounts_sql(filter: &str) -> String {
@@ -79,7 +81,7 @@ pub(crate) fn accounts_sql(filter: &str) -> String {
 }
 
 impl Account {
-    /// Days past due on `today`: the lender's figure, advanced by the days since the snapshot that carried it; for a
+    /// Days past due on `today`: the lender's figure, advanced by the days since a snapshot first carried it; for a
     /// credit with nothing overdue, negative days until its due date (`None` once that date has passed: it is
     /// current, and its next due date is not known).
     pub fn days_past_due_on(&self, zone: Tz, today: NaiveDate) -> Option<i32> {
@@ -282,6 +284,8 @@ impl Planner {
         self.call_task(&eval, &debtor, &policy, country, today, now, last_call, w)?;
         let Some(stage) = eval.stage else { return Ok(Next::At(tomorrow)) };
         let stage_start = today - chrono::Duration::days((eval.days_past_due - stage.days_past_due.from) as i64);
+        // The earliest instant a step that waits today can go; with none, the next local day.
+        let mut later = tomorrow;
         for (step, chosen) in &eval.steps {
             let strategy = &eval.strategy;
             let of_step = || ledger.iter().filter(|e| e.strategy == strategy.name && e.step == step.id);
@@ -297,17 +301,17 @@ impl Planner {
                     continue;
                 }
             }
-            // A preferred local time later today: come back then.
+            // A preferred local time later today: come back then (the steps after it may go first).
             if let Some(at) = step.at.as_deref().and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok()) {
-                if let Some(at) = engine::start_of_day(debtor.zone, today).map(|midnight| {
-                    midnight + chrono::Duration::seconds(at.signed_duration_since(NaiveTime::MIN).num_seconds())
-                }) {
+                if let Some(at) = engine::local_instant(debtor.zone, today, at) {
                     if now < at {
-                        return Ok(Next::At(at));
+                        later = later.min(at);
+                        continue;
                     }
                 }
             }
-            let channel = channel_for(&eval, chosen, ledger, facts.last_reply.get(debtor_id).copied());
+            let (channel, template) =
+                channel_for(&eval, step, chosen, ledger, facts.last_reply.get(debtor_id).copied());
             let made = Made {
                 strategy_version: Some(strategy.version),
                 stage: Some(stage.name.clone()),
@@ -338,7 +342,9 @@ impl Planner {
                 let next = policy.next_allowed(&debtor, &history, channel, now).unwrap_or(tomorrow);
                 let detail = format!("{} ({}); next allowed {}", s.reason, s.source, next.to_rfc3339());
                 w.events.push((None, self.outbox.message(now, suppress(s.rule.to_string(), detail)?)?));
-                return Ok(Next::At(next.max(now + chrono::Duration::seconds(1))));
+                // The step waits; the steps after it (another channel, say) may still go today.
+                later = later.min(next.max(now + chrono::Duration::seconds(1)));
+                continue;
             }
             w.contacts.push(NewContact {
                 contact_id,
@@ -352,14 +358,15 @@ impl Planner {
                 variant: chosen.variant.to_string(),
                 local_date: today,
                 requested_at: now,
+                balance_overdue: eval.account.balance_overdue,
             });
-            let event = request(&eval, channel, chosen.template, to, country, &debtor, made, contact_id, now)?;
+            let event = request(&eval, channel, template, to, country, &debtor, made, contact_id, now)?;
             w.events.push((Some(contact_id), self.outbox.message(now, event)?));
             // One contact per decision: the next step of the day, if any, is decided again at once, over the ledger
             // that then holds this one.
             return Ok(Next::At(now));
         }
-        Ok(Next::At(tomorrow))
+        Ok(Next::At(later))
     }
 
     /// An escalation's call task for the assigned advisor, at most one a local day, never while the debtor is held.
@@ -404,23 +411,30 @@ impl Planner {
     }
 }
 
-/// The variant's channel, unless an escalation switches it after contacts that went unanswered (since the
-/// debtor's last reply).
-fn channel_for(
+/// The variant's channel and template, unless an escalation switches the step to another channel after contacts
+/// that went unanswered (since the debtor's last reply); a switch takes the step's fallback template for that
+/// channel, and without one the step stays on its channel.
+fn channel_for<'a>(
     eval: &Evaluation<'_>,
-    chosen: &Chosen<'_>,
+    step: &'a recaudo_strategy::Step,
+    chosen: &Chosen<'a>,
     ledger: &[LedgerEntry],
     last_reply: Option<DateTime<Utc>>,
-) -> PolicyChannel {
+) -> (PolicyChannel, &'a str) {
     let channel = chosen.channel;
+    let plain = (policy_channel(channel), chosen.template);
     if eval.strategy.switched(channel, u32::MAX).is_none() {
-        return policy_channel(channel);
+        return plain;
     }
     let unanswered = ledger
         .iter()
         .filter(|e| e.channel == channel.as_str() && !e.cancelled && last_reply.is_none_or(|r| e.requested_at > r))
         .count();
-    policy_channel(eval.strategy.switched(channel, unanswered as u32).unwrap_or(channel))
+    let Some(to) = eval.strategy.switched(channel, unanswered as u32) else { return plain };
+    match step.fallbacks.iter().find(|f| f.channel == to) {
+        Some(f) => (policy_channel(to), f.template.as_str()),
+        None => plain,
+    }
 }
 
 fn policy_channel(c: Channel) -> PolicyChannel {

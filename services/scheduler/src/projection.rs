@@ -96,7 +96,9 @@ impl Handler for PortfolioHandler {
                      balance_total = EXCLUDED.balance_total, product = EXCLUDED.product, currency = EXCLUDED.currency,
                      balance_overdue = EXCLUDED.balance_overdue, days_past_due = EXCLUDED.days_past_due,
                      advisor_id = EXCLUDED.advisor_id, snapshot_version = EXCLUDED.snapshot_version,
-                     updated_at = EXCLUDED.updated_at
+                     updated_at = EXCLUDED.updated_at,
+                     dpd_since = CASE WHEN accounts.days_past_due = EXCLUDED.days_past_due THEN accounts.dpd_since
+                                      ELSE EXCLUDED.updated_at END
                  WHERE (accounts.snapshot_version, accounts.updated_at)
                        <= (EXCLUDED.snapshot_version, EXCLUDED.updated_at)",
             )
@@ -112,6 +114,7 @@ impl Handler for PortfolioHandler {
                  FROM scheduler.accounts a
                  WHERE a.credit_id = l.credit_id AND a.credit_id IN (SELECT r.credit_id FROM jsonb_to_recordset($1) AS r(credit_id TEXT))
                    AND (a.balance_overdue <= 0 OR a.status <> 'open')
+                   AND (l.balance_overdue IS NULL OR l.balance_overdue > 0)
                    AND l.cancelled_at IS NULL AND l.requested_at > $2 - make_interval(days => $3)
                  RETURNING l.contact_id, l.channel, l.debtor_id, l.strategy, l.strategy_version, l.stage, l.step, l.variant",
             )

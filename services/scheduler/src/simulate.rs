@@ -21,6 +21,9 @@ use crate::planner::{Planner, PLAN};
 use crate::strategies::{Active, StoreError};
 use crate::SCHEMA;
 
+/// The source of the events a run writes (and rolls back).
+const SOURCE: &str = "recaudo/scheduler/simulation";
+
 /// The longest simulation asked for at once.
 pub const MAX_DAYS: u32 = 120;
 
@@ -106,7 +109,7 @@ pub async fn run(
     .await?;
     let mark: i64 =
         sqlx::query_scalar("SELECT COALESCE(max(seq), 0) FROM scheduler.outbox").fetch_one(&mut *tx).await?;
-    let outbox = Outbox::new(SCHEMA, "recaudo/scheduler/simulation", prefix);
+    let outbox = Outbox::new(SCHEMA, SOURCE, prefix);
     let planner = Planner::new(pool.clone(), outbox, Clock::fixed(from), policies, Arc::new(Active::default()));
     let mut report = Report { strategy: name.to_string(), version, from, days, ..Report::default() };
     for hour in 0..(days as i64 * 24) {
@@ -121,6 +124,10 @@ pub async fn run(
     let mut by_date: BTreeMap<chrono::NaiveDate, Day> = BTreeMap::new();
     for (subject, payload) in events {
         let Ok(envelope) = serde_json::from_str::<serde_json::Value>(&payload) else { continue };
+        // Only what the run decided: events the live services committed meanwhile are visible here too.
+        if envelope["source"] != SOURCE {
+            continue;
+        }
         let data = &envelope["data"];
         let text = |k: &str| data[k].as_str().unwrap_or("-").to_string();
         let at: DateTime<Utc> = envelope["time"].as_str().and_then(|t| t.parse().ok()).unwrap_or(from);
