@@ -152,3 +152,35 @@ async fn a_payment_that_clears_the_overdue_amount_withdraws_a_request_waiting_in
     assert_eq!(contacts(&dispatcher, "C0000006").await, 0, "no reminder after the debt was paid");
     dispatcher.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_payment_does_not_set_the_days_past_due_back() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T16:00:00Z")]), &Target::ALL).await;
+    app.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
+    eventually("C0000006's plan", WAIT, || async {
+        let (status, plan) = app.get("/api/debtors/C0000006/plan").await;
+        (status == 200 && plan["stage"]["days_past_due"] == 30).then_some(())
+    })
+    .await;
+    app.stop().await;
+
+    // Thursday: 33 days past due. A partial payment republishes the account, with the file's 30 days in it.
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-26T16:00:00Z")]), &Target::ALL).await;
+    assert_eq!(app.get_ok("/api/debtors/C0000006/plan").await["stage"]["days_past_due"], 33);
+    pay(&app, "CR-0000006-1", "100", "2026-11-26", "PARTIAL-1").await;
+    let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    eventually("the payment in the scheduler's projection", WAIT, || async {
+        let overdue: rust_decimal::Decimal =
+            sqlx::query_scalar("SELECT balance_overdue FROM scheduler.accounts WHERE credit_id = 'CR-0000006-1'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        (overdue == "4377.97".parse::<rust_decimal::Decimal>().unwrap()).then_some(())
+    })
+    .await;
+    let plan = app.get_ok("/api/debtors/C0000006/plan").await;
+    assert_eq!(plan["stage"]["days_past_due"], 33, "{plan}");
+    app.stop().await;
+}

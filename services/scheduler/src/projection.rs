@@ -85,8 +85,8 @@ impl Handler for PortfolioHandler {
                 "INSERT INTO scheduler.accounts (credit_id, debtor_id, status, first_name, last_name, phone, country,
                                                  city, email, attributes, due_date, balance_total, product,
                                                  currency, balance_overdue, days_past_due, advisor_id,
-                                                 snapshot_version, updated_at)
-                 SELECT r.*, $2 FROM jsonb_to_recordset($1) AS r(credit_id TEXT, debtor_id TEXT, status TEXT,
+                                                 snapshot_version, updated_at, dpd_since)
+                 SELECT r.*, $2, $2 FROM jsonb_to_recordset($1) AS r(credit_id TEXT, debtor_id TEXT, status TEXT,
                      first_name TEXT, last_name TEXT, phone TEXT, country TEXT, city TEXT, email TEXT, attributes JSONB, due_date DATE, balance_total NUMERIC, product TEXT, currency TEXT,
                      balance_overdue NUMERIC, days_past_due INT, advisor_id UUID, snapshot_version BIGINT)
                  ON CONFLICT (credit_id) DO UPDATE SET debtor_id = EXCLUDED.debtor_id, status = EXCLUDED.status,
