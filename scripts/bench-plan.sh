@@ -13,27 +13,8 @@ PG=${PG:-postgres://postgres@127.0.0.1:5432}
 DB=recaudo_bench_plan
 NOW=2026-11-23T16:00:00Z
 
-bash scripts/dev-infra.sh
-cargo build --release --bin recaudo >&2
-BIN=$PWD/target/release/recaudo
-WORK=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-peak_rss_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
-cpu_of_pid() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-cpu_of_command() { ps -C "$1" -o cputimes= | awk '{s += $1} END {printf "%.0f", s}'; }
-
-NATS_BIN=$(command -v nats-server || echo /usr/sbin/nats-server)
-NATS_PORT=$(free_port)
-"$NATS_BIN" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$WORK/nats" >/dev/null 2>&1 &
-NATS_PID=$!
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true; fi
-  kill "$NATS_PID" 2>/dev/null && wait "$NATS_PID" 2>/dev/null || true
-  rm -rf "$WORK" || true
-}
-trap cleanup EXIT
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 
 echo "generating $CREDITS credits" >&2
 "$BIN" gen --rows "$CREDITS" --out "$WORK/clients.csv"

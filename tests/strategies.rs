@@ -262,14 +262,30 @@ async fn the_default_strategys_call_task_lands_in_the_assigned_advisors_queue() 
     app.stop().await;
 }
 
+/// Monday 11:00 in New York, with `strategy` active for US debtors (as `name`), run by a manager.
+async fn new_york_monday_with(infra: &Infra, name: &str, strategy: &str) -> App {
+    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T16:00:00Z")]), &Target::ALL).await;
+    let manager = infra.idp.token("mgr-1");
+    app.put_user("mgr-1", json!({ "role": "manager" })).await;
+    assert_eq!(put(&app, &manager, name, strategy).await.0, 201);
+    assert_eq!(activate(&app, &manager, name, 1).await.0, 200);
+    app
+}
+
+/// A client file of one US debtor in New York, 22 days past due.
+fn new_york_debtor(id: &str, phone: &str, email: &str) -> Vec<u8> {
+    format!(
+        "id_cliente,tipo_documento,numero_documento,nombre,apellido,telefono,email,id_credito,producto,moneda,\
+         saldo_total,saldo_vencido,cuota,fecha_vencimiento,dias_atraso,pais,ciudad\n\
+         {id},SSN,123456789,John,Doe,{phone},{email},CR-{id},Card,USD,500.00,100.00,50.00,2026-11-01,22,US,New York\n"
+    )
+    .into_bytes()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_contact_falls_back_to_the_steps_next_channel_at_once() {
     let infra = Infra::start().await;
     infra.migrate().await;
-    // Monday 11:00 in New York.
-    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T16:00:00Z")]), &Target::ALL).await;
-    let manager = infra.idp.token("mgr-1");
-    app.put_user("mgr-1", json!({ "role": "manager" })).await;
     let strategy = r#"
 segment: { priority: 5, when: 'debtor.country == "US"' }
 stages:
@@ -283,15 +299,10 @@ stages:
         fallbacks:
           - { channel: email, template: email_reminder_v1 }
 "#;
-    assert_eq!(put(&app, &manager, "us-sms-then-email", strategy).await.0, 201);
-    assert_eq!(activate(&app, &manager, "us-sms-then-email", 1).await.0, 200);
+    let app = new_york_monday_with(&infra, "us-sms-then-email", strategy).await;
     let mut email = infra_subscribe(&infra, "recaudo.contact.requested.email").await;
     // Twilio's test number +15005550002 is "not currently reachable via SMS" (error 21612): refused at once.
-    let file = "id_cliente,tipo_documento,numero_documento,nombre,apellido,telefono,email,id_credito,producto,moneda,\
-                saldo_total,saldo_vencido,cuota,fecha_vencimiento,dias_atraso,pais,ciudad\n\
-                U1,SSN,123456789,John,Doe,+15005550002,john.doe@example.com,CR-U1,Card,USD,500.00,100.00,50.00,\
-                2026-11-01,22,US,New York\n";
-    app.import(file.as_bytes().to_vec(), "as_of=2026-11-23").await;
+    app.import(new_york_debtor("U1", "+15005550002", "john.doe@example.com"), "as_of=2026-11-23").await;
     let e = next_event(&mut email, "U1").await;
     assert_eq!((e["step"].as_str(), e["strategy"].as_str()), (Some("daily-sms#fallback-1"), Some("us-sms-then-email")));
     assert_eq!((e["to"].as_str(), e["template"].as_str()), (Some("john.doe@example.com"), Some("email_reminder_v1")));
@@ -364,10 +375,6 @@ async fn a_simulation_runs_the_planner_over_the_portfolio_and_keeps_nothing() {
 async fn a_step_that_waits_for_its_hour_does_not_hold_back_the_next_one() {
     let infra = Infra::start().await;
     infra.migrate().await;
-    // Monday 11:00 in New York.
-    let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T16:00:00Z")]), &Target::ALL).await;
-    let manager = infra.idp.token("mgr-1");
-    app.put_user("mgr-1", json!({ "role": "manager" })).await;
     let strategy = r#"
 segment: { priority: 5, when: 'debtor.country == "US"' }
 stages:
@@ -377,14 +384,9 @@ stages:
       - { id: evening-sms, every: 1, at: "20:00", channel: sms, template: sms_reminder_v1 }
       - { id: daily-email, every: 1, channel: email, template: email_reminder_v1 }
 "#;
-    assert_eq!(put(&app, &manager, "us-two-steps", strategy).await.0, 201);
-    assert_eq!(activate(&app, &manager, "us-two-steps", 1).await.0, 200);
+    let app = new_york_monday_with(&infra, "us-two-steps", strategy).await;
     let mut email = infra_subscribe(&infra, "recaudo.contact.requested.email").await;
-    let file = "id_cliente,tipo_documento,numero_documento,nombre,apellido,telefono,email,id_credito,producto,moneda,\
-                saldo_total,saldo_vencido,cuota,fecha_vencimiento,dias_atraso,pais,ciudad\n\
-                U2,SSN,223456789,Jane,Roe,+12025550123,jane.roe@example.com,CR-U2,Card,USD,500.00,100.00,50.00,\
-                2026-11-01,22,US,New York\n";
-    app.import(file.as_bytes().to_vec(), "as_of=2026-11-23").await;
+    app.import(new_york_debtor("U2", "+12025550123", "jane.roe@example.com"), "as_of=2026-11-23").await;
     let e = next_event(&mut email, "U2").await;
     assert_eq!(e["step"], "daily-email", "{e}");
     // The evening SMS waits for 20:00 in New York (01:00 UTC).

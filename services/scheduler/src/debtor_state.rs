@@ -332,25 +332,18 @@ impl DebtorEvents {
         // Only the hold this promise set: a later promise's pause stays. A broken promise resumes the strategy at
         // once. A kept one ends the pause a few minutes later: the payment's account snapshot travels on another
         // stream, and until the projection has it the debtor would look as overdue as before.
-        let until = if kept { Some(now + Duration::minutes(KEPT_SETTLE_MINUTES)) } else { None };
-        sqlx::query(
-            "UPDATE scheduler.holds SET until = $4 WHERE debtor_id = $1 AND kind = $2 AND outcome_id = $3 AND $4 IS NOT NULL",
-        )
-        .bind(debtor_id)
-        .bind(HoldKind::PromiseInForce.as_str())
-        .bind(settled.promise_id)
-        .bind(until)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "DELETE FROM scheduler.holds WHERE debtor_id = $1 AND kind = $2 AND outcome_id = $3 AND $4::timestamptz IS NULL",
-        )
-        .bind(debtor_id)
-        .bind(HoldKind::PromiseInForce.as_str())
-        .bind(settled.promise_id)
-        .bind(until)
-        .execute(&mut *tx)
-        .await?;
+        let sql = if kept {
+            "UPDATE scheduler.holds SET until = $4 WHERE debtor_id = $1 AND kind = $2 AND outcome_id = $3"
+        } else {
+            "DELETE FROM scheduler.holds WHERE debtor_id = $1 AND kind = $2 AND outcome_id = $3 AND $4 IS NOT NULL"
+        };
+        sqlx::query(sql)
+            .bind(debtor_id)
+            .bind(HoldKind::PromiseInForce.as_str())
+            .bind(settled.promise_id)
+            .bind(now + Duration::minutes(KEPT_SETTLE_MINUTES))
+            .execute(&mut *tx)
+            .await?;
         if kept {
             let detail = "the debtor kept their promise to pay";
             cancel_pending(&mut tx, &self.outbox, debtor_id, &Channel::ALL, "promise.kept", detail, now).await?;
