@@ -19,7 +19,7 @@ echo "generating $ROWS rows" >&2
 
 psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
 export DATABASE_URL="$PG/$DB" NATS_URL="nats://127.0.0.1:$NATS_PORT" RECAUDO_SUBJECT_PREFIX=bench
-export RECAUDO_HTTP_ADDR="127.0.0.1:$(free_port)" RECAUDO_LOG=warn RECAUDO_NOW=2026-11-23T15:00:00Z
+export RECAUDO_HTTP_ADDR="127.0.0.1:$(free_port)" RECAUDO_LOG=warn RECAUDO_NOW=2026-11-23T15:00:00Z RECAUDO_DEV_IDP=on
 "$BIN" migrate >/dev/null
 
 echo "psql \\copy of the same rows" >&2
@@ -37,6 +37,7 @@ psql -q "$DATABASE_URL" -c "CHECKPOINT"
 "$BIN" serve --target ingestion,portfolio >"$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://$RECAUDO_HTTP_ADDR/readyz" >/dev/null && break; sleep 0.2; done
+curl -sf "http://$RECAUDO_HTTP_ADDR/readyz" >/dev/null || { echo "the server did not start:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
 
 echo "importing (until every row is committed in portfolio)" >&2
 server_cpu0=$(cpu_of_pid "$SERVER_PID"); nats_cpu0=$(cpu_of_pid "$NATS_PID"); pg_cpu0=$(cpu_of_command postgres)
