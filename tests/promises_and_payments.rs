@@ -184,3 +184,67 @@ async fn a_partial_payment_does_not_set_the_days_past_due_back() {
     assert_eq!(plan["stage"]["days_past_due"], 33, "{plan}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_snapshot_of_a_credit_not_yet_due_does_not_withdraw_its_reminder() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let manager = infra.idp.token("mgr-1");
+    let planners = [Target::Ingestion, Target::Portfolio, Target::Scheduler, Target::ReplyRouter, Target::Metrics];
+    // Monday 11:00 in Bogotá; the credit is due on Thursday, nothing is overdue: a preventive reminder today.
+    let now = [("RECAUDO_NOW", "2026-11-23T16:00:00Z")];
+    let app = App::spawn(infra.env(&now), &planners).await;
+    app.put_user("mgr-1", json!({ "role": "manager" })).await;
+    let strategy = "segment: { priority: 1, when: 'debtor.country == \"CO\"' }\nstages:\n  - name: preventive\n    \
+                    days_past_due: { from: -5, to: 0 }\n    steps:\n      - { id: reminder, day: 2, channel: sms, \
+                    template: sms_preventive_v1 }\n";
+    let put = app
+        .http
+        .put(format!("{}/api/strategies/preventive", app.base))
+        .bearer_auth(&manager)
+        .body(strategy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 201);
+    let activate = format!("{}/api/strategies/preventive/versions/1/activate", app.base);
+    assert_eq!(app.http.post(activate).bearer_auth(&manager).send().await.unwrap().status().as_u16(), 200);
+    let file = |total: &str| {
+        format!(
+            "id_cliente,tipo_documento,numero_documento,nombre,apellido,telefono,email,id_credito,producto,moneda,\
+             saldo_total,saldo_vencido,cuota,fecha_vencimiento,dias_atraso,pais,ciudad\n\
+             P1,CC,55555555,Ana,Previa,+573005555555,,CR-P1,Consumo,COP,{total},0.00,100.00,2026-11-26,0,CO,Bogotá\n"
+        )
+        .into_bytes()
+    };
+    app.import(file("1000.00"), "as_of=2026-11-23").await;
+    let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    let ledger = || async {
+        sqlx::query_as::<_, (String, Option<chrono::DateTime<chrono::Utc>>)>(
+            "SELECT step, cancelled_at FROM scheduler.contact_ledger WHERE debtor_id = 'P1'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    eventually("the preventive request", WAIT, || async { (ledger().await.len() == 1).then_some(()) }).await;
+    // The next file changes the balance: a new snapshot, still nothing overdue. The reminder is not "paid".
+    app.import(file("900.00"), "as_of=2026-11-23").await;
+    eventually("the new snapshot in the projection", WAIT, || async {
+        let total: rust_decimal::Decimal =
+            sqlx::query_scalar("SELECT balance_total FROM scheduler.accounts WHERE credit_id = 'CR-P1'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        (total == "900.00".parse::<rust_decimal::Decimal>().unwrap()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rows = ledger().await;
+    assert_eq!(rows[0].0, "reminder");
+    assert_eq!(rows[0].1, None, "a reminder before the due date is not withdrawn as paid");
+    app.stop().await;
+    let dispatcher = App::spawn(infra.env(&now), &[Target::Dispatcher]).await;
+    eventually("the reminder sent", WAIT, || async { (contacts(&dispatcher, "P1").await == 1).then_some(()) }).await;
+    dispatcher.stop().await;
+}
