@@ -253,13 +253,7 @@ async fn a_hold_set_while_a_request_waits_in_the_stream_stops_it_before_the_prov
     let mut suppressed = bus.client().subscribe("recaudo.contact.suppressed").await.unwrap();
     let dispatcher = App::spawn(infra.env(&now), &[Target::Dispatcher]).await;
     eventually("C0000009's SMS", WAIT, || async { (contacts(&dispatcher, "C0000009").await == 1).then_some(()) }).await;
-    let event = loop {
-        let msg = tokio::time::timeout(WAIT, suppressed.next()).await.expect("contact.suppressed").unwrap();
-        let e: Value = serde_json::from_slice(&msg.payload).unwrap();
-        if e["data"]["debtor_id"] == "C0000006" {
-            break e;
-        }
-    };
+    let event = common::next_with(&mut suppressed, "debtor_id", "C0000006").await;
     assert_eq!(event["data"]["rule"], "hold.deceased", "{event}");
     assert_eq!(contacts(&dispatcher, "C0000006").await, 0);
     dispatcher.stop().await;

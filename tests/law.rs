@@ -79,7 +79,6 @@ async fn caps_count_what_was_sent_before_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_held_past_the_window_is_not_sent_and_no_attempt_breaks_the_law() {
-    use futures::StreamExt;
     let infra = Infra::start().await;
     infra.migrate().await;
     // 18:59 on Monday in Bogotá: the scheduler requests the Colombian debtors' SMS, but no dispatcher runs.
@@ -104,13 +103,7 @@ async fn a_request_held_past_the_window_is_not_sent_and_no_attempt_breaks_the_la
     let bus = recaudo_bus::Bus::connect(&infra.nats.url, recaudo_bus::Prefix::parse("recaudo").unwrap()).await.unwrap();
     let mut suppressed = bus.client().subscribe("recaudo.contact.suppressed").await.unwrap();
     let dispatcher = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-24T00:05:00Z")]), &[Target::Dispatcher]).await;
-    let event = loop {
-        let msg = tokio::time::timeout(WAIT, suppressed.next()).await.expect("contact.suppressed").unwrap();
-        let e: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
-        if e["data"]["debtor_id"] == "C0000006" {
-            break e;
-        }
-    };
+    let event = common::next_with(&mut suppressed, "debtor_id", "C0000006").await;
     assert_eq!(event["data"]["rule"], "co.hours", "{event}");
     assert!(event["data"]["detail"].as_str().unwrap().contains("Ley 2300"), "{event}");
     assert_eq!(contacts(&dispatcher, "C0000006").await, 0, "nothing was sent after 19:00");
@@ -185,7 +178,6 @@ async fn two_scheduler_replicas_never_exceed_a_cap_nor_request_a_contact_twice()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatcher_back_after_a_day_sends_one_of_two_waiting_requests_where_the_law_allows_one_a_day() {
-    use futures::StreamExt;
     let infra = Infra::start().await;
     infra.migrate().await;
     let planners = [Target::Ingestion, Target::Portfolio, Target::Scheduler, Target::ReplyRouter, Target::Metrics];
@@ -214,13 +206,7 @@ async fn a_dispatcher_back_after_a_day_sends_one_of_two_waiting_requests_where_t
     let bus = recaudo_bus::Bus::connect(&infra.nats.url, recaudo_bus::Prefix::parse("recaudo").unwrap()).await.unwrap();
     let mut suppressed = bus.client().subscribe("recaudo.contact.suppressed").await.unwrap();
     let dispatcher = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-24T15:30:00Z")]), &[Target::Dispatcher]).await;
-    let event = loop {
-        let msg = tokio::time::timeout(WAIT, suppressed.next()).await.expect("contact.suppressed").unwrap();
-        let e: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
-        if e["data"]["debtor_id"] == "C0000006" {
-            break e;
-        }
-    };
+    let event = common::next_with(&mut suppressed, "debtor_id", "C0000006").await;
     assert_eq!(event["data"]["rule"], "co.one_contact_a_day", "{event}");
     eventually("one SMS sent", WAIT, || async { (contacts(&dispatcher, "C0000006").await == 1).then_some(()) }).await;
     tokio::time::sleep(Duration::from_secs(1)).await;

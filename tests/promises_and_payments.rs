@@ -7,14 +7,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{fixture, App, Infra, WAIT};
-use futures::StreamExt;
+use common::{fixture, next_with, App, Infra, WAIT};
 use recaudo::Target;
 use recaudo_bus::{Bus, Prefix, RawMessage};
 use recaudo_domain::{CreditId, DebtorId};
 use recaudo_events::{CaseOutcomeRecorded, Outcome};
 use recaudo_testkit::eventually;
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 async fn contacts(app: &App, debtor: &str) -> usize {
@@ -46,17 +45,6 @@ async fn pay(app: &App, credit: &str, amount: &str, paid_on: &str, reference: &s
         json!([{ "credit_id": credit, "paid_on": paid_on, "amount": amount, "method": "PSE", "reference": reference }]);
     let resp = app.http.post(format!("{}/api/payments", app.base)).json(&body).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 202, "{:?}", resp.text().await);
-}
-
-/// The next message on `sub` whose `data` has `key` equal to `value`.
-async fn next_with(sub: &mut async_nats::Subscriber, key: &str, value: &str) -> Value {
-    loop {
-        let msg = tokio::time::timeout(WAIT, sub.next()).await.expect("an event").unwrap();
-        let e: Value = serde_json::from_slice(&msg.payload).unwrap();
-        if e["data"][key] == value {
-            return e;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

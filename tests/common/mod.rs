@@ -230,3 +230,15 @@ pub fn openapi_operations() -> Vec<Operation> {
     }
     ops
 }
+
+/// The next message on `sub` whose `data` has `key` equal to `value` (others are skipped).
+pub async fn next_with(sub: &mut async_nats::Subscriber, key: &str, value: &str) -> Value {
+    use futures::StreamExt;
+    loop {
+        let msg = tokio::time::timeout(WAIT, sub.next()).await.expect("an event").unwrap();
+        let e: Value = serde_json::from_slice(&msg.payload).unwrap();
+        if e["data"][key] == value {
+            return e;
+        }
+    }
+}

@@ -99,6 +99,13 @@ impl Handler for DebtorEvents {
 }
 
 pub(crate) const OUTCOMES_CONSUMER: &str = "scheduler-cases";
+/// The durable consumers [`DebtorEvents`] handles, with their filters.
+pub(crate) const CONSUMERS: [(&str, &str); 4] = [
+    (OUTCOMES_CONSUMER, "case.outcome.recorded"),
+    (CONSENT_CONSUMER, "consent.withdrawn"),
+    (REPLIES_CONSUMER, "reply.>"),
+    (PROMISES_CONSUMER, "promise.>"),
+];
 pub(crate) const CONSENT_CONSUMER: &str = "scheduler-consent";
 
 impl DebtorEvents {

@@ -19,6 +19,9 @@ use crate::planner::{self, Account, ACCOUNTS};
 use crate::{debtor_state, SCHEMA};
 
 pub(crate) const CONSUMER: &str = "scheduler-attempts";
+/// The durable consumers the handler reads, with their filters.
+pub(crate) const CONSUMERS: [(&str, &str); 2] =
+    [(CONSUMER, "contact.attempted.*"), ("scheduler-statuses", "contact.status.*")];
 
 /// The final statuses after which a message will not reach the debtor.
 const FINAL_FAILURES: &[&str] = &["failed", "undelivered"];

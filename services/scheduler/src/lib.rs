@@ -85,30 +85,6 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         outbox: outbox.clone(),
         planner_wake: wake.clone(),
     };
-    let outcomes = consume::run(
-        infra.bus.clone(),
-        ConsumerSpec::new(debtor_state::OUTCOMES_CONSUMER, "case.outcome.recorded"),
-        debtor_events.clone(),
-        shutdown.clone(),
-    );
-    let consent = consume::run(
-        infra.bus.clone(),
-        ConsumerSpec::new(debtor_state::CONSENT_CONSUMER, "consent.withdrawn"),
-        debtor_events.clone(),
-        shutdown.clone(),
-    );
-    let replies = consume::run(
-        infra.bus.clone(),
-        ConsumerSpec::new(debtor_state::REPLIES_CONSUMER, "reply.>"),
-        debtor_events.clone(),
-        shutdown.clone(),
-    );
-    let promises = consume::run(
-        infra.bus.clone(),
-        ConsumerSpec::new(debtor_state::PROMISES_CONSUMER, "promise.>"),
-        debtor_events,
-        shutdown.clone(),
-    );
     // The lender's settings are read once, at start: a looser one stops the process with the rule it breaks.
     let policies = Arc::new(Policies::load(infra.common.contact_policy_file.as_deref())?);
     let fallback = || fallbacks::FallbackHandler {
@@ -118,19 +94,6 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         policies: policies.clone(),
         planner_wake: wake.clone(),
     };
-    // Two durable consumers (nats-server 2.9 takes one filter each), one handler.
-    let attempts = consume::run(
-        infra.bus.clone(),
-        ConsumerSpec::new(fallbacks::CONSUMER, "contact.attempted.*"),
-        fallback(),
-        shutdown.clone(),
-    );
-    let statuses = consume::run(
-        infra.bus.clone(),
-        ConsumerSpec::new("scheduler-statuses", "contact.status.*"),
-        fallback(),
-        shutdown.clone(),
-    );
     let strategies = Arc::new(strategies::Active::default());
     let planner = planner::Planner::new(
         infra.pool.clone(),
@@ -139,7 +102,12 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         policies.clone(),
         strategies.clone(),
     );
-    let plan = plan::PlanState { pool: infra.pool.clone(), clock: infra.clock.clone(), policies, strategies };
+    let plan = plan::PlanState {
+        pool: infra.pool.clone(),
+        clock: infra.clock.clone(),
+        policies: policies.clone(),
+        strategies,
+    };
     let strategy_state = strategy_routes::StrategyState {
         pool: infra.pool.clone(),
         clock: infra.clock.clone(),
@@ -147,14 +115,19 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         policies: plan.policies.clone(),
         prefix: infra.common.subject_prefix.clone(),
     };
-    Ok(Started::new(plan::routes(plan).merge(strategy_routes::routes(strategy_state)))
-        .consumer(debtor_state::REPLIES_CONSUMER, replies)
-        .consumer(debtor_state::PROMISES_CONSUMER, promises)
-        .consumer(fallbacks::CONSUMER, attempts)
-        .consumer("scheduler-statuses", statuses)
-        .consumer("scheduler-portfolio", consumer)
-        .consumer(debtor_state::OUTCOMES_CONSUMER, outcomes)
-        .consumer(debtor_state::CONSENT_CONSUMER, consent)
-        .worker(planner.run(config.tick, wake, shutdown))
-        .outbox(outbox))
+    let mut started = Started::new(plan::routes(plan).merge(strategy_routes::routes(strategy_state)))
+        .consumer("scheduler-portfolio", consumer);
+    // One durable consumer per filter (nats-server 2.9 takes one each); one handler for each group.
+    for (name, filter) in debtor_state::CONSUMERS {
+        let run =
+            consume::run(infra.bus.clone(), ConsumerSpec::new(name, filter), debtor_events.clone(), shutdown.clone());
+        started = started.consumer(name, run);
+    }
+    for (name, filter) in fallbacks::CONSUMERS {
+        started = started.consumer(
+            name,
+            consume::run(infra.bus.clone(), ConsumerSpec::new(name, filter), fallback(), shutdown.clone()),
+        );
+    }
+    Ok(started.worker(planner.run(config.tick, wake, shutdown)).outbox(outbox))
 }
