@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use recaudo_events::Channel;
 use recaudo_runtime::telemetry::{self, LogFormat};
 use recaudo_runtime::{db, CommonConfig, Env};
 
@@ -24,9 +23,9 @@ enum Command {
         /// `all`, or a comma-separated list of ingestion, portfolio, scheduler, dispatcher, reply-router, metrics.
         #[arg(long, default_value = "all")]
         target: String,
-        /// The dispatcher's channel.
-        #[arg(long, default_value = "sms")]
-        channel: String,
+        /// The dispatcher's channels: sms, whatsapp, email, or a comma-separated list; every channel by default.
+        #[arg(long)]
+        channel: Option<String>,
     },
     /// Apply database migrations of the services named (all by default).
     Migrate {
@@ -140,14 +139,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { target, channel } => {
             let targets = services::parse_targets(&target).map_err(anyhow::Error::msg)?;
-            let channel: Channel = channel.parse().map_err(anyhow::Error::msg)?;
+            let channels = services::parse_channels(channel.as_deref()).map_err(anyhow::Error::msg)?;
             telemetry::init("recaudo", format);
             let common = CommonConfig::from_env(&env)?;
             let listener = tokio::net::TcpListener::bind(common.http_addr)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {} (RECAUDO_HTTP_ADDR): {e}", common.http_addr))?;
             let shutdown = recaudo_runtime::shutdown::on_signal();
-            services::serve(env, &targets, channel, listener, shutdown).await?;
+            services::serve(env, &targets, &channels, listener, shutdown).await?;
             telemetry::shutdown();
             Ok(ExitCode::SUCCESS)
         }

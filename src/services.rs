@@ -65,12 +65,12 @@ impl Target {
     }
 
     /// The service with its configuration read (and validated) from `env`.
-    pub fn definition(self, env: &Env, channel: Channel) -> anyhow::Result<ServiceDef> {
+    pub fn definition(self, env: &Env, channels: &[Channel]) -> anyhow::Result<ServiceDef> {
         Ok(match self {
             Target::Ingestion => recaudo_ingestion::service(recaudo_ingestion::Config::from_env(env)?),
             Target::Portfolio => recaudo_portfolio::service(),
             Target::Scheduler => recaudo_scheduler::service(recaudo_scheduler::Config::from_env(env)?),
-            Target::Dispatcher => recaudo_dispatcher::service(recaudo_dispatcher::Config::from_env(env, channel)?),
+            Target::Dispatcher => recaudo_dispatcher::service(recaudo_dispatcher::Config::from_env(env, channels)?),
             Target::ReplyRouter => recaudo_reply_router::service(recaudo_reply_router::Config::from_env(env)?),
             Target::Metrics => recaudo_metrics::service(),
         })
@@ -108,22 +108,41 @@ pub fn parse_targets(raw: &str) -> Result<Vec<Target>, String> {
     Ok(targets)
 }
 
+/// The dispatcher channels a process runs: those named by `--channel` (a comma-separated list), else every
+/// messaging channel.
+pub fn parse_channels(raw: Option<&str>) -> Result<Vec<Channel>, String> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty() && *r != "all") else {
+        return Ok(recaudo_dispatcher::CHANNELS.to_vec());
+    };
+    let mut channels = Vec::new();
+    for part in raw.split(',') {
+        let c: Channel = part.parse()?;
+        if !recaudo_dispatcher::CHANNELS.contains(&c) {
+            return Err(format!("--channel {c}: the dispatcher's channels are sms, whatsapp and email"));
+        }
+        if !channels.contains(&c) {
+            channels.push(c);
+        }
+    }
+    Ok(channels)
+}
+
 /// Runs `targets` in this process on `listener` until `shutdown`.
 pub async fn serve(
     env: Env,
     targets: &[Target],
-    channel: Channel,
+    channels: &[Channel],
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    build(env, targets, channel, listener, shutdown).await?.run().await
+    build(env, targets, channels, listener, shutdown).await?.run().await
 }
 
 /// `targets` started behind the access layer, ready to serve (tests read the routes it serves).
 pub async fn build(
     env: Env,
     targets: &[Target],
-    channel: Channel,
+    channels: &[Channel],
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Application> {
@@ -131,7 +150,7 @@ pub async fn build(
     // Access comes first: its gate guards the protected routes of every service after it.
     let mut defs = vec![recaudo_access::service(AccessConfig::from_env(&env)?), crate::dead_letters::service()];
     for t in targets {
-        defs.push(t.definition(&env, channel)?);
+        defs.push(t.definition(&env, channels)?);
     }
     process::build(common, env, listener, defs, shutdown).await
 }
@@ -152,6 +171,13 @@ mod tests {
         assert_eq!(parse_targets("all").unwrap().len(), 6);
         assert_eq!(parse_targets("scheduler,reply-router").unwrap(), vec![Target::Scheduler, Target::ReplyRouter]);
         assert!(parse_targets("billing").unwrap_err().contains("unknown service"));
+    }
+
+    #[test]
+    fn channels_parse() {
+        assert_eq!(parse_channels(None).unwrap(), vec![Channel::Sms, Channel::Whatsapp, Channel::Email]);
+        assert_eq!(parse_channels(Some("email,sms")).unwrap(), vec![Channel::Email, Channel::Sms]);
+        assert!(parse_channels(Some("voice")).unwrap_err().contains("sms, whatsapp and email"));
     }
 
     #[test]

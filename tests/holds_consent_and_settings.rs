@@ -207,7 +207,7 @@ async fn a_lender_tightens_the_law_and_a_looser_setting_stops_the_process() {
     let env = infra.env(&[("RECAUDO_CONTACT_POLICY_FILE", loose.to_str().unwrap())]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let err = match recaudo::build(env, &[Target::Scheduler], recaudo_events::Channel::Sms, listener, shutdown).await {
+    let err = match recaudo::build(env, &[Target::Scheduler], &[], listener, shutdown).await {
         Ok(_) => panic!("a looser setting was accepted"),
         Err(e) => format!("{e:#}"),
     };

@@ -15,6 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// The dispatcher channels every test process runs, each on its provider's simulator.
+pub const ALL_CHANNELS: [Channel; 3] = [Channel::Sms, Channel::Whatsapp, Channel::Email];
+
 /// The audience and the configured admin of every test's processes.
 pub const AUDIENCE: &str = "recaudo-test";
 pub const ADMIN: &str = "test-admin";
@@ -50,11 +53,17 @@ impl Infra {
             ("RECAUDO_SCHEDULER_TICK_MS", "100"),
             ("RECAUDO_SHUTDOWN_GRACE_SECS", "5"),
             ("RECAUDO_SMS_PROVIDER", "simulator"),
+            ("RECAUDO_WHATSAPP_PROVIDER", "simulator"),
+            ("RECAUDO_EMAIL_PROVIDER", "simulator"),
             ("RECAUDO_OIDC_ISSUER", self.idp.issuer.as_str()),
             ("RECAUDO_OIDC_AUDIENCE", AUDIENCE),
             ("RECAUDO_ADMIN_SUBJECTS", ADMIN),
         ]);
         env.set(DEFAULT_BEARER, self.idp.token(ADMIN));
+        // The Twilio simulator's account, so that tests can read its message list (its token is random otherwise).
+        let twilio = recaudo_simulators::twilio::SimConfig::demo();
+        env.set("RECAUDO_TWILIO_ACCOUNT_SID", twilio.account_sid);
+        env.set("RECAUDO_TWILIO_AUTH_TOKEN", twilio.auth_token);
         for (k, v) in extra {
             env.set(k, *v);
         }
@@ -93,7 +102,7 @@ impl App {
         if let Some(token) = env.raw(DEFAULT_BEARER) {
             headers.insert("authorization", format!("Bearer {token}").parse().expect("header"));
         }
-        let application = recaudo::build(env, targets, Channel::Sms, listener, shutdown.clone()).await.expect("start");
+        let application = recaudo::build(env, targets, &ALL_CHANNELS, listener, shutdown.clone()).await.expect("start");
         let routes = application.routes.clone();
         let handle = tokio::spawn(application.run());
         let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");

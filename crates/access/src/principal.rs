@@ -44,11 +44,14 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Manager => !matches!(p, AuditRead | UsersRead | UsersWrite | CredentialsWrite | DeadLettersManage),
+            Role::Manager => !matches!(
+                p,
+                AuditRead | UsersRead | UsersWrite | CredentialsWrite | DeadLettersManage | SimulatorsControl
+            ),
             Role::Auditor => {
                 matches!(p, DebtorsRead | QueuesRead | AdvisorsRead | ImportsRead | ReportsRead | AuditRead | UsersRead)
             }
-            Role::Supervisor | Role::Advisor => matches!(p, DebtorsRead | QueuesRead | AdvisorsRead),
+            Role::Supervisor | Role::Advisor => matches!(p, DebtorsRead | QueuesRead | AdvisorsRead | ContactsWrite),
         }
     }
 }
@@ -93,10 +96,16 @@ pub enum Permission {
     DeadLettersManage,
     /// Writing and activating strategies (managers).
     StrategiesWrite,
+    /// Writing message templates (managers).
+    TemplatesWrite,
+    /// Requesting a contact by hand (managers, supervisors, and advisors for their own debtors).
+    ContactsWrite,
+    /// Driving the provider simulators of a development process (admins).
+    SimulatorsControl,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 16] = [
         Permission::DebtorsRead,
         Permission::QueuesRead,
         Permission::AdvisorsRead,
@@ -110,6 +119,9 @@ impl Permission {
         Permission::CredentialsWrite,
         Permission::DeadLettersManage,
         Permission::StrategiesWrite,
+        Permission::TemplatesWrite,
+        Permission::ContactsWrite,
+        Permission::SimulatorsControl,
     ];
 
     /// Whether a service credential may carry this scope: all but managing people and credentials.
@@ -132,6 +144,9 @@ impl Permission {
             Permission::CredentialsWrite => "credentials:write",
             Permission::DeadLettersManage => "dead-letters:manage",
             Permission::StrategiesWrite => "strategies:write",
+            Permission::TemplatesWrite => "templates:write",
+            Permission::ContactsWrite => "contacts:write",
+            Permission::SimulatorsControl => "simulators:control",
         }
     }
 

@@ -43,6 +43,12 @@ impl Outbox {
         }
     }
 
+    /// The same outbox (table and relay) writing events under another CloudEvents `source`: one service that runs
+    /// several parts (the dispatcher's channels) names each part in its events and still wakes one relay.
+    pub fn with_source(&self, source: impl Into<String>) -> Self {
+        Self { source: source.into(), ..self.clone() }
+    }
+
     /// Sets the largest event the relay will be able to publish: the server's limit ([`Bus::max_payload`]).
     pub fn with_max_payload(mut self, bytes: usize) -> Self {
         self.max_payload = bytes;

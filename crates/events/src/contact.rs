@@ -150,8 +150,36 @@ pub fn cancelled_subject(channel: Channel, contact_id: Uuid) -> String {
 pub enum AttemptOutcome {
     /// The provider accepted the message.
     Sent,
-    /// The provider refused it, or could not be reached.
+    /// The provider refused it, or it was certainly not sent.
     Failed,
+    /// Cut off before the provider answered (a timeout after the request left, a crash), and the provider's
+    /// records could not tell: it may have reached the debtor. Never resent, and no fallback follows it; a later
+    /// status report settles it.
+    Unknown,
+}
+
+/// The dispatcher recorded an attempt and is about to call the provider: the attempt's reply link works from now
+/// on, so that every message that reaches a debtor carries a link that answers, even one whose send was cut off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactPrepared {
+    pub attempt_id: Uuid,
+    pub contact_id: Uuid,
+    pub channel: Channel,
+    pub debtor_id: DebtorId,
+    pub credit_id: CreditId,
+    /// Token of the attempt's click-to-reply link (`/r/{token}`).
+    pub reply_token: String,
+    pub prepared_at: DateTime<Utc>,
+}
+
+impl Event for ContactPrepared {
+    const TYPE: &'static str = "recaudo.contact.prepared.v1";
+    fn subject_suffix(&self) -> String {
+        format!("contact.prepared.{}", self.channel)
+    }
+    fn entity(&self) -> String {
+        self.attempt_id.to_string()
+    }
 }
 
 /// The dispatcher called the provider (at most once per attempt).
@@ -200,9 +228,16 @@ pub struct ContactStatus {
     #[serde(default, flatten)]
     pub decision: Decision,
     pub provider_message_id: String,
-    /// The provider's status word, e.g. `queued`, `sent`, `delivered`, `undelivered`, `failed`.
+    /// The normalised status: `queued`, `sent`, `delivered`, `read`, `failed` or `undelivered`.
     pub status: String,
+    /// The provider's own word for it (`bounce`, `dropped`, `canceled`, ...) and its error code, as reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_status: Option<String>,
     pub error_code: Option<String>,
+    /// No later report changes the outcome (delivered, read, failed, undelivered): after a final failure the
+    /// strategy's fallback channel follows at once.
+    #[serde(default)]
+    pub is_final: bool,
     pub reported_at: DateTime<Utc>,
 }
 

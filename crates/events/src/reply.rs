@@ -29,6 +29,40 @@ impl Event for ReplyClicked {
     }
 }
 
+/// A debtor wrote back on a channel, or tapped one of a message's buttons. Published by the channel's dispatcher
+/// once the provider's signed webhook is stored, on `reply.received.<channel>`; reply-router puts it in the queue
+/// of the debtor's current advisor. Only replies from an address the dispatcher has contacted are published: the
+/// debtor is the one of the attempt answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReplyReceived {
+    pub reply_id: Uuid,
+    pub channel: Channel,
+    pub debtor_id: DebtorId,
+    pub credit_id: CreditId,
+    /// The attempt answered: the one the provider says the reply quotes, else the latest to that address.
+    pub attempt_id: Uuid,
+    pub provider: String,
+    pub provider_message_id: String,
+    pub body: String,
+    /// The payload of the tapped button, when the reply is a tap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button: Option<String>,
+    /// The reply is an opt-out (STOP, BAJA, ...): a `consent.withdrawn` for the channel goes with it.
+    #[serde(default)]
+    pub opt_out: bool,
+    pub received_at: DateTime<Utc>,
+}
+
+impl Event for ReplyReceived {
+    const TYPE: &'static str = "recaudo.reply.received.v1";
+    fn subject_suffix(&self) -> String {
+        format!("reply.received.{}", self.channel)
+    }
+    fn entity(&self) -> String {
+        self.reply_id.to_string()
+    }
+}
+
 /// What started a queue item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

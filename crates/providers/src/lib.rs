@@ -1,22 +1,92 @@
-//! Outbound channel providers, in the style of hyperswitch connectors: the rest of Recaudo talks to the
-//! [`SmsProvider`] trait, and each provider module translates to and from that provider's own wire format.
+//! Outbound messaging providers, in the style of hyperswitch connectors: the rest of Recaudo talks to the
+//! [`MessagingProvider`] trait (SMS, WhatsApp and email alike), and each provider module translates to and from
+//! that provider's own wire format, with its wire types beside it.
 //!
-//! Nothing in this crate logs phone numbers or message bodies: they are personal data and stay in the payloads.
+//! Nothing in this crate logs phone numbers, email addresses or message bodies: they are personal data and stay in
+//! the payloads.
 
+pub mod meta;
+pub mod sendgrid;
+mod status;
 pub mod twilio;
 
 use futures::future::BoxFuture;
 use reqwest::header::HeaderMap;
 
-/// One SMS to send.
+pub use status::Normalized;
+
+/// What a message says, in the form its channel and provider need.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboundSms {
-    /// Recipient in E.164.
+pub enum Content {
+    /// An SMS, or a free-form WhatsApp text (only inside the 24-hour customer-service window).
+    Text {
+        body: String,
+    },
+    /// A WhatsApp template approved by Meta: the only business-initiated message outside the window.
+    WhatsappTemplate(WhatsappTemplate),
+    /// A WhatsApp message with reply buttons, only inside the window.
+    WhatsappButtons {
+        body: String,
+        buttons: Vec<ReplyButton>,
+    },
+    Email(EmailContent),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhatsappTemplate {
+    /// The template's name as approved by Meta (lowercase letters, digits and underscores).
+    pub name: String,
+    /// Its language code as approved (`es_CO`, `es_MX`, `en_US`, ...).
+    pub language: String,
+    /// Values of `{{1}}`, `{{2}}`, ... of the body, in order.
+    pub body_params: Vec<String>,
+    /// Payloads of the template's quick-reply buttons, in order; each comes back on the tap's webhook.
+    pub quick_reply_payloads: Vec<String>,
+    /// The provider's own id of the template where it has one (Twilio's Content SID, `HX...`).
+    pub content_sid: Option<String>,
+    /// The text as the debtor reads it, for the attempt's record.
+    pub rendered: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyButton {
+    /// Comes back in the tap's webhook.
+    pub id: String,
+    /// What the button says (Meta allows 20 characters).
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailContent {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// `List-Unsubscribe` target: an https URL that also takes the one-click POST of RFC 8058.
+    pub unsubscribe_url: Option<String>,
+}
+
+impl Content {
+    /// The text of the message as the debtor reads it.
+    pub fn readable(&self) -> &str {
+        match self {
+            Content::Text { body } | Content::WhatsappButtons { body, .. } => body,
+            Content::WhatsappTemplate(t) => &t.rendered,
+            Content::Email(e) => &e.text,
+        }
+    }
+}
+
+/// One message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundMessage {
+    /// Recipient: E.164 for SMS and WhatsApp, an address for email.
     pub to: String,
-    pub body: String,
-    /// Where the provider should post delivery-status callbacks, if anywhere.
+    pub content: Content,
+    /// Where the provider should post delivery-status callbacks, for providers that take one per message.
     pub status_callback: Option<String>,
-    /// Our attempt id, used as idempotency key where a provider supports one.
+    /// Our attempt id: the provider's idempotency key where it has one, and echoed back on its webhooks where
+    /// the provider allows (Meta's `biz_opaque_callback_data`, SendGrid's `custom_args`), so that a status can be
+    /// matched to an attempt whose send was cut off before the provider's answer reached us.
     pub idempotency_key: String,
 }
 
@@ -30,30 +100,63 @@ pub struct ProviderReceipt {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
     /// The provider answered and refused the message: permanent, do not retry. `code` is the provider's error code,
-    /// e.g. "21211".
+    /// e.g. "21211", or Meta's "131047" for a message outside the customer-service window.
     // The message is left out of Display on purpose: providers quote the phone number in it, and errors get logged.
     #[error("provider rejected the message (code {})", code.as_deref().unwrap_or("none"))]
     Rejected { code: Option<String>, message: String },
-    /// Network error, timeout or 5xx: unknown whether the message went out.
-    #[error("provider unavailable: {0}")]
+    /// Nothing was sent, for certain (a refused connection, a 429, a 5xx the provider documents as not having
+    /// sent): the request may be tried again later. `retry_after` is the provider's `Retry-After`, if it gave one.
+    #[error("provider did not take the request: {reason}")]
+    NotSent { reason: String, retry_after: Option<std::time::Duration> },
+    /// A timeout after the request left, or an answer we cannot read: whether the message went out is unknown. It
+    /// is never resent blindly; the attempt is reconciled from the provider's own record.
+    #[error("provider outcome unknown: {0}")]
     Unavailable(String),
 }
 
-/// A delivery-status callback, in the provider's vocabulary.
+/// A delivery-status report, in the provider's vocabulary and normalised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusUpdate {
     pub provider_message_id: String,
+    /// The provider's own word (`delivered`, `bounce`, `dropped`, ...).
     pub status: String,
+    pub normalized: Normalized,
     pub error_code: Option<String>,
+    /// Our attempt id as the provider echoed it back, where it does.
+    pub attempt_ref: Option<String>,
 }
 
-/// A message a debtor sent to one of our numbers.
+/// A message a debtor sent us, or a button they tapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundMessage {
     pub provider_message_id: String,
+    /// The debtor's address: E.164 (without `whatsapp:`) or an email address.
     pub from: String,
     pub to: String,
     pub body: String,
+    /// The payload of a tapped button, when the message is a tap.
+    pub button: Option<String>,
+    /// The provider message this one answers, where the provider says (WhatsApp's `context.id`).
+    pub in_reply_to: Option<String>,
+}
+
+/// What a webhook request carried: a provider may batch several of each in one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookItem {
+    Status(StatusUpdate),
+    Inbound(InboundMessage),
+    /// The provider reports that the recipient opted out (SendGrid's `unsubscribe` and `spamreport` events).
+    OptOut(ProviderOptOut),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderOptOut {
+    /// The recipient's address.
+    pub address: String,
+    pub provider_message_id: Option<String>,
+    pub attempt_ref: Option<String>,
+    /// The provider's word for it (`unsubscribe`, `spamreport`, ...).
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,15 +180,79 @@ pub struct WebhookRequest<'a> {
     pub body: &'a [u8],
 }
 
-pub trait SmsProvider: Send + Sync {
-    /// A stable short name for logs and metrics, e.g. "twilio".
+/// Which of a provider's webhooks a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookKind {
+    Status,
+    Inbound,
+    /// One endpoint for both (Meta's).
+    Combined,
+}
+
+/// A webhook route a provider needs, relative to the public URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRoute {
+    pub path: String,
+    pub kind: WebhookKind,
+}
+
+/// A subscription handshake (Meta's `GET ...?hub.mode=subscribe&hub.verify_token=...&hub.challenge=...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handshake {
+    /// Answer 200 with this body.
+    Accept(String),
+    /// Wrong token or mode: 403.
+    Refuse,
+}
+
+pub trait MessagingProvider: Send + Sync {
+    /// A stable short name for logs, metrics and the attempt's record, e.g. "twilio", "meta", "sendgrid".
     fn name(&self) -> &'static str;
 
-    fn send<'a>(&'a self, msg: &'a OutboundSms) -> BoxFuture<'a, Result<ProviderReceipt, ProviderError>>;
+    /// Calls the provider once. Never retries on its own: whether a retry is safe is in the error's variant.
+    fn send<'a>(&'a self, msg: &'a OutboundMessage) -> BoxFuture<'a, Result<ProviderReceipt, ProviderError>>;
 
-    /// Verifies the provider signature, then parses a delivery-status callback.
-    fn parse_status_webhook(&self, req: &WebhookRequest<'_>) -> Result<StatusUpdate, WebhookError>;
+    /// The provider's own record of a message, to reconcile an attempt whose callbacks were lost. `Ok(None)` when
+    /// the provider has no such lookup (Meta, SendGrid: they retry their webhooks instead).
+    fn fetch_status<'a>(
+        &'a self,
+        provider_message_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StatusUpdate>, ProviderError>> {
+        let _ = provider_message_id;
+        Box::pin(async { Ok(None) })
+    }
 
-    /// Verifies the provider signature, then parses an inbound message webhook.
-    fn parse_inbound_webhook(&self, req: &WebhookRequest<'_>) -> Result<InboundMessage, WebhookError>;
+    /// The message a send cut off before its answer created, found by our attempt's details (recipient, text,
+    /// time), for providers whose records can be searched. `Ok(None)` when none is found or it cannot search.
+    fn find_message<'a>(
+        &'a self,
+        msg: &'a OutboundMessage,
+        created_after: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'a, Result<Option<StatusUpdate>, ProviderError>> {
+        let _ = (msg, created_after);
+        Box::pin(async { Ok(None) })
+    }
+
+    /// The webhook routes this provider calls, for the dispatcher to serve.
+    fn webhook_routes(&self) -> Vec<WebhookRoute>;
+
+    /// Answers a subscription handshake (a `GET` on a webhook route); `None` for providers without one.
+    fn handshake(&self, query: &[(String, String)]) -> Option<Handshake> {
+        let _ = query;
+        None
+    }
+
+    /// Verifies the provider's signature before reading anything, then parses the request.
+    fn parse_webhook(&self, kind: WebhookKind, req: &WebhookRequest<'_>) -> Result<Vec<WebhookItem>, WebhookError>;
+}
+
+/// Compares two byte strings in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A `Retry-After` given in seconds (the form Twilio, Meta and SendGrid use).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<std::time::Duration> {
+    let seconds: u64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(std::time::Duration::from_secs(seconds.min(3600)))
 }

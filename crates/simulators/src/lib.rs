@@ -3,4 +3,6 @@
 //!
 //! Each simulator is an axum [`Router`](axum::Router) that can be mounted under any prefix.
 
+pub mod meta;
+pub mod sendgrid;
 pub mod twilio;

@@ -8,7 +8,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Router;
 use recaudo_providers::twilio::{TwilioConfig, TwilioSms};
-use recaudo_providers::{OutboundSms, ProviderError, SmsProvider, WebhookError, WebhookRequest};
+use recaudo_providers::{
+    Content, InboundMessage, MessagingProvider, OutboundMessage, ProviderError, StatusUpdate, WebhookError,
+    WebhookItem, WebhookKind, WebhookRequest,
+};
 use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -31,6 +34,7 @@ struct Simulated {
     sim: TwilioSimulator,
     /// Where the simulator is mounted: the client's `base_url`.
     base_url: String,
+    control_url: String,
 }
 
 /// Mounted under a prefix, as the app mounts it, which also shows the routes do not assume their mount point.
@@ -39,10 +43,15 @@ async fn start_simulator() -> Simulated {
 }
 
 async fn start_simulator_with_delay(status_delay: Duration) -> Simulated {
-    let sim = TwilioSimulator::new(SimConfig { status_delay, ..SimConfig::demo() });
+    start_simulator_with(SimConfig { status_delay, ..SimConfig::demo() }).await
+}
+
+/// The controls are mounted at `/control`, beside the API, as the app mounts them (there, behind access control).
+async fn start_simulator_with(config: SimConfig) -> Simulated {
+    let sim = TwilioSimulator::new(config);
     let (listener, origin) = bind().await;
-    serve(listener, Router::new().nest("/sim/twilio", sim.router()));
-    Simulated { sim, base_url: format!("{origin}/sim/twilio") }
+    serve(listener, Router::new().nest("/sim/twilio", sim.router()).nest("/control", sim.control_router()));
+    Simulated { sim, base_url: format!("{origin}/sim/twilio"), control_url: format!("{origin}/control") }
 }
 
 impl Simulated {
@@ -75,8 +84,28 @@ impl Simulated {
     }
 }
 
-fn sms(to: &str, body: &str, status_callback: Option<String>) -> OutboundSms {
-    OutboundSms { to: to.into(), body: body.into(), status_callback, idempotency_key: "attempt-1".into() }
+fn sms(to: &str, body: &str, status_callback: Option<String>) -> OutboundMessage {
+    OutboundMessage {
+        to: to.into(),
+        content: Content::Text { body: body.into() },
+        status_callback,
+        idempotency_key: "attempt-1".into(),
+    }
+}
+
+/// The one status report of a status callback.
+fn status(client: &impl MessagingProvider, req: &WebhookRequest<'_>) -> Result<StatusUpdate, WebhookError> {
+    match client.parse_webhook(WebhookKind::Status, req)?.pop() {
+        Some(WebhookItem::Status(update)) => Ok(update),
+        other => panic!("not a status report: {other:?}"),
+    }
+}
+
+fn inbound(client: &impl MessagingProvider, req: &WebhookRequest<'_>) -> Result<InboundMessage, WebhookError> {
+    match client.parse_webhook(WebhookKind::Inbound, req)?.pop() {
+        Some(WebhookItem::Inbound(message)) => Ok(message),
+        other => panic!("not an inbound message: {other:?}"),
+    }
 }
 
 /// One request as a webhook receiver saw it, with the full URL it was called on.
@@ -204,19 +233,19 @@ async fn status_callbacks_arrive_signed_as_sent_then_delivered() {
     let delivered = next(&mut callbacks).await;
     assert_eq!(sent.url, callback_url);
 
-    let sent_update = client.parse_status_webhook(&sent.as_webhook()).expect("sent callback verifies");
+    let sent_update = status(&client, &sent.as_webhook()).expect("sent callback verifies");
     assert_eq!(sent_update.provider_message_id, receipt.provider_message_id);
     assert_eq!(sent_update.status, "sent");
     assert_eq!(sent_update.error_code, None);
-    let delivered_update = client.parse_status_webhook(&delivered.as_webhook()).expect("delivered callback verifies");
+    let delivered_update = status(&client, &delivered.as_webhook()).expect("delivered callback verifies");
     assert_eq!(delivered_update.status, "delivered");
 
     let tampered_body = String::from_utf8_lossy(&delivered.body).replace("delivered", "failed");
     let tampered = WebhookRequest { body: tampered_body.as_bytes(), ..delivered.as_webhook() };
-    assert_eq!(client.parse_status_webhook(&tampered), Err(WebhookError::BadSignature));
+    assert_eq!(status(&client, &tampered), Err(WebhookError::BadSignature));
     let other_url =
         WebhookRequest { url: &format!("{receiver}/webhooks/twilio/status?attempt=a-2"), ..delivered.as_webhook() };
-    assert_eq!(client.parse_status_webhook(&other_url), Err(WebhookError::BadSignature));
+    assert_eq!(status(&client, &other_url), Err(WebhookError::BadSignature));
 
     let held = simulated.sim.messages();
     assert_eq!(held[0].status, "delivered");
@@ -225,14 +254,20 @@ async fn status_callbacks_arrive_signed_as_sent_then_delivered() {
 
 #[tokio::test]
 async fn the_inbound_control_endpoint_delivers_a_signed_webhook() {
-    let simulated = start_simulator().await;
-    let client = simulated.client();
     let (receiver, mut webhooks) = start_receiver(StatusCode::OK).await;
     let webhook_url = format!("{receiver}/webhooks/twilio/inbound");
+    let simulated = start_simulator_with(SimConfig {
+        inbound_webhook_url: Some(webhook_url),
+        status_delay: Duration::from_millis(20),
+        ..SimConfig::demo()
+    })
+    .await;
+    let client = simulated.client();
 
     let response = reqwest::Client::new()
-        .post(format!("{}/simulator/inbound", simulated.base_url))
-        .json(&json!({ "from": DEBTOR, "to": SimConfig::DEMO_FROM, "body": "Ya pagué", "webhook_url": webhook_url }))
+        .post(format!("{}/inbound", simulated.control_url))
+        // A URL in the request is not taken: the simulator posts only to the webhook it was configured with.
+        .json(&json!({ "from": DEBTOR, "to": SimConfig::DEMO_FROM, "body": "Ya pagué", "webhook_url": "http://elsewhere.example/" }))
         .send()
         .await
         .expect("simulator answers");
@@ -241,7 +276,7 @@ async fn the_inbound_control_endpoint_delivers_a_signed_webhook() {
     let message_sid = answer["message_sid"].as_str().expect("message_sid").to_string();
 
     let webhook = next(&mut webhooks).await;
-    let inbound = client.parse_inbound_webhook(&webhook.as_webhook()).expect("inbound webhook verifies");
+    let inbound = inbound(&client, &webhook.as_webhook()).expect("inbound webhook verifies");
     assert_eq!(inbound.provider_message_id, message_sid);
     assert_eq!(inbound.from, DEBTOR);
     assert_eq!(inbound.to, SimConfig::DEMO_FROM);
@@ -253,11 +288,13 @@ async fn the_inbound_control_endpoint_delivers_a_signed_webhook() {
 
 #[tokio::test]
 async fn an_inbound_webhook_that_refuses_is_reported_as_502() {
-    let simulated = start_simulator().await;
     let (receiver, _webhooks) = start_receiver(StatusCode::FORBIDDEN).await;
+    let simulated =
+        start_simulator_with(SimConfig { inbound_webhook_url: Some(format!("{receiver}/hook")), ..SimConfig::demo() })
+            .await;
     let response = reqwest::Client::new()
-        .post(format!("{}/simulator/inbound", simulated.base_url))
-        .json(&json!({ "from": DEBTOR, "to": SimConfig::DEMO_FROM, "body": "Hola", "webhook_url": format!("{receiver}/hook") }))
+        .post(format!("{}/inbound", simulated.control_url))
+        .json(&json!({ "from": DEBTOR, "to": SimConfig::DEMO_FROM, "body": "Hola" }))
         .send()
         .await
         .expect("simulator answers");

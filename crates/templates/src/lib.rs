@@ -20,7 +20,27 @@ pub struct Builtin {
     pub name: &'static str,
     pub channel: &'static str,
     source: &'static str,
+    /// An email's subject line (a template too).
+    pub subject: Option<&'static str>,
+    /// How Meta knows a WhatsApp template: outside the 24-hour window only an approved template may be sent.
+    pub whatsapp: Option<WhatsappSpec>,
 }
+
+/// A WhatsApp template as approved by Meta, and how its parameters are filled.
+pub struct WhatsappSpec {
+    /// The template's name at Meta (lowercase letters, digits and underscores).
+    pub meta_name: &'static str,
+    pub language: &'static str,
+    /// Each body parameter (`{{1}}`, `{{2}}`, ...) as a template over the same tags.
+    pub params: &'static [&'static str],
+    /// Payloads of the template's quick-reply buttons, in order.
+    pub quick_replies: &'static [&'static str],
+}
+
+/// The payload of the "talk to my advisor" quick reply of the WhatsApp templates.
+pub const BUTTON_ADVISOR: &str = "HABLAR_ASESOR";
+/// The payload of the "I already paid" quick reply.
+pub const BUTTON_PAID: &str = "YA_PAGUE";
 
 /// The built-in catalogue. Strategies name these; a strategy naming a template of another channel, or none, is
 /// refused at save.
@@ -28,36 +48,53 @@ pub const BUILTIN: &[Builtin] = &[
     Builtin {
         name: SMS_REMINDER,
         channel: "sms",
+        subject: None,
+        whatsapp: None,
         source: "Hola {{ debtor.first_name }}, su {{ credit.product }} {{ credit.id }} tiene {{ credit.overdue }} vencido \
 ({{ credit.days_past_due }} días).{% if advisor %} Su asesor {{ advisor.name }} ({{ advisor.phone }}) le ayuda:{% else %} Escríbanos:{% endif %} {{ reply_link }}",
     },
     Builtin {
         name: "sms_reminder_friendly_v1",
         channel: "sms",
+        subject: None,
+        whatsapp: None,
         source: "{{ debtor.first_name }}, ¿le ayudamos a ponerse al día con su {{ credit.product }}? Son \
 {{ credit.overdue }}.{% if advisor %} {{ advisor.first_name }} le atiende:{% endif %} {{ reply_link }}",
     },
     Builtin {
         name: "sms_preventive_v1",
         channel: "sms",
+        subject: None,
+        whatsapp: None,
         source: "Hola {{ debtor.first_name }}, le recordamos que la cuota de su {{ credit.product }} {{ credit.id }} \
 vence pronto. Si ya pagó, ignore este mensaje. Dudas: {{ reply_link }}",
     },
     Builtin {
         name: "whatsapp_reminder_v1",
         channel: "whatsapp",
+        subject: None,
+        whatsapp: Some(WhatsappSpec {
+            meta_name: "recordatorio_pago_v1",
+            language: "es",
+            params: &["{{ debtor.first_name }}", "{{ credit.product }}", "{{ credit.overdue }}", "{{ reply_link }}"],
+            quick_replies: &[BUTTON_ADVISOR, BUTTON_PAID],
+        }),
         source: "Hola {{ debtor.first_name }}, su {{ credit.product }} tiene {{ credit.overdue }} vencido. \
 Responda este mensaje o hable con su asesor: {{ reply_link }}",
     },
     Builtin {
         name: "email_reminder_v1",
         channel: "email",
+        subject: Some("Su {{ credit.product }} {{ credit.id }}: {{ credit.overdue }} vencido"),
+        whatsapp: None,
         source: "Estimado(a) {{ debtor.full_name }}: su {{ credit.product }} {{ credit.id }} registra \
 {{ credit.overdue }} vencido ({{ credit.days_past_due }} días). Para acordar el pago: {{ reply_link }}",
     },
     Builtin {
         name: "call_task_v1",
         channel: "call",
+        subject: None,
+        whatsapp: None,
         source: "Llamar a {{ debtor.full_name }}: {{ credit.product }} {{ credit.id }}, {{ credit.overdue }} vencido \
 ({{ credit.days_past_due }} días).",
     },
@@ -65,7 +102,11 @@ Responda este mensaje o hable con su asesor: {{ reply_link }}",
 
 /// The channel a built-in template is written for.
 pub fn channel_of(name: &str) -> Option<&'static str> {
-    BUILTIN.iter().find(|t| t.name == name).map(|t| t.channel)
+    builtin(name).map(|t| t.channel)
+}
+
+pub fn builtin(name: &str) -> Option<&'static Builtin> {
+    BUILTIN.iter().find(|t| t.name == name)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -152,8 +193,23 @@ impl Templates {
     pub fn render(&self, name: &str, ctx: &MessageContext) -> Result<String, TemplateError> {
         let tmpl = self.env.get_template(name).map_err(|_| TemplateError::Unknown(name.to_string()))?;
         let out = tmpl.render(ctx).map_err(|source| TemplateError::Render { name: name.to_string(), source })?;
-        Ok(out.split_whitespace().collect::<Vec<_>>().join(" "))
+        Ok(one_line(&out))
     }
+
+    /// Renders a template's part that is not its body (a subject line, a WhatsApp parameter), named after the
+    /// template in errors.
+    pub fn render_part(&self, name: &str, source: &str, ctx: &MessageContext) -> Result<String, TemplateError> {
+        let out = self
+            .env
+            .render_str(source, ctx)
+            .map_err(|source| TemplateError::Render { name: name.to_string(), source })?;
+        Ok(one_line(&out))
+    }
+}
+
+/// Templates are written over several lines for reading; a message is one line with single spaces.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Formats an amount as debtors of the currency read it: `$ 1.234.567` for CLP, `$ 1,234.50` for MXN.

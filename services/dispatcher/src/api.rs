@@ -1,7 +1,5 @@
 //! `GET /api/debtors/{id_cliente}/contacts`: every attempt to contact the debtor, with its rendered body.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Json;
@@ -10,22 +8,22 @@ use recaudo_domain::DebtorId;
 use recaudo_runtime::{ApiError, Routes};
 use serde_json::{json, Value};
 
-use crate::{attempts, Dispatcher};
+use crate::attempts;
 
-pub fn routes(d: Arc<Dispatcher>) -> Routes {
-    Routes::new().protected("/api/debtors/{id}/contacts", get(contacts)).with_state(d)
+pub fn routes(pool: sqlx::PgPool) -> Routes {
+    Routes::new().protected("/api/debtors/{id}/contacts", get(contacts)).with_state(pool)
 }
 
 async fn contacts(
-    State(d): State<Arc<Dispatcher>>,
+    State(pool): State<sqlx::PgPool>,
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     who.require(Permission::DebtorsRead)?;
     let id = DebtorId::parse(&id).map_err(|e| ApiError::bad_request("invalid_id", e.to_string()))?;
     let id = id.as_str();
-    scope::require(&d.pool, &who, Resource::Debtor(id), &format!("debtor {id}")).await?;
-    let list = attempts::for_debtor(&d.pool, id).await?;
-    audit::record_now(&d.pool, &who, AuditEntry::new("debtor.contacts.read", "debtor", Some(id))).await?;
+    scope::require(&pool, &who, Resource::Debtor(id), &format!("debtor {id}")).await?;
+    let list = attempts::for_debtor(&pool, id).await?;
+    audit::record_now(&pool, &who, AuditEntry::new("debtor.contacts.read", "debtor", Some(id))).await?;
     Ok(Json(json!({ "debtor_id": id, "contacts": list })))
 }

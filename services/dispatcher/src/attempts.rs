@@ -1,4 +1,4 @@
-//! Attempts as the API shows them, and the settling of attempts cut off by a crash.
+//! Attempts as the API shows them, the history the caps count, and the publishing of an attempt learnt late.
 
 use recaudo_domain::{CreditId, DebtorId};
 use recaudo_events::{AttemptOutcome, ContactAttempted};
@@ -13,7 +13,16 @@ pub struct AttemptView {
     pub attempt_id: Uuid,
     pub contact_id: Uuid,
     pub channel: String,
+    /// Normalised: queued, sent, delivered, read, failed, undelivered; sending or unknown before the provider's
+    /// answer is known.
     pub status: String,
+    /// The provider's own word for the status, and its error code.
+    pub provider_status: Option<String>,
+    pub error_code: Option<String>,
+    /// No later report changes the status.
+    #[sqlx(rename = "final")]
+    #[serde(rename = "final")]
+    pub is_final: bool,
     pub body: String,
     pub to: String,
     pub provider: String,
@@ -58,8 +67,8 @@ pub(crate) async fn lock_debtor(conn: &mut sqlx::PgConnection, debtor_id: &str) 
 
 pub async fn for_debtor(pool: &sqlx::PgPool, debtor_id: &str) -> Result<Vec<AttemptView>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id AS attempt_id, contact_id, channel, status, body, to_address AS \"to\", provider, provider_message_id,
-                error, created_at, attempted_at
+        "SELECT id AS attempt_id, contact_id, channel, status, provider_status, error_code, final, body,
+                to_address AS \"to\", provider, provider_message_id, error, created_at, attempted_at
          FROM dispatcher.attempts WHERE debtor_id = $1 ORDER BY created_at, id",
     )
     .bind(debtor_id)
@@ -68,56 +77,52 @@ pub async fn for_debtor(pool: &sqlx::PgPool, debtor_id: &str) -> Result<Vec<Atte
 }
 
 #[derive(FromRow)]
-struct Interrupted {
-    id: Uuid,
+struct AttemptRow {
     contact_id: Uuid,
     debtor_id: String,
     credit_id: String,
     advisor_id: Option<Uuid>,
     body: String,
     reply_token: String,
+    provider_message_id: Option<String>,
     strategy: Option<String>,
     decision: serde_json::Value,
 }
 
-/// Attempts left in `sending` by a crash between recording and calling the provider (or before recording the
-/// answer): whether the provider sent them is unknown, and they are never sent again. They become `unknown` and
-/// are published as failed attempts, so that the scheduler and the metrics see them.
-pub async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
-    let now = d.clock.now();
-    let cutoff = now - chrono::Duration::minutes(2);
-    let mut tx = d.pool.begin().await?;
-    let rows: Vec<Interrupted> = sqlx::query_as(
-        "UPDATE dispatcher.attempts SET status = 'unknown', error = 'interrupted before the provider answered',
-                updated_at = $3
-         WHERE status = 'sending' AND channel = $1 AND created_at < $2
-         RETURNING id, contact_id, debtor_id, credit_id, advisor_id, body, reply_token, strategy, decision",
+/// Publishes an attempt's `contact.attempted` from its row, in the caller's transaction: for attempts whose
+/// outcome was learnt after the send (a reconciled or adopted message, an interrupted send).
+pub(crate) async fn publish_attempted(
+    conn: &mut sqlx::PgConnection,
+    d: &Dispatcher,
+    attempt_id: Uuid,
+    outcome: AttemptOutcome,
+    error: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    let r: AttemptRow = sqlx::query_as(
+        "SELECT contact_id, debtor_id, credit_id, advisor_id, body, reply_token, provider_message_id, strategy, decision
+         FROM dispatcher.attempts WHERE id = $1",
     )
-    .bind(d.channel.as_str())
-    .bind(cutoff)
-    .bind(now)
-    .fetch_all(&mut *tx)
+    .bind(attempt_id)
+    .fetch_one(&mut *conn)
     .await?;
-    for r in rows {
-        let event = ContactAttempted {
-            attempt_id: r.id,
-            contact_id: r.contact_id,
-            channel: d.channel,
-            strategy: r.strategy,
-            decision: serde_json::from_value(r.decision).unwrap_or_default(),
-            debtor_id: DebtorId::parse(&r.debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
-            credit_id: CreditId::parse(&r.credit_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
-            advisor_id: r.advisor_id.map(recaudo_domain::AdvisorId),
-            outcome: AttemptOutcome::Failed,
-            provider: d.provider.name().to_string(),
-            provider_message_id: None,
-            body: r.body,
-            reply_token: r.reply_token,
-            error: Some("interrupted before the provider answered; not retried".into()),
-            attempted_at: now,
-        };
-        d.outbox.enqueue(&mut tx, now, event).await?;
-    }
-    tx.commit().await?;
+    let event = ContactAttempted {
+        attempt_id,
+        contact_id: r.contact_id,
+        channel: d.channel,
+        strategy: r.strategy,
+        decision: serde_json::from_value(r.decision).unwrap_or_default(),
+        debtor_id: DebtorId::parse(&r.debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+        credit_id: CreditId::parse(&r.credit_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+        advisor_id: r.advisor_id.map(recaudo_domain::AdvisorId),
+        outcome,
+        provider: d.provider.name().to_string(),
+        provider_message_id: r.provider_message_id,
+        body: r.body,
+        reply_token: r.reply_token,
+        error,
+        attempted_at: now,
+    };
+    d.outbox.enqueue(conn, now, event).await?;
     Ok(())
 }

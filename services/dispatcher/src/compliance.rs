@@ -2,8 +2,6 @@
 //! against the preset of the debtor's country, with the attempts made before it as the caps' history. The answer a
 //! lender wants is an empty list; anything else names the attempt, the rule and why.
 
-use std::sync::Arc;
-
 use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use axum::Json;
@@ -17,13 +15,11 @@ use serde_json::{json, Value};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::Dispatcher;
-
 /// The longest period one request re-checks.
 const MAX_DAYS: i64 = 93;
 
-pub fn routes(d: Arc<Dispatcher>) -> Routes {
-    Routes::new().protected("/api/compliance/violations", get(violations)).with_state(d)
+pub fn routes(pool: sqlx::PgPool) -> Routes {
+    Routes::new().protected("/api/compliance/violations", get(violations)).with_state(pool)
 }
 
 #[derive(Deserialize)]
@@ -56,7 +52,7 @@ struct Violation {
 }
 
 async fn violations(
-    State(d): State<Arc<Dispatcher>>,
+    State(pool): State<sqlx::PgPool>,
     who: Principal,
     RawQuery(q): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
@@ -76,7 +72,7 @@ async fn violations(
     )
     .bind(period.from)
     .bind(period.to)
-    .fetch_all(&d.pool)
+    .fetch_all(&pool)
     .await?;
     let mut found = Vec::new();
     let mut unchecked = 0;
@@ -116,12 +112,8 @@ async fn violations(
     }
     let checked = attempts.iter().filter(|a| a.attempted_at >= period.from).count() - unchecked;
     let details = json!({ "from": period.from, "to": period.to, "violations": found.len() });
-    audit::record_now(
-        &d.pool,
-        &who,
-        AuditEntry::new("compliance.violations.read", "compliance", None).details(details),
-    )
-    .await?;
+    audit::record_now(&pool, &who, AuditEntry::new("compliance.violations.read", "compliance", None).details(details))
+        .await?;
     Ok(Json(json!({
         "from": period.from, "to": period.to, "checked": checked,
         "unchecked_without_country": unchecked, "violations": found,

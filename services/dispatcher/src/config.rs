@@ -1,94 +1,195 @@
-use std::str::FromStr;
-use std::sync::Arc;
+//! The dispatcher's settings: which channels this process runs and, for each, which provider. There is no default
+//! provider: a simulator runs only when asked for by name (`RECAUDO_<CHANNEL>_PROVIDER=simulator`), so that a
+//! forgotten setting in production stops the process instead of quietly "sending" to a simulator.
+
+use std::time::Duration;
 
 use recaudo_events::Channel;
-use recaudo_providers::twilio::{TwilioConfig, TwilioSms};
-use recaudo_providers::SmsProvider;
-use recaudo_runtime::{ConfigError, Env, Infra};
-use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
+use recaudo_providers::twilio::TwilioConfig;
+use recaudo_runtime::{ConfigError, Env};
+
+/// The messaging channels a dispatcher can run, in the order `--target all` starts them.
+pub const CHANNELS: [Channel; 3] = [Channel::Sms, Channel::Whatsapp, Channel::Email];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmsProviderKind {
-    /// The Twilio simulator, served by this process: nothing leaves the machine.
+pub enum ProviderKind {
+    /// The provider's simulator, served by this process: nothing leaves the machine.
     Simulator,
     Twilio,
+    Meta,
+    SendGrid,
 }
 
-impl FromStr for SmsProviderKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "simulator" => Ok(SmsProviderKind::Simulator),
-            "twilio" => Ok(SmsProviderKind::Twilio),
-            other => Err(format!("{other:?} is not one of simulator, twilio")),
+impl ProviderKind {
+    /// The providers each channel can use, as `RECAUDO_<CHANNEL>_PROVIDER` names them.
+    fn allowed(channel: Channel) -> &'static [(&'static str, ProviderKind)] {
+        match channel {
+            Channel::Sms => &[("simulator", ProviderKind::Simulator), ("twilio", ProviderKind::Twilio)],
+            Channel::Whatsapp => &[
+                ("simulator", ProviderKind::Simulator),
+                ("meta", ProviderKind::Meta),
+                ("twilio", ProviderKind::Twilio),
+            ],
+            Channel::Email => &[("simulator", ProviderKind::Simulator), ("sendgrid", ProviderKind::SendGrid)],
+            _ => &[],
         }
     }
+}
+
+/// The variable that names a channel's provider.
+pub fn provider_var(channel: Channel) -> String {
+    format!("RECAUDO_{}_PROVIDER", channel.as_str().to_ascii_uppercase())
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelConfig {
+    pub channel: Channel,
+    pub provider: ProviderKind,
 }
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub channel: Channel,
-    pub sms_provider: SmsProviderKind,
-    twilio: Option<TwilioConfig>,
+    pub channels: Vec<ChannelConfig>,
+    /// Twilio's account, for the SMS and Twilio WhatsApp clients and to verify Twilio's webhooks; in simulator mode
+    /// the simulator uses the same values when they are set.
+    pub twilio: TwilioSettings,
+    pub meta: MetaSettings,
+    pub sendgrid: SendGridSettings,
+    /// How long after the provider accepted a message its status is looked up, when no final status came.
+    pub reconcile_after: Duration,
+    /// An attempt still `sending` this long after it was recorded was cut off (a worker's provider call takes at
+    /// most its timeout, well under this).
+    pub interrupted_after: Duration,
+    /// SMS longer than this many segments are accepted with a warning when a template is saved.
+    pub sms_segment_warning: u32,
+}
+
+/// Raw Twilio settings: checked by the client's own constructor at start.
+#[derive(Debug, Clone, Default)]
+pub struct TwilioSettings {
+    pub base_url: Option<String>,
+    pub account_sid: Option<String>,
+    pub auth_token: Option<Secret>,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub whatsapp_from: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MetaSettings {
+    pub base_url: Option<String>,
+    pub api_version: Option<String>,
+    pub phone_number_id: Option<String>,
+    pub access_token: Option<Secret>,
+    pub app_secret: Option<Secret>,
+    pub verify_token: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SendGridSettings {
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    pub from_email: Option<String>,
+    pub from_name: Option<String>,
+    pub webhook_public_key: Option<String>,
+    pub inbound_user: Option<String>,
+    pub inbound_password: Option<Secret>,
+}
+
+/// A setting that must not reach a log through `{:?}`.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl Config {
-    pub fn from_env(env: &Env, channel: Channel) -> Result<Self, ConfigError> {
-        if channel != Channel::Sms {
-            return Err(ConfigError::new(
-                "--channel",
-                channel.as_str(),
-                "only the sms channel has a dispatcher so far",
-            ));
-        }
-        // No default: the simulator is public (its routes are Twilio's API with demo credentials), so a process
-        // serves it only when told to.
-        let sms_provider: SmsProviderKind = env.optional("RECAUDO_SMS_PROVIDER")?.ok_or_else(|| {
-            ConfigError::new(
-                "RECAUDO_SMS_PROVIDER",
-                "",
-                "is required for the sms dispatcher: twilio, or simulator on a developer machine",
-            )
-        })?;
-        let twilio = match sms_provider {
-            SmsProviderKind::Simulator => None,
-            SmsProviderKind::Twilio => {
-                let required = |var: &str| {
-                    env.raw(var)
-                        .map(str::to_string)
-                        .ok_or_else(|| ConfigError::new(var, "", "required with RECAUDO_SMS_PROVIDER=twilio"))
-                };
-                let config = TwilioConfig {
-                    base_url: env
-                        .get("RECAUDO_TWILIO_BASE_URL", recaudo_providers::twilio::DEFAULT_BASE_URL.to_string())?,
-                    account_sid: required("RECAUDO_TWILIO_ACCOUNT_SID")?,
-                    auth_token: required("RECAUDO_TWILIO_AUTH_TOKEN")?,
-                    from: env.optional("RECAUDO_TWILIO_FROM")?,
-                    messaging_service_sid: env.optional("RECAUDO_TWILIO_MESSAGING_SERVICE_SID")?,
-                };
-                // Validate now, so a bad setting stops the process at start-up with a clear message.
-                TwilioSms::new(config.clone()).map_err(|e| ConfigError::new("RECAUDO_TWILIO_*", "", e))?;
-                Some(config)
+    /// The settings of a dispatcher running `channels`.
+    pub fn from_env(env: &Env, channels: &[Channel]) -> Result<Self, ConfigError> {
+        let mut list = Vec::new();
+        for &channel in channels {
+            let allowed = ProviderKind::allowed(channel);
+            let names: Vec<&str> = allowed.iter().map(|(name, _)| *name).collect();
+            if allowed.is_empty() {
+                return Err(ConfigError::new(
+                    "--channel",
+                    channel.as_str(),
+                    "has no dispatcher: the messaging channels are sms, whatsapp and email",
+                ));
             }
-        };
-        Ok(Config { channel, sms_provider, twilio })
+            let var = provider_var(channel);
+            let raw = env.raw(&var).map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| {
+                ConfigError::new(
+                    &var,
+                    "",
+                    format!(
+                        "is required for the {channel} dispatcher: one of {} (simulator only on a developer machine)",
+                        names.join(", ")
+                    ),
+                )
+            })?;
+            let provider = allowed
+                .iter()
+                .find(|(name, _)| *name == raw)
+                .map(|(_, kind)| *kind)
+                .ok_or_else(|| ConfigError::new(&var, raw, format!("is not one of {}", names.join(", "))))?;
+            list.push(ChannelConfig { channel, provider });
+        }
+        let text = |var: &str| env.raw(var).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+        let secret = |var: &str| text(var).map(Secret);
+        let minutes = env.get("RECAUDO_RECONCILE_AFTER_SECS", 600u64)?;
+        let sms_segment_warning = env.get("RECAUDO_SMS_SEGMENT_WARNING", 2u32)?;
+        Ok(Config {
+            channels: list,
+            twilio: TwilioSettings {
+                base_url: text("RECAUDO_TWILIO_BASE_URL"),
+                account_sid: text("RECAUDO_TWILIO_ACCOUNT_SID"),
+                auth_token: secret("RECAUDO_TWILIO_AUTH_TOKEN"),
+                from: text("RECAUDO_TWILIO_FROM"),
+                messaging_service_sid: text("RECAUDO_TWILIO_MESSAGING_SERVICE_SID"),
+                whatsapp_from: text("RECAUDO_TWILIO_WHATSAPP_FROM"),
+            },
+            meta: MetaSettings {
+                base_url: text("RECAUDO_META_BASE_URL"),
+                api_version: text("RECAUDO_META_API_VERSION"),
+                phone_number_id: text("RECAUDO_META_PHONE_NUMBER_ID"),
+                access_token: secret("RECAUDO_META_ACCESS_TOKEN"),
+                app_secret: secret("RECAUDO_META_APP_SECRET"),
+                verify_token: secret("RECAUDO_META_VERIFY_TOKEN"),
+            },
+            sendgrid: SendGridSettings {
+                base_url: text("RECAUDO_SENDGRID_BASE_URL"),
+                api_key: secret("RECAUDO_SENDGRID_API_KEY"),
+                from_email: text("RECAUDO_SENDGRID_FROM_EMAIL"),
+                from_name: text("RECAUDO_SENDGRID_FROM_NAME"),
+                webhook_public_key: text("RECAUDO_SENDGRID_WEBHOOK_PUBLIC_KEY"),
+                inbound_user: text("RECAUDO_SENDGRID_INBOUND_USER"),
+                inbound_password: secret("RECAUDO_SENDGRID_INBOUND_PASSWORD"),
+            },
+            reconcile_after: Duration::from_secs(minutes.max(1)),
+            interrupted_after: env.seconds("RECAUDO_INTERRUPTED_AFTER_SECS", 30)?,
+            sms_segment_warning,
+        })
     }
 
-    /// The provider client, and the simulator to serve when the provider is the simulator.
-    pub(crate) fn provider(&self, infra: &Infra) -> anyhow::Result<(Arc<dyn SmsProvider>, Option<TwilioSimulator>)> {
-        match (&self.twilio, self.sms_provider) {
-            (Some(config), SmsProviderKind::Twilio) => Ok((Arc::new(TwilioSms::new(config.clone())?), None)),
-            _ => {
-                let sim = SimConfig::demo();
-                let client = TwilioSms::new(TwilioConfig {
-                    base_url: format!("{}{}", infra.local_url(), crate::SIMULATOR_PATH),
-                    account_sid: sim.account_sid.clone(),
-                    auth_token: sim.auth_token.clone(),
-                    from: Some(SimConfig::DEMO_FROM.to_string()),
-                    messaging_service_sid: None,
-                })?;
-                Ok((Arc::new(client), Some(TwilioSimulator::new(sim))))
-            }
-        }
+    /// The Twilio client settings, from the environment (a real account).
+    pub(crate) fn twilio_client(&self, var_for: &str) -> Result<TwilioConfig, ConfigError> {
+        let required = |value: &Option<String>, var: &str| {
+            value.clone().ok_or_else(|| ConfigError::new(var, "", format!("required with {var_for}=twilio")))
+        };
+        Ok(TwilioConfig {
+            base_url: self
+                .twilio
+                .base_url
+                .clone()
+                .unwrap_or_else(|| recaudo_providers::twilio::DEFAULT_BASE_URL.to_string()),
+            account_sid: required(&self.twilio.account_sid, "RECAUDO_TWILIO_ACCOUNT_SID")?,
+            auth_token: required(&self.twilio.auth_token.as_ref().map(|s| s.0.clone()), "RECAUDO_TWILIO_AUTH_TOKEN")?,
+            from: self.twilio.from.clone(),
+            messaging_service_sid: self.twilio.messaging_service_sid.clone(),
+        })
     }
 }

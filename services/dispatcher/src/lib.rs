@@ -1,30 +1,37 @@
-//! Dispatcher: one deployment per channel. Consumes `contact.requested.<channel>`, re-checks the send window,
-//! renders the message, records the attempt and calls the provider at most once, publishes
-//! `contact.attempted.<channel>`, and turns the provider's signed webhooks into `contact.status.<channel>`.
+//! Dispatcher: one deployment per channel (`--channel sms|whatsapp|email`), or every channel in one process.
+//! Consumes `contact.requested.<channel>`, re-checks the send window, renders the message, records the attempt and
+//! calls the provider at most once, publishes `contact.attempted.<channel>`, turns the provider's signed webhooks
+//! into `contact.status.<channel>`, `reply.received.<channel>` and `consent.withdrawn`, and reconciles attempts
+//! whose outcome it did not hear from the provider.
 
 mod api;
 mod attempts;
 mod compliance;
 mod config;
+mod content;
+mod inbound;
+mod providers;
+mod reconcile;
 mod send;
+mod simulator_control;
+mod unsubscribe;
 mod webhooks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use recaudo_bus::outbox::Outbox;
 use recaudo_bus::{consume, ConsumerSpec};
 use recaudo_events::Channel;
-use recaudo_providers::SmsProvider;
+use recaudo_providers::MessagingProvider;
 use recaudo_runtime::process::ServiceDef;
 use recaudo_runtime::{Infra, Migration, Started};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, SmsProviderKind};
+pub use config::{provider_var, ChannelConfig, Config, ProviderKind, CHANNELS};
 
 pub const SCHEMA: &str = "dispatcher";
 pub const NAME: &str = "dispatcher";
-/// Where the in-process SMS simulator is mounted when `RECAUDO_SMS_PROVIDER=simulator`.
-pub const SIMULATOR_PATH: &str = "/sim/twilio";
 
 pub fn migrations() -> Vec<Migration> {
     vec![
@@ -34,6 +41,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(4, "attempt_country", include_str!("../migrations/0004_attempt_country.sql")),
         Migration::new(5, "attempt_time_zone", include_str!("../migrations/0005_attempt_time_zone.sql")),
         Migration::new(6, "attempt_decision", include_str!("../migrations/0006_attempt_decision.sql")),
+        Migration::new(7, "channels", include_str!("../migrations/0007_channels.sql")),
     ]
 }
 
@@ -46,49 +54,79 @@ pub fn service(config: Config) -> ServiceDef {
     }
 }
 
-/// Shared by the consumer and the webhook routes.
+/// One channel's dispatcher, shared by its consumer, its webhook routes and its reconciler.
 pub(crate) struct Dispatcher {
     pub pool: sqlx::PgPool,
+    /// Writes events as `recaudo/dispatcher/<channel>`.
     pub outbox: Outbox,
     pub clock: recaudo_runtime::Clock,
     pub channel: Channel,
-    pub provider: Arc<dyn SmsProvider>,
+    pub provider: Arc<dyn MessagingProvider>,
     pub public_url: String,
     /// The law tightened by the lender's settings, for the re-check before each provider call.
     pub policies: recaudo_policy::Policies,
     /// For the lookup of a request's cancellation in the stream.
     pub bus: recaudo_bus::Bus,
+    pub reconcile_after: Duration,
+    pub interrupted_after: Duration,
 }
 
 impl Dispatcher {
-    pub fn status_callback_url(&self) -> String {
-        format!("{}/webhooks/twilio/{}/status", self.public_url, self.channel)
+    /// Where providers that take a callback per message (Twilio) post its statuses.
+    pub fn status_callback_url(&self) -> Option<String> {
+        use recaudo_providers::WebhookKind;
+        let route = self.provider.webhook_routes().into_iter().find(|r| r.kind == WebhookKind::Status)?;
+        Some(format!("{}{}", self.public_url, route.path))
+    }
+
+    pub fn consumer_name(&self) -> String {
+        format!("dispatcher-{}", self.channel)
     }
 }
 
 async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
-    let outbox =
-        Outbox::new(SCHEMA, format!("recaudo/dispatcher/{}", config.channel), infra.common.subject_prefix.clone());
-    let (provider, simulator) = config.provider(&infra)?;
-    let dispatcher = Arc::new(Dispatcher {
-        pool: infra.pool.clone(),
-        outbox: outbox.clone(),
-        clock: infra.clock.clone(),
-        channel: config.channel,
-        provider,
-        public_url: infra.public_url.clone(),
-        policies: recaudo_policy::Policies::load(infra.common.contact_policy_file.as_deref())?,
-        bus: infra.bus.clone(),
-    });
-    attempts::settle_interrupted(&dispatcher).await?;
-    let spec =
-        ConsumerSpec::new(format!("dispatcher-{}", config.channel), format!("contact.requested.{}", config.channel));
-    let consumer = consume::run(infra.bus.clone(), spec, send::RequestHandler(dispatcher.clone()), shutdown);
-    let mut routes = api::routes(dispatcher.clone())
-        .merge(compliance::routes(dispatcher.clone()))
-        .merge(webhooks::routes(dispatcher));
-    if let Some(sim) = simulator {
-        routes = routes.public_nest(SIMULATOR_PATH, sim.router());
+    let outbox = Outbox::new(SCHEMA, "recaudo/dispatcher", infra.common.subject_prefix.clone());
+    let policies = recaudo_policy::Policies::load(infra.common.contact_policy_file.as_deref())?;
+    let mut routes = api::routes(infra.pool.clone()).merge(compliance::routes(infra.pool.clone()));
+    let mut workers: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
+    let mut simulators = providers::Simulators::default();
+    for channel in &config.channels {
+        let provider = providers::build(&infra, &config, channel, &mut simulators)?;
+        let d = Arc::new(Dispatcher {
+            pool: infra.pool.clone(),
+            outbox: outbox.with_source(format!("recaudo/dispatcher/{}", channel.channel)),
+            clock: infra.clock.clone(),
+            channel: channel.channel,
+            provider,
+            public_url: infra.public_url.clone(),
+            policies: policies.clone(),
+            bus: infra.bus.clone(),
+            reconcile_after: config.reconcile_after,
+            interrupted_after: config.interrupted_after,
+        });
+        // A dead dispatcher's requests must move on within seconds: JetStream redelivers what a process fetched
+        // once `ack_wait` passes without a word from it, and the request in hand is kept alive by progress acks
+        // while its provider call runs. Few requests are fetched at once, so few wait on a crash.
+        let spec = ConsumerSpec {
+            ack_wait: Duration::from_secs(6),
+            batch: 8,
+            ..ConsumerSpec::new(d.consumer_name(), format!("contact.requested.{}", channel.channel))
+        };
+        let consumer = consume::run(infra.bus.clone(), spec, send::RequestHandler(d.clone()), shutdown.clone());
+        let name = d.consumer_name();
+        workers.push(Box::pin(async move {
+            if let Err(e) = consumer.await {
+                tracing::error!(consumer = %name, error = %e, "consumer stopped");
+            }
+        }));
+        workers.push(Box::pin(reconcile::run(d.clone(), shutdown.clone())));
+        routes = routes.merge(webhooks::routes(d.clone()));
+        if channel.channel == Channel::Email {
+            routes = routes.merge(unsubscribe::routes(d.clone()));
+        }
     }
-    Ok(Started::new(routes).consumer("dispatcher", consumer).outbox(outbox))
+    routes = simulators.mount(routes);
+    let mut started = Started::new(routes).outbox(outbox);
+    started.workers.extend(workers);
+    Ok(started)
 }

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use base64::Engine;
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
-use recaudo_events::{AttemptOutcome, ContactAttempted, ContactCancelled, ContactRequested, ContactSuppressed};
+use recaudo_events::{
+    AttemptOutcome, ContactAttempted, ContactCancelled, ContactPrepared, ContactRequested, ContactSuppressed,
+};
 use recaudo_policy::Debtor;
-use recaudo_providers::{OutboundSms, ProviderError};
-use recaudo_templates::{MessageContext, Templates};
+use recaudo_providers::{OutboundMessage, ProviderError};
 use uuid::Uuid;
 
 use crate::{Dispatcher, SCHEMA};
@@ -25,7 +26,7 @@ impl Handler for RequestHandler {
     async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
         let d = &self.0;
         let request = msg.envelope.decode::<ContactRequested>()?.data;
-        let consumer = format!("dispatcher-{}", d.channel);
+        let consumer = d.consumer_name();
         let now = d.clock.now();
         // Before the transaction: a round trip to JetStream need not hold a database connection.
         let cancelled = cancellation(d, &request).await?;
@@ -76,20 +77,15 @@ impl Handler for RequestHandler {
             return Ok(());
         }
         let reply_token = new_token();
-        let rendered = Templates::builtin().render(
-            &request.template,
-            &MessageContext::for_request(&request, format!("{}/r/{reply_token}", d.public_url)),
-        );
+        let composed = crate::content::compose(d, &mut tx, &request, &reply_token).await?;
+        let body = composed.as_ref().map(|c| c.readable().to_string()).unwrap_or_default();
         let attempt_id = Uuid::now_v7();
-        let (body, render_error) = match rendered {
-            Ok(body) => (body, None),
-            Err(e) => (String::new(), Some(e.to_string())),
-        };
         sqlx::query(
             "INSERT INTO dispatcher.attempts (id, contact_id, channel, debtor_id, credit_id, advisor_id, to_address, body,
                                               reply_token, provider, status, created_at, updated_at, country,
-                                              time_zone, strategy, decision)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11, $12, $13, $14, $15)",
+                                              time_zone, strategy, decision, sending_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11, $12, $13, $14, $15,
+                     now() + make_interval(secs => $16))",
         )
         .bind(attempt_id)
         .bind(request.contact_id)
@@ -106,25 +102,63 @@ impl Handler for RequestHandler {
         .bind(zone.name())
         .bind(&request.strategy)
         .bind(serde_json::to_value(&request.decision).map_err(HandleError::reject)?)
+        .bind(d.interrupted_after.as_secs_f64())
         .execute(&mut *tx)
         .await?;
+        // The reply link works before the provider is called: a message that reaches the debtor although its send
+        // was cut off still carries a link that answers.
+        let prepared = ContactPrepared {
+            attempt_id,
+            contact_id: request.contact_id,
+            channel: d.channel,
+            debtor_id: request.debtor.id.clone(),
+            credit_id: request.credit.id.clone(),
+            reply_token: reply_token.clone(),
+            prepared_at: now,
+        };
+        d.outbox.enqueue(&mut tx, now, prepared).await?;
         tx.commit().await?;
+        d.outbox.wake();
 
         let prepared = Prepared { attempt_id, body, reply_token };
-        let result = match render_error {
-            Some(e) => Err(ProviderError::Rejected { code: Some("template".into()), message: e }),
-            None => {
-                let sms = OutboundSms {
+        let result = match composed {
+            Err(e) => Err(ProviderError::Rejected { code: Some("template".into()), message: e }),
+            Ok(content) => {
+                let message = OutboundMessage {
                     to: request.to.clone(),
-                    body: prepared.body.clone(),
-                    status_callback: Some(d.status_callback_url()),
+                    content,
+                    status_callback: d.status_callback_url(),
                     idempotency_key: attempt_id.to_string(),
                 };
-                d.provider.send(&sms).await
+                d.provider.send(&message).await
             }
         };
+        if let Err(ProviderError::NotSent { reason, .. }) = &result {
+            // Certainly not sent (a refused connection, a 429, a 503): the request goes back to wait in the stream
+            // and is decided again, send window included, when it comes back.
+            give_back(d, &consumer, msg.envelope.id, attempt_id).await?;
+            return Err(HandleError::retry(anyhow::anyhow!(
+                "{} did not take the request: {reason}",
+                d.provider.name()
+            )));
+        }
         record_outcome(d, &request, prepared, result).await.map_err(HandleError::from)
     }
+}
+
+/// Undoes an attempt the provider certainly did not take, so that the request's redelivery is handled anew.
+async fn give_back(d: &Dispatcher, consumer: &str, event_id: Uuid, attempt_id: Uuid) -> Result<(), sqlx::Error> {
+    let mut tx = d.pool.begin().await?;
+    sqlx::query("DELETE FROM dispatcher.attempts WHERE id = $1 AND status = 'sending'")
+        .bind(attempt_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM dispatcher.inbox WHERE consumer = $1 AND event_id = $2")
+        .bind(consumer)
+        .bind(event_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }
 
 /// The rule and detail of the request's cancellation, if the scheduler withdrew it. Read from the stream rather
@@ -149,32 +183,61 @@ async fn record_outcome(
     result: Result<recaudo_providers::ProviderReceipt, ProviderError>,
 ) -> Result<(), sqlx::Error> {
     let now = d.clock.now();
-    let (outcome, status, message_id, error) = match result {
-        Ok(receipt) => (AttemptOutcome::Sent, "sent".to_string(), Some(receipt.provider_message_id), None),
+    let (outcome, status, provider_status, message_id, error, code, next_check) = match result {
+        Ok(receipt) => (
+            AttemptOutcome::Sent,
+            "queued",
+            Some(receipt.status),
+            Some(receipt.provider_message_id),
+            None,
+            None,
+            Some(crate::reconcile::after(d.reconcile_after)),
+        ),
         Err(e @ ProviderError::Rejected { .. }) => {
-            (AttemptOutcome::Failed, "failed".to_string(), None, Some(e.to_string()))
+            let code = match &e {
+                ProviderError::Rejected { code, .. } => code.clone(),
+                _ => None,
+            };
+            (AttemptOutcome::Failed, "failed", None, None, Some(e.to_string()), code, None)
         }
-        // Unknown whether it went out: never retried, so that a debtor is not messaged twice.
-        Err(e @ ProviderError::Unavailable(_)) => {
-            (AttemptOutcome::Failed, "unknown".to_string(), None, Some(e.to_string()))
-        }
+        // Unknown whether it went out: never resent blindly. The reconciler asks the provider.
+        Err(e @ (ProviderError::Unavailable(_) | ProviderError::NotSent { .. })) => (
+            AttemptOutcome::Unknown,
+            "unknown",
+            None,
+            None,
+            Some(e.to_string()),
+            None,
+            Some(crate::reconcile::after(d.interrupted_after)),
+        ),
     };
-    tracing::info!(attempt_id = %prepared.attempt_id, status = %status, "contact attempted");
+    tracing::info!(attempt_id = %prepared.attempt_id, status, "contact attempted");
     let mut tx = d.pool.begin().await?;
     if let Some(id) = &message_id {
         crate::webhooks::lock_message(&mut tx, d, id).await?;
     }
-    sqlx::query(
-        "UPDATE dispatcher.attempts SET status = $2, provider_message_id = $3, error = $4, attempted_at = $5, updated_at = $5
-         WHERE id = $1",
+    let updated = sqlx::query(
+        "UPDATE dispatcher.attempts
+         SET status = $2, provider_message_id = $3, error = $4, attempted_at = $5, updated_at = $5,
+             provider_status = $6, error_code = $7, final = ($2 = 'failed'), next_check_at = $8
+         WHERE id = $1 AND status = 'sending'",
     )
     .bind(prepared.attempt_id)
-    .bind(&status)
+    .bind(status)
     .bind(&message_id)
     .bind(&error)
     .bind(now)
+    .bind(&provider_status)
+    .bind(&code)
+    .bind(next_check)
     .execute(&mut *tx)
     .await?;
+    if updated.rows_affected() == 0 {
+        // The reconciler took the attempt for cut off (the call outlived its time): it settles it from the
+        // provider's records instead.
+        tracing::warn!(attempt_id = %prepared.attempt_id, "provider answered after the attempt was settled");
+        return Ok(());
+    }
     let event = ContactAttempted {
         attempt_id: prepared.attempt_id,
         contact_id: request.contact_id,

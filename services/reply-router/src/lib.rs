@@ -5,6 +5,7 @@ mod call_tasks;
 mod click;
 mod projection;
 mod queue;
+mod replies;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +77,18 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         handler(),
         shutdown.clone(),
     );
+    let links = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new("reply-router-links", "contact.prepared.*"),
+        handler(),
+        shutdown.clone(),
+    );
+    let replies = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new(replies::CONSUMER, "reply.received.*"),
+        replies::ReplyHandler(router.clone()),
+        shutdown.clone(),
+    );
     let call_tasks = consume::run(
         infra.bus.clone(),
         ConsumerSpec::new(call_tasks::CONSUMER, "contact.requested.call"),
@@ -85,6 +98,8 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     Ok(Started::new(click::routes(router.clone()).merge(queue::routes(router)))
         .consumer("reply-router-portfolio", portfolio)
         .consumer("reply-router-attempts", attempts)
+        .consumer("reply-router-links", links)
+        .consumer(replies::CONSUMER, replies)
         .consumer(call_tasks::CONSUMER, call_tasks)
         .outbox(outbox))
 }

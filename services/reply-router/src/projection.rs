@@ -2,7 +2,7 @@
 //! every attempt.
 
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
-use recaudo_events::{AccountsUpserted, AdvisorUpserted, AttemptOutcome, ContactAttempted, Event};
+use recaudo_events::{AccountsUpserted, AdvisorUpserted, AttemptOutcome, ContactAttempted, ContactPrepared, Event};
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -90,9 +90,26 @@ impl Handler for Projection {
                 .execute(&mut *tx)
                 .await?;
             }
+            // The link works from the moment the dispatcher is about to call the provider.
+            ContactPrepared::TYPE => {
+                let e = msg.envelope.decode::<ContactPrepared>()?.data;
+                sqlx::query(
+                    "INSERT INTO reply_router.links (token, attempt_id, contact_id, channel, debtor_id, credit_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (token) DO NOTHING",
+                )
+                .bind(&e.reply_token)
+                .bind(e.attempt_id)
+                .bind(e.contact_id)
+                .bind(e.channel.as_str())
+                .bind(e.debtor_id.as_str())
+                .bind(e.credit_id.as_str())
+                .bind(e.prepared_at)
+                .execute(&mut *tx)
+                .await?;
+            }
             ContactAttempted::TYPE => {
                 let e = msg.envelope.decode::<ContactAttempted>()?.data;
-                // Only a message that went out carries a link anyone can open.
+                // Attempts from before `contact.prepared` existed: only a message that went out carries a link.
                 if e.outcome == AttemptOutcome::Sent {
                     sqlx::query(
                         "INSERT INTO reply_router.links (token, attempt_id, contact_id, channel, debtor_id, credit_id, created_at)

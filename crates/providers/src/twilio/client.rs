@@ -5,11 +5,13 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use crate::twilio::wire::CreateMessageForm;
+use chrono::{DateTime, Utc};
+
+use crate::twilio::wire::{CreateMessageForm, MessageList, MessageResource};
 use crate::twilio::{response, webhook, TwilioConfig, TwilioConfigError, API_VERSION};
 use crate::{
-    InboundMessage, OutboundSms, ProviderError, ProviderReceipt, SmsProvider, StatusUpdate, WebhookError,
-    WebhookRequest,
+    Content, MessagingProvider, OutboundMessage, ProviderError, ProviderReceipt, StatusUpdate, WebhookError,
+    WebhookItem, WebhookKind, WebhookRequest, WebhookRoute,
 };
 
 /// Long enough for Twilio's usual sub-second answers under load, short enough that a stuck request does not hold a
@@ -17,14 +19,44 @@ use crate::{
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Which Twilio channel a client sends on: the same Messages API, with `whatsapp:` addresses for WhatsApp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwilioChannel {
+    Sms,
+    Whatsapp,
+}
+
+impl TwilioChannel {
+    /// The path segment of our webhooks for this channel (`/webhooks/twilio/{channel}/status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TwilioChannel::Sms => "sms",
+            TwilioChannel::Whatsapp => "whatsapp",
+        }
+    }
+
+    /// The address as Twilio writes it on this channel.
+    fn address(self, e164: &str) -> String {
+        match self {
+            TwilioChannel::Sms => e164.to_string(),
+            TwilioChannel::Whatsapp => format!("whatsapp:{e164}"),
+        }
+    }
+}
+
 pub struct TwilioSms {
     config: TwilioConfig,
+    channel: TwilioChannel,
     messages_url: String,
     http: reqwest::Client,
 }
 
 impl TwilioSms {
     pub fn new(config: TwilioConfig) -> Result<Self, TwilioConfigError> {
+        Self::for_channel(config, TwilioChannel::Sms)
+    }
+
+    pub fn for_channel(config: TwilioConfig, channel: TwilioChannel) -> Result<Self, TwilioConfigError> {
         let config = config.validated()?;
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -34,21 +66,49 @@ impl TwilioSms {
             .build()
             .map_err(|e| TwilioConfigError::HttpClient(e.to_string()))?;
         let messages_url = format!("{}/{API_VERSION}/Accounts/{}/Messages.json", config.base_url, config.account_sid);
-        Ok(Self { config, messages_url, http })
+        Ok(Self { config, channel, messages_url, http })
     }
 
     pub fn account_sid(&self) -> &str {
         &self.config.account_sid
     }
 
-    async fn create_message(&self, msg: &OutboundSms) -> Result<ProviderReceipt, ProviderError> {
+    async fn create_message(&self, msg: &OutboundMessage) -> Result<ProviderReceipt, ProviderError> {
         // Twilio's Messages API has no idempotency key, so `msg.idempotency_key` cannot be passed on: a retry after
         // `Unavailable` may send twice, which is why that variant says the outcome is unknown.
+        let to = self.channel.address(&msg.to);
+        let from = self.config.from.as_deref().map(|f| self.channel.address(f));
+        let (body, content_sid, content_variables) = match &msg.content {
+            Content::Text { body } | Content::WhatsappButtons { body, .. } => (Some(body.as_str()), None, None),
+            Content::WhatsappTemplate(t) => {
+                let Some(sid) = t.content_sid.as_deref() else {
+                    return Err(ProviderError::Rejected {
+                        code: Some("content_sid".into()),
+                        message: format!("template {} has no Twilio Content SID (twilio_content_sid)", t.name),
+                    });
+                };
+                let variables: serde_json::Map<String, serde_json::Value> = t
+                    .body_params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| ((i + 1).to_string(), serde_json::Value::String(v.clone())))
+                    .collect();
+                (None, Some(sid), Some(serde_json::Value::Object(variables).to_string()))
+            }
+            Content::Email(_) => {
+                return Err(ProviderError::Rejected {
+                    code: Some("channel".into()),
+                    message: "Twilio Messaging does not send email".into(),
+                })
+            }
+        };
         let form = CreateMessageForm {
-            to: &msg.to,
-            from: self.config.from.as_deref(),
+            to: &to,
+            from: from.as_deref(),
             messaging_service_sid: self.config.messaging_service_sid.as_deref(),
-            body: &msg.body,
+            body,
+            content_sid,
+            content_variables: content_variables.as_deref(),
             status_callback: msg.status_callback.as_deref(),
         };
         let sent = self
@@ -60,37 +120,130 @@ impl TwilioSms {
             .await;
         let response = match sent {
             Ok(response) => response,
-            Err(error) => return Err(unavailable(error)),
+            Err(error) => return Err(transport(error)),
         };
         let http_status = response.status().as_u16();
-        let body = response.bytes().await.map_err(unavailable)?;
-        let outcome = response::interpret(http_status, &body);
+        let retry_after = crate::retry_after(response.headers());
+        let body = response.bytes().await.map_err(|e| ProviderError::Unavailable(describe(e)))?;
+        let outcome = response::interpret(http_status, &body, retry_after);
         log_outcome(http_status, &outcome);
         outcome
     }
+
+    async fn get_json(&self, url: &str) -> Result<Option<Vec<u8>>, ProviderError> {
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(describe(e)))?;
+        match response.status().as_u16() {
+            200 => Ok(Some(response.bytes().await.map_err(|e| ProviderError::Unavailable(describe(e)))?.to_vec())),
+            404 => Ok(None),
+            other => Err(ProviderError::Unavailable(format!("Twilio answered HTTP {other} to a lookup"))),
+        }
+    }
+
+    async fn fetch(&self, sid: &str) -> Result<Option<StatusUpdate>, ProviderError> {
+        // SIDs go into the path: only letters and digits, as Twilio's are.
+        if sid.is_empty() || !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(None);
+        }
+        let url =
+            format!("{}/{API_VERSION}/Accounts/{}/Messages/{sid}.json", self.config.base_url, self.config.account_sid);
+        let Some(body) = self.get_json(&url).await? else { return Ok(None) };
+        let message: MessageResource = serde_json::from_slice(&body)
+            .map_err(|_| ProviderError::Unavailable("Twilio's Message resource did not parse".into()))?;
+        Ok(status_of(&message))
+    }
+
+    /// Twilio's list of messages to the recipient, newest first, searched for the text we sent after `after`.
+    async fn find(&self, msg: &OutboundMessage, after: DateTime<Utc>) -> Result<Option<StatusUpdate>, ProviderError> {
+        let query = serde_urlencoded::to_string([
+            ("To", self.channel.address(&msg.to)),
+            ("DateSent>", after.format("%Y-%m-%d").to_string()),
+            ("PageSize", "50".to_string()),
+        ])
+        .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        let Some(body) = self.get_json(&format!("{}?{query}", self.messages_url)).await? else { return Ok(None) };
+        let page: MessageList = serde_json::from_slice(&body)
+            .map_err(|_| ProviderError::Unavailable("Twilio's message list did not parse".into()))?;
+        let text = msg.content.readable();
+        Ok(page
+            .messages
+            .iter()
+            .filter(|m| m.direction.as_deref() != Some("inbound"))
+            .find(|m| m.body.as_deref() == Some(text))
+            .and_then(status_of))
+    }
 }
 
-impl SmsProvider for TwilioSms {
+/// A Message resource's status as a report.
+fn status_of(message: &MessageResource) -> Option<StatusUpdate> {
+    Some(StatusUpdate {
+        provider_message_id: message.sid.clone(),
+        normalized: webhook::normalize(&message.status)?,
+        status: message.status.clone(),
+        error_code: message.error_code.clone(),
+        attempt_ref: None,
+    })
+}
+
+impl MessagingProvider for TwilioSms {
     fn name(&self) -> &'static str {
         "twilio"
     }
 
-    fn send<'a>(&'a self, msg: &'a OutboundSms) -> BoxFuture<'a, Result<ProviderReceipt, ProviderError>> {
+    fn send<'a>(&'a self, msg: &'a OutboundMessage) -> BoxFuture<'a, Result<ProviderReceipt, ProviderError>> {
         self.create_message(msg).boxed()
     }
 
-    fn parse_status_webhook(&self, req: &WebhookRequest<'_>) -> Result<StatusUpdate, WebhookError> {
-        webhook::parse_status(&self.config, req)
+    fn fetch_status<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<StatusUpdate>, ProviderError>> {
+        self.fetch(id).boxed()
     }
 
-    fn parse_inbound_webhook(&self, req: &WebhookRequest<'_>) -> Result<InboundMessage, WebhookError> {
-        webhook::parse_inbound(&self.config, req)
+    fn find_message<'a>(
+        &'a self,
+        msg: &'a OutboundMessage,
+        created_after: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Option<StatusUpdate>, ProviderError>> {
+        self.find(msg, created_after).boxed()
+    }
+
+    fn webhook_routes(&self) -> Vec<WebhookRoute> {
+        let channel = self.channel.as_str();
+        vec![
+            WebhookRoute { path: format!("/webhooks/twilio/{channel}/status"), kind: WebhookKind::Status },
+            WebhookRoute { path: format!("/webhooks/twilio/{channel}/inbound"), kind: WebhookKind::Inbound },
+        ]
+    }
+
+    fn parse_webhook(&self, kind: WebhookKind, req: &WebhookRequest<'_>) -> Result<Vec<WebhookItem>, WebhookError> {
+        Ok(match kind {
+            WebhookKind::Inbound => vec![WebhookItem::Inbound(webhook::parse_inbound(&self.config, req)?)],
+            WebhookKind::Status | WebhookKind::Combined => {
+                webhook::parse_status(&self.config, req)?.map(WebhookItem::Status).into_iter().collect()
+            }
+        })
+    }
+}
+
+/// A failure before Twilio answered. A refused connection means nothing left this machine; anything else may
+/// have reached Twilio.
+fn transport(error: reqwest::Error) -> ProviderError {
+    let connect = error.is_connect();
+    let description = describe(error);
+    if connect {
+        ProviderError::NotSent { reason: description, retry_after: None }
+    } else {
+        ProviderError::Unavailable(description)
     }
 }
 
 /// Describes a transport failure with its causes (reqwest's own message is only "error sending request"). The URL
 /// is left out: it is ours, and the causes are what an operator needs.
-fn unavailable(error: reqwest::Error) -> ProviderError {
+fn describe(error: reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -106,7 +259,7 @@ fn unavailable(error: reqwest::Error) -> ProviderError {
         description.push_str(&inner.to_string());
         cause = inner.source();
     }
-    ProviderError::Unavailable(description)
+    description
 }
 
 /// Logs codes and statuses only: Twilio's error messages can quote the phone number.
@@ -127,6 +280,9 @@ fn log_outcome(http_status: u16, outcome: &Result<ProviderReceipt, ProviderError
         ),
         Err(ProviderError::Unavailable(reason)) => {
             tracing::warn!(provider = "twilio", http_status, %reason, "outcome unknown")
+        }
+        Err(ProviderError::NotSent { reason, .. }) => {
+            tracing::warn!(provider = "twilio", http_status, %reason, "not sent; may be tried again")
         }
     }
 }
@@ -156,19 +312,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_connection_is_unavailable_not_rejected() {
+    async fn a_refused_connection_is_not_sent_and_may_be_retried() {
         // Bind then drop a listener to get a local port that nothing listens on.
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
         let client = TwilioSms::new(config(format!("http://127.0.0.1:{port}"))).expect("valid config");
-        let msg = OutboundSms {
+        let msg = OutboundMessage {
             to: "+573001234567".into(),
-            body: "Hola".into(),
+            content: Content::Text { body: "Hola".into() },
             status_callback: None,
             idempotency_key: "attempt-1".into(),
         };
         let result = client.send(&msg).await;
         assert!(
-            matches!(result, Err(ProviderError::Unavailable(ref reason)) if reason.contains("could not connect")),
+            matches!(result, Err(ProviderError::NotSent { ref reason, .. }) if reason.contains("could not connect")),
             "{result:?}"
         );
     }

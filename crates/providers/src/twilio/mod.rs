@@ -8,7 +8,7 @@ pub mod signature;
 mod webhook;
 pub mod wire;
 
-pub use client::TwilioSms;
+pub use client::{TwilioChannel, TwilioSms};
 pub use config::{TwilioConfig, TwilioConfigError, DEFAULT_BASE_URL};
 
 /// The REST API version every path and callback carries.

@@ -4,7 +4,11 @@
 use crate::twilio::wire::{ErrorBody, MessageResource};
 use crate::{ProviderError, ProviderReceipt};
 
-pub(crate) fn interpret(http_status: u16, body: &[u8]) -> Result<ProviderReceipt, ProviderError> {
+pub(crate) fn interpret(
+    http_status: u16,
+    body: &[u8],
+    retry_after: Option<std::time::Duration>,
+) -> Result<ProviderReceipt, ProviderError> {
     match http_status {
         200..=299 => match serde_json::from_slice::<MessageResource>(body) {
             Ok(message) => Ok(ProviderReceipt { provider_message_id: message.sid, status: message.status }),
@@ -14,10 +18,13 @@ pub(crate) fn interpret(http_status: u16, body: &[u8]) -> Result<ProviderReceipt
             ))),
         },
         // Throttled: nothing was sent and a later retry is fine, so it must not be reported as permanent.
-        429 => Err(ProviderError::Unavailable(format!(
-            "Twilio is rate limiting (HTTP 429, code {})",
-            error_body(body).and_then(|e| e.code).as_deref().unwrap_or("none")
-        ))),
+        429 => Err(ProviderError::NotSent {
+            reason: format!(
+                "Twilio is rate limiting (HTTP 429, code {})",
+                error_body(body).and_then(|e| e.code).as_deref().unwrap_or("none")
+            ),
+            retry_after,
+        }),
         400..=499 => Err(match error_body(body) {
             Some(error) => ProviderError::Rejected { code: error.code, message: error.message },
             None => ProviderError::Rejected {
@@ -25,6 +32,9 @@ pub(crate) fn interpret(http_status: u16, body: &[u8]) -> Result<ProviderReceipt
                 message: format!("HTTP {http_status} without a Twilio error body"),
             },
         }),
+        // Twilio documents 503 as the API refusing the request (overloaded or down for maintenance): not sent.
+        503 => Err(ProviderError::NotSent { reason: "Twilio answered HTTP 503".into(), retry_after }),
+        // A 500 or a gateway error may come after the message was created: unknown.
         _ => Err(ProviderError::Unavailable(format!("Twilio answered HTTP {http_status}"))),
     }
 }
@@ -42,7 +52,7 @@ mod tests {
         let body =
             br#"{"sid":"SM0123456789abcdef0123456789abcdef","account_sid":"AC1","status":"queued","error_code":null}"#;
         assert_eq!(
-            interpret(201, body),
+            interpret(201, body, None),
             Ok(ProviderReceipt {
                 provider_message_id: "SM0123456789abcdef0123456789abcdef".into(),
                 status: "queued".into()
@@ -54,25 +64,32 @@ mod tests {
     fn twilio_error_json_becomes_a_rejection_with_its_code() {
         let body = br#"{"code":21211,"message":"Invalid 'To' Phone Number","more_info":"https://www.twilio.com/docs/errors/21211","status":400}"#;
         assert_eq!(
-            interpret(400, body),
+            interpret(400, body, None),
             Err(ProviderError::Rejected { code: Some("21211".into()), message: "Invalid 'To' Phone Number".into() })
         );
         let auth = br#"{"code":20003,"message":"Authenticate","more_info":"https://www.twilio.com/docs/errors/20003","status":401}"#;
-        assert!(matches!(interpret(401, auth), Err(ProviderError::Rejected { code: Some(c), .. }) if c == "20003"));
+        assert!(
+            matches!(interpret(401, auth, None), Err(ProviderError::Rejected { code: Some(c), .. }) if c == "20003")
+        );
     }
 
     #[test]
     fn a_4xx_without_twilio_json_is_still_a_rejection() {
-        assert!(matches!(interpret(404, b"<html>not found</html>"), Err(ProviderError::Rejected { code: None, .. })));
+        assert!(matches!(
+            interpret(404, b"<html>not found</html>", None),
+            Err(ProviderError::Rejected { code: None, .. })
+        ));
     }
 
     #[test]
-    fn throttling_server_errors_and_unreadable_successes_are_unavailable() {
+    fn throttling_is_not_sent_but_server_errors_and_unreadable_successes_are_unknown() {
         let throttled = br#"{"code":20429,"message":"Too Many Requests","status":429}"#;
-        assert!(matches!(interpret(429, throttled), Err(ProviderError::Unavailable(m)) if m.contains("20429")));
-        assert!(matches!(interpret(500, b"{}"), Err(ProviderError::Unavailable(_))));
-        assert!(matches!(interpret(503, b""), Err(ProviderError::Unavailable(_))));
-        assert!(matches!(interpret(201, b"not json"), Err(ProviderError::Unavailable(_))));
+        let wait = Some(std::time::Duration::from_secs(3));
+        assert!(matches!(interpret(429, throttled, wait),
+            Err(ProviderError::NotSent { reason, retry_after }) if reason.contains("20429") && retry_after == wait));
+        assert!(matches!(interpret(503, b"", None), Err(ProviderError::NotSent { .. })));
+        assert!(matches!(interpret(500, b"{}", None), Err(ProviderError::Unavailable(_))));
+        assert!(matches!(interpret(201, b"not json", None), Err(ProviderError::Unavailable(_))));
     }
 
     #[test]

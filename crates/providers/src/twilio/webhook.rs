@@ -3,15 +3,36 @@
 
 use crate::twilio::signature::{self, SIGNATURE_HEADER};
 use crate::twilio::TwilioConfig;
-use crate::{InboundMessage, StatusUpdate, WebhookError, WebhookRequest};
+use crate::{InboundMessage, Normalized, StatusUpdate, WebhookError, WebhookRequest};
 
 /// Parameters of a status callback, e.g. `MessageSid`, `MessageStatus`, `ErrorCode` (only on failure).
-pub(crate) fn parse_status(config: &TwilioConfig, req: &WebhookRequest<'_>) -> Result<StatusUpdate, WebhookError> {
+/// `None` for a status that says nothing of delivery (`receiving`, `received` on an inbound message).
+pub(crate) fn parse_status(
+    config: &TwilioConfig,
+    req: &WebhookRequest<'_>,
+) -> Result<Option<StatusUpdate>, WebhookError> {
     let params = VerifiedParams::from_request(config, req)?;
-    Ok(StatusUpdate {
-        provider_message_id: params.required("MessageSid")?.to_string(),
-        status: params.required("MessageStatus")?.to_string(),
+    let provider_message_id = params.required("MessageSid")?.to_string();
+    let status = params.required("MessageStatus")?.to_string();
+    Ok(normalize(&status).map(|normalized| StatusUpdate {
+        provider_message_id,
+        status,
+        normalized,
         error_code: params.get("ErrorCode").filter(|code| !code.is_empty()).map(str::to_string),
+        attempt_ref: None,
+    }))
+}
+
+/// Twilio's message statuses, normalised.
+pub(crate) fn normalize(status: &str) -> Option<Normalized> {
+    Some(match status {
+        "accepted" | "scheduled" | "queued" => Normalized::Queued,
+        "sending" | "sent" => Normalized::Sent,
+        "delivered" => Normalized::Delivered,
+        "read" => Normalized::Read,
+        "failed" | "canceled" => Normalized::Failed,
+        "undelivered" => Normalized::Undelivered,
+        _ => return None,
     })
 }
 
@@ -20,11 +41,19 @@ pub(crate) fn parse_inbound(config: &TwilioConfig, req: &WebhookRequest<'_>) -> 
     let params = VerifiedParams::from_request(config, req)?;
     Ok(InboundMessage {
         provider_message_id: params.required("MessageSid")?.to_string(),
-        from: params.required("From")?.to_string(),
-        to: params.required("To")?.to_string(),
+        from: without_channel(params.required("From")?),
+        to: without_channel(params.required("To")?),
         // A picture with no caption arrives with an empty Body, which is still a message.
         body: params.get("Body").unwrap_or_default().to_string(),
+        // A WhatsApp quick-reply tap carries the button's payload.
+        button: params.get("ButtonPayload").filter(|p| !p.is_empty()).map(str::to_string),
+        in_reply_to: params.get("OriginalRepliedMessageSid").filter(|p| !p.is_empty()).map(str::to_string),
     })
+}
+
+/// `whatsapp:+57...` is `+57...` on the WhatsApp channel.
+fn without_channel(address: &str) -> String {
+    address.strip_prefix("whatsapp:").unwrap_or(address).to_string()
 }
 
 /// Form parameters whose signature has been checked and whose AccountSid is ours.
@@ -107,11 +136,13 @@ mod tests {
         let update = parse_status(&config, &WebhookRequest { url: URL, headers: &headers, body: &body });
         assert_eq!(
             update,
-            Ok(StatusUpdate {
+            Ok(Some(StatusUpdate {
                 provider_message_id: "SM0123456789abcdef0123456789abcdef".into(),
                 status: "delivered".into(),
+                normalized: Normalized::Delivered,
                 error_code: None,
-            })
+                attempt_ref: None,
+            }))
         );
     }
 
@@ -122,7 +153,8 @@ mod tests {
         params.push(("ErrorCode", "30003"));
         let (headers, body) = signed(&params, &config.auth_token, URL);
         let update = parse_status(&config, &WebhookRequest { url: URL, headers: &headers, body: &body });
-        assert_eq!(update.map(|u| u.error_code), Ok(Some("30003".into())));
+        let update = update.expect("signed").expect("a delivery status");
+        assert_eq!((update.normalized, update.error_code), (Normalized::Undelivered, Some("30003".into())));
     }
 
     #[test]

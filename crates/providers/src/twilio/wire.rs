@@ -12,8 +12,14 @@ pub struct CreateMessageForm<'a> {
     pub from: Option<&'a str>,
     #[serde(rename = "MessagingServiceSid", skip_serializing_if = "Option::is_none")]
     pub messaging_service_sid: Option<&'a str>,
-    #[serde(rename = "Body")]
-    pub body: &'a str,
+    #[serde(rename = "Body", skip_serializing_if = "Option::is_none")]
+    pub body: Option<&'a str>,
+    /// A Content API template (`HX...`): how Twilio sends an approved WhatsApp template.
+    #[serde(rename = "ContentSid", skip_serializing_if = "Option::is_none")]
+    pub content_sid: Option<&'a str>,
+    /// The template's variables as a JSON object, `{"1": "Ana", "2": "$ 250.000"}`.
+    #[serde(rename = "ContentVariables", skip_serializing_if = "Option::is_none")]
+    pub content_variables: Option<&'a str>,
     #[serde(rename = "StatusCallback", skip_serializing_if = "Option::is_none")]
     pub status_callback: Option<&'a str>,
 }
@@ -48,6 +54,12 @@ pub struct MessageResource {
     pub date_created: Option<String>,
     #[serde(default)]
     pub uri: Option<String>,
+}
+
+/// A page of `GET .../Messages.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MessageList {
+    pub messages: Vec<MessageResource>,
 }
 
 /// Twilio's error body, e.g.
@@ -115,7 +127,9 @@ mod tests {
             to: "+573001234567",
             from: None,
             messaging_service_sid: Some("MG0123"),
-            body: "Pago & saldo",
+            body: Some("Pago & saldo"),
+            content_sid: None,
+            content_variables: None,
             status_callback: None,
         };
         let encoded = serde_urlencoded::to_string(&form).expect("form encodes");

@@ -1,8 +1,9 @@
-//! The simulator's control endpoint, which is not part of Twilio's API: `POST /simulator/inbound` plays a debtor
-//! replying by SMS, so demos and tests can drive the inbound path.
+//! The simulator's control endpoint, which is not part of Twilio's API: `POST /inbound` (on
+//! [`TwilioSimulator::control_router`]) plays a debtor replying by SMS, so demos and tests can drive the inbound path.
 //!
-//! Request: `{"from": "+57…", "to": "+1…", "body": "…", "webhook_url": "http://…"}`. The simulator records the
-//! message, posts a signed Twilio incoming-message webhook to `webhook_url`, and answers 202
+//! Request: `{"from": "+57…", "to": "+1…", "body": "…"}`. The simulator records the message, posts a signed Twilio
+//! incoming-message webhook to the inbound URL it was configured with (only ever that one: a control route that
+//! posted signed requests wherever it was told would forge webhooks for anyone), and answers 202
 //! `{"message_sid": "SM…"}`, or 502 with `{"error": …, "message_sid": …}` when the webhook did not take it.
 
 use axum::extract::rejection::JsonRejection;
@@ -24,7 +25,6 @@ pub struct SimulatedInbound {
     pub from: String,
     pub to: String,
     pub body: String,
-    pub webhook_url: String,
 }
 
 pub(crate) async fn simulate_inbound(
@@ -35,18 +35,53 @@ pub(crate) async fn simulate_inbound(
         Ok(request) => request,
         Err(rejection) => return control_error(StatusCode::BAD_REQUEST, rejection.body_text(), None),
     };
-    if !is_callback_url(&request.webhook_url) {
-        return control_error(StatusCode::BAD_REQUEST, "webhook_url must be an http(s) URL".to_string(), None);
+    match sim.inbound(&request.from, &request.to, &request.body).await {
+        Ok(sid) => (StatusCode::ACCEPTED, Json(json!({ "message_sid": sid }))).into_response(),
+        Err(InboundError::NoWebhook) => {
+            control_error(StatusCode::CONFLICT, "the simulator has no inbound webhook URL".to_string(), None)
+        }
+        Err(InboundError::Refused { message_sid, error }) => {
+            control_error(StatusCode::BAD_GATEWAY, error, Some(message_sid))
+        }
     }
+}
+
+/// Why a simulated inbound message did not reach its webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundError {
+    NoWebhook,
+    /// The webhook refused it or could not be reached; the message is kept, as Twilio keeps it.
+    Refused {
+        message_sid: String,
+        error: String,
+    },
+}
+
+impl TwilioSimulator {
+    /// A debtor's reply: recorded, then posted signed to the configured inbound webhook. Answers its `MessageSid`.
+    pub async fn inbound(&self, from: &str, to: &str, body: &str) -> Result<String, InboundError> {
+        deliver_inbound(self, from.to_string(), to.to_string(), body.to_string()).await
+    }
+}
+
+async fn deliver_inbound(
+    sim: &TwilioSimulator,
+    from: String,
+    to: String,
+    body: String,
+) -> Result<String, InboundError> {
+    let Some(webhook_url) = sim.config().inbound_webhook_url.clone().filter(|u| is_callback_url(u)) else {
+        return Err(InboundError::NoWebhook);
+    };
 
     let now = Utc::now();
     let message = SimMessage {
         sid: new_message_sid(),
         direction: "inbound".to_string(),
-        from: Some(request.from),
-        to: request.to,
-        num_segments: count_segments(&request.body),
-        body: request.body,
+        from: Some(from),
+        to,
+        num_segments: count_segments(&body),
+        body,
         messaging_service_sid: None,
         status: "received".to_string(),
         status_callback: None,
@@ -59,19 +94,19 @@ pub(crate) async fn simulate_inbound(
 
     let params = webhooks::inbound_message_params(&sim.config().account_sid, &message);
     let sid = message.sid;
-    match webhooks::post_signed(&sim, &request.webhook_url, &params).await {
+    match webhooks::post_signed(sim, &webhook_url, &params).await {
         Ok(status) if status.is_success() => {
             tracing::info!(message_sid = %sid, "simulated inbound message delivered");
-            (StatusCode::ACCEPTED, Json(json!({ "message_sid": sid }))).into_response()
+            Ok(sid)
         }
         Ok(status) => {
             tracing::warn!(message_sid = %sid, http_status = status.as_u16(), "inbound webhook refused the message");
-            control_error(StatusCode::BAD_GATEWAY, format!("webhook answered HTTP {}", status.as_u16()), Some(sid))
+            Err(InboundError::Refused { message_sid: sid, error: format!("webhook answered HTTP {}", status.as_u16()) })
         }
         Err(error) => {
             let error = error.without_url();
             tracing::warn!(message_sid = %sid, %error, "inbound webhook unreachable");
-            control_error(StatusCode::BAD_GATEWAY, format!("webhook unreachable: {error}"), Some(sid))
+            Err(InboundError::Refused { message_sid: sid, error: format!("webhook unreachable: {error}") })
         }
     }
 }

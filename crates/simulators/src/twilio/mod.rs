@@ -5,7 +5,8 @@
 //! Routes are relative, so the router can be nested under any prefix (e.g. `/sim/twilio`); point the client's
 //! `base_url` at that prefix. Resource `uri` fields stay relative Twilio paths, as Twilio's are.
 //!
-//! One route is not Twilio's: `POST /simulator/inbound` makes a simulated debtor reply (see [`control`]).
+//! The control route that makes a simulated debtor reply is not Twilio's; it is on a router of its own
+//! ([`TwilioSimulator::control_router`]) for the app to mount behind access control (see [`control`]).
 
 mod api;
 mod auth;
@@ -34,6 +35,9 @@ pub struct SimConfig {
     /// Play the message's whole life, status callbacks included, before answering the request that created it: the
     /// race where the provider's callbacks overtake its own API response, which real networks produce now and then.
     pub callbacks_before_response: bool,
+    /// Where simulated inbound messages are posted: the incoming-message webhook of the process that serves the
+    /// simulator, and nowhere else.
+    pub inbound_webhook_url: Option<String>,
 }
 
 impl SimConfig {
@@ -49,6 +53,7 @@ impl SimConfig {
             auth_token: "73696d756c61746f7200000000000000".to_string(),
             status_delay: Duration::from_millis(200),
             callbacks_before_response: false,
+            inbound_webhook_url: None,
         }
     }
 }
@@ -94,8 +99,12 @@ impl TwilioSimulator {
                 post(api::create_message).get(api::list_messages),
             )
             .route("/2010-04-01/Accounts/{account_sid}/Messages/{message_file}", get(api::fetch_message))
-            .route("/simulator/inbound", post(control::simulate_inbound))
             .with_state(self.clone())
+    }
+
+    /// The simulator's own controls (`POST /inbound`), for the app to mount behind access control.
+    pub fn control_router(&self) -> Router {
+        Router::new().route("/inbound", post(control::simulate_inbound)).with_state(self.clone())
     }
 
     /// Every message the simulator holds, outbound and inbound, oldest first, as it stands now.
