@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: the whole system in one process, with the Twilio simulator, on the sample client file.
+# `make run`: the whole system in one process, with the provider simulators, on the sample client file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,10 @@ BIN=./target/debug/recaudo
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/recaudo}
 export NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
 export RECAUDO_HTTP_ADDR=${RECAUDO_HTTP_ADDR:-127.0.0.1:8080}
+# Every channel on its provider's simulator, in this process: nothing leaves the machine.
 export RECAUDO_SMS_PROVIDER=${RECAUDO_SMS_PROVIDER:-simulator}
+export RECAUDO_WHATSAPP_PROVIDER=${RECAUDO_WHATSAPP_PROVIDER:-simulator}
+export RECAUDO_EMAIL_PROVIDER=${RECAUDO_EMAIL_PROVIDER:-simulator}
 export RECAUDO_LOG_FORMAT=${RECAUDO_LOG_FORMAT:-pretty}
 # Sign-in through the development identity provider built into the binary (never in production; refused together
 # with RECAUDO_OIDC_ISSUER). `recaudo dev token --role admin` prints a bearer token for curl.

@@ -125,7 +125,7 @@ fn documented() -> Vec<(String, String)> {
 
 /// Public without a credential, and only these (DESIGN.md, "Access"); the sign-in redirects cannot need one.
 fn is_public(path: &str) -> bool {
-    ["/healthz", "/readyz", "/metrics", "/r/{token}", "/auth/login", "/auth/callback"].contains(&path)
+    ["/healthz", "/readyz", "/metrics", "/r/{token}", "/u/{token}", "/auth/login", "/auth/callback"].contains(&path)
         || path.starts_with("/webhooks/")
         || path.starts_with("/dev-idp/")
 }

@@ -47,6 +47,10 @@ async fn no_token_secret_or_personal_data_is_logged() {
         "RECAUDO_ADMIN_SUBJECTS",
         "RECAUDO_SCHEDULER_TICK_MS",
         "RECAUDO_SMS_PROVIDER",
+        "RECAUDO_WHATSAPP_PROVIDER",
+        "RECAUDO_EMAIL_PROVIDER",
+        "RECAUDO_TWILIO_ACCOUNT_SID",
+        "RECAUDO_TWILIO_AUTH_TOKEN",
     ] {
         if let Some(v) = env.raw(var) {
             cmd.env(var, v);

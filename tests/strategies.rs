@@ -395,6 +395,8 @@ stages:
         (plan["next_contacts"][0]["planned_at"] == "2026-11-24T01:00:00Z").then_some(())
     })
     .await;
-    assert_eq!(app.get_ok("/api/debtors/U2/contacts").await["contacts"].as_array().unwrap().len(), 0);
+    let contacts = app.get_ok("/api/debtors/U2/contacts").await;
+    let sms = contacts["contacts"].as_array().unwrap().iter().filter(|a| a["channel"] == "sms").count();
+    assert_eq!(sms, 0, "the evening SMS is not sent before its hour: {contacts}");
     app.stop().await;
 }

@@ -105,6 +105,13 @@ pub fn channel_of(name: &str) -> Option<&'static str> {
     builtin(name).map(|t| t.channel)
 }
 
+impl Builtin {
+    /// The template's body, as written.
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+}
+
 pub fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTIN.iter().find(|t| t.name == name)
 }

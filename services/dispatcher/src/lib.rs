@@ -14,6 +14,7 @@ mod providers;
 mod reconcile;
 mod send;
 mod simulator_control;
+mod templates_api;
 mod unsubscribe;
 mod webhooks;
 
@@ -87,7 +88,8 @@ impl Dispatcher {
 async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
     let outbox = Outbox::new(SCHEMA, "recaudo/dispatcher", infra.common.subject_prefix.clone());
     let policies = recaudo_policy::Policies::load(infra.common.contact_policy_file.as_deref())?;
-    let mut routes = api::routes(infra.pool.clone()).merge(compliance::routes(infra.pool.clone()));
+    let mut routes =
+        api::routes(infra.pool.clone()).merge(compliance::routes(infra.pool.clone())).merge(templates_api::routes());
     let mut workers: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
     let mut simulators = providers::Simulators::default();
     for channel in &config.channels {

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::post;
 use chrono::{DateTime, Utc};
 use recaudo_events::{AttemptOutcome, ContactStatus};
 use recaudo_providers::{Handshake, Normalized, StatusUpdate, WebhookError, WebhookItem, WebhookKind, WebhookRequest};
@@ -22,18 +22,20 @@ use crate::Dispatcher;
 /// Public: the provider's signature is the credential, checked before anything else.
 pub fn routes(d: Arc<Dispatcher>) -> Routes {
     let mut routes = Routes::new();
+    // Only a provider with a subscription handshake answers a GET (any such provider answers the empty query).
+    let has_handshake = d.provider.handshake(&[]).is_some();
     for route in d.provider.webhook_routes() {
         let kind = route.kind;
-        let method =
-            get(handshake).post(move |State(d): State<Arc<Dispatcher>>, uri: Uri, headers: HeaderMap, body: Bytes| {
-                receive(d, kind, uri, headers, body)
-            });
+        let receive = post(move |State(d): State<Arc<Dispatcher>>, uri: Uri, headers: HeaderMap, body: Bytes| {
+            receive(d, kind, uri, headers, body)
+        });
+        let method = if has_handshake { receive.get(handshake) } else { receive };
         routes = routes.public(&route.path, method);
     }
     routes.with_state(d)
 }
 
-/// A subscription handshake (Meta's `hub.challenge`); 404 for providers that have none.
+/// A subscription handshake (Meta's `hub.challenge`).
 async fn handshake(
     State(d): State<Arc<Dispatcher>>,
     Query(query): Query<Vec<(String, String)>>,
@@ -41,7 +43,7 @@ async fn handshake(
     match d.provider.handshake(&query) {
         Some(Handshake::Accept(challenge)) => Ok(challenge.into_response()),
         Some(Handshake::Refuse) => Err(ApiError::forbidden("webhook_verification_failed", "verify token mismatch")),
-        None => Err(ApiError::NotFound("no such route".into())),
+        None => Err(ApiError::NotFound("this webhook has no handshake".into())),
     }
 }
 
