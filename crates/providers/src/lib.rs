@@ -8,6 +8,7 @@
 pub mod meta;
 pub mod sendgrid;
 mod status;
+mod transport;
 pub mod twilio;
 
 use futures::future::BoxFuture;

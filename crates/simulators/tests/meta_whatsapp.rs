@@ -1,6 +1,9 @@
 //! The Meta WhatsApp client against the Meta simulator, over real HTTP on loopback: every send, status webhook and
 //! inbound webhook below crosses a socket in Meta's wire format, and every webhook is verified by the client.
 
+mod common;
+
+use common::{bind, serve, WAIT};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -14,22 +17,10 @@ use recaudo_providers::{
 };
 use recaudo_simulators::meta::{Direction, Fault, MetaSimConfig, MetaSimulator};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 const DEBTOR: &str = "+573001234567";
-const WAIT: Duration = Duration::from_secs(5);
 const WEBHOOK_PATH: &str = "/webhooks/meta/whatsapp";
-
-async fn bind() -> (TcpListener, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-    let address = listener.local_addr().expect("bound address");
-    (listener, format!("http://{address}"))
-}
-
-fn serve(listener: TcpListener, router: Router) {
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("server runs") });
-}
 
 /// One webhook as the receiver saw it.
 struct Received {

@@ -1,6 +1,9 @@
 //! The SendGrid client against the SendGrid simulator, over real HTTP on loopback: every Mail Send request, signed
 //! event post and Inbound Parse post below crosses a socket in SendGrid's wire format.
 
+mod common;
+
+use common::{bind, serve, WAIT};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -14,22 +17,10 @@ use recaudo_providers::{
 };
 use recaudo_simulators::sendgrid::{Fault, InboundError, SendGridSimConfig, SendGridSimulator};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 const DEBTOR: &str = "deudor@example.com";
 const FROM: &str = "cobranza@recaudo.example";
-const WAIT: Duration = Duration::from_secs(5);
-
-async fn bind() -> (TcpListener, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-    let address = listener.local_addr().expect("bound address");
-    (listener, format!("http://{address}"))
-}
-
-fn serve(listener: TcpListener, router: Router) {
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("server runs") });
-}
 
 /// One request as the webhook receiver saw it.
 struct Received {

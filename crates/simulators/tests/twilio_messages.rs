@@ -1,6 +1,9 @@
 //! The Twilio client against the Twilio simulator, over real HTTP on loopback: every request, callback and webhook
 //! below crosses a socket in Twilio's wire format.
 
+mod common;
+
+use common::{bind, serve, WAIT};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -14,21 +17,9 @@ use recaudo_providers::{
 };
 use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 const DEBTOR: &str = "+573001234567";
-const WAIT: Duration = Duration::from_secs(5);
-
-async fn bind() -> (TcpListener, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-    let address = listener.local_addr().expect("bound address");
-    (listener, format!("http://{address}"))
-}
-
-fn serve(listener: TcpListener, router: Router) {
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("server runs") });
-}
 
 struct Simulated {
     sim: TwilioSimulator,

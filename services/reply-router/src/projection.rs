@@ -92,38 +92,22 @@ impl Handler for Projection {
             }
             // The link works from the moment the dispatcher is about to call the provider.
             ContactPrepared::TYPE => {
-                let e = msg.envelope.decode::<ContactPrepared>()?.data;
-                sqlx::query(
-                    "INSERT INTO reply_router.links (token, attempt_id, contact_id, channel, debtor_id, credit_id, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (token) DO NOTHING",
-                )
-                .bind(&e.reply_token)
-                .bind(e.attempt_id)
-                .bind(e.contact_id)
-                .bind(e.channel.as_str())
-                .bind(e.debtor_id.as_str())
-                .bind(e.credit_id.as_str())
-                .bind(e.prepared_at)
-                .execute(&mut *tx)
-                .await?;
+                register_link(&mut tx, &msg.envelope.decode::<ContactPrepared>()?.data).await?;
             }
             ContactAttempted::TYPE => {
                 let e = msg.envelope.decode::<ContactAttempted>()?.data;
                 // Attempts from before `contact.prepared` existed: only a message that went out carries a link.
                 if e.outcome == AttemptOutcome::Sent {
-                    sqlx::query(
-                        "INSERT INTO reply_router.links (token, attempt_id, contact_id, channel, debtor_id, credit_id, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (token) DO NOTHING",
-                    )
-                    .bind(&e.reply_token)
-                    .bind(e.attempt_id)
-                    .bind(e.contact_id)
-                    .bind(e.channel.as_str())
-                    .bind(e.debtor_id.as_str())
-                    .bind(e.credit_id.as_str())
-                    .bind(e.attempted_at)
-                    .execute(&mut *tx)
-                    .await?;
+                    let link = ContactPrepared {
+                        attempt_id: e.attempt_id,
+                        contact_id: e.contact_id,
+                        channel: e.channel,
+                        debtor_id: e.debtor_id,
+                        credit_id: e.credit_id,
+                        reply_token: e.reply_token,
+                        prepared_at: e.attempted_at,
+                    };
+                    register_link(&mut tx, &link).await?;
                 }
             }
             _ => {}
@@ -131,4 +115,21 @@ impl Handler for Projection {
         tx.commit().await?;
         Ok(())
     }
+}
+
+async fn register_link(conn: &mut sqlx::PgConnection, e: &ContactPrepared) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO reply_router.links (token, attempt_id, contact_id, channel, debtor_id, credit_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (token) DO NOTHING",
+    )
+    .bind(&e.reply_token)
+    .bind(e.attempt_id)
+    .bind(e.contact_id)
+    .bind(e.channel.as_str())
+    .bind(e.debtor_id.as_str())
+    .bind(e.credit_id.as_str())
+    .bind(e.prepared_at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -10,6 +10,7 @@ use crate::meta::wire::{
     TemplateObject, TextObject,
 };
 use crate::meta::{response, webhook, MetaConfig, MetaConfigError, WEBHOOK_PATH};
+use crate::transport::{describe, log_outcome, transport};
 use crate::{
     Content, Handshake, MessagingProvider, OutboundMessage, ProviderError, ProviderReceipt, WebhookError, WebhookItem,
     WebhookKind, WebhookRequest, WebhookRoute,
@@ -55,13 +56,13 @@ impl MetaWhatsapp {
         let sent = self.http.post(&self.messages_url).bearer_auth(&self.config.access_token).json(&body).send().await;
         let response = match sent {
             Ok(response) => response,
-            Err(error) => return Err(transport(error)),
+            Err(error) => return Err(transport("Meta", error)),
         };
         let http_status = response.status().as_u16();
         let retry_after = crate::retry_after(response.headers());
-        let body = response.bytes().await.map_err(|e| ProviderError::Unavailable(describe(e)))?;
+        let body = response.bytes().await.map_err(|e| ProviderError::Unavailable(describe("Meta", e)))?;
         let outcome = response::interpret(http_status, &body, retry_after);
-        log_outcome(http_status, &outcome);
+        log_outcome("meta", http_status, &outcome);
         outcome
     }
 }
@@ -162,61 +163,6 @@ impl MessagingProvider for MetaWhatsapp {
 
     fn parse_webhook(&self, _kind: WebhookKind, req: &WebhookRequest<'_>) -> Result<Vec<WebhookItem>, WebhookError> {
         webhook::parse(&self.config, req)
-    }
-}
-
-/// A failure before Meta answered. A refused connection means nothing left this machine; anything else may have
-/// reached Meta.
-fn transport(error: reqwest::Error) -> ProviderError {
-    let connect = error.is_connect();
-    let description = describe(error);
-    if connect {
-        ProviderError::NotSent { reason: description, retry_after: None }
-    } else {
-        ProviderError::Unavailable(description)
-    }
-}
-
-/// Describes a transport failure with its causes (reqwest's own message is only "error sending request"). The URL
-/// is left out: it is ours, and the causes are what an operator needs.
-fn describe(error: reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    let error = error.without_url();
-    let mut description = format!("Meta request {kind}: {error}");
-    let mut cause = std::error::Error::source(&error);
-    while let Some(inner) = cause {
-        description.push_str(": ");
-        description.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    description
-}
-
-/// Logs codes and statuses only: Meta's error details can quote the phone number.
-fn log_outcome(http_status: u16, outcome: &Result<ProviderReceipt, ProviderError>) {
-    match outcome {
-        Ok(receipt) => tracing::debug!(
-            provider = "meta",
-            http_status,
-            message_id = %receipt.provider_message_id,
-            status = %receipt.status,
-            "message accepted"
-        ),
-        Err(ProviderError::Rejected { code, .. }) => {
-            tracing::warn!(provider = "meta", http_status, code = code.as_deref().unwrap_or("none"), "message rejected")
-        }
-        Err(ProviderError::Unavailable(reason)) => {
-            tracing::warn!(provider = "meta", http_status, %reason, "outcome unknown")
-        }
-        Err(ProviderError::NotSent { reason, .. }) => {
-            tracing::warn!(provider = "meta", http_status, %reason, "not sent; may be tried again")
-        }
     }
 }
 

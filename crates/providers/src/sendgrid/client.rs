@@ -12,6 +12,7 @@ use crate::sendgrid::wire::{Address, ContentPart, MailSend, Personalization};
 use crate::sendgrid::{
     events, inbound, SendGridConfig, SendGridConfigError, ATTEMPT_ARG, MAIL_SEND_PATH, MESSAGE_ID_HEADER,
 };
+use crate::transport::{describe, log_outcome, transport};
 use crate::{
     Content, EmailContent, MessagingProvider, OutboundMessage, ProviderError, ProviderReceipt, WebhookError,
     WebhookItem, WebhookKind, WebhookRequest, WebhookRoute,
@@ -88,7 +89,7 @@ impl SendGrid {
             .json(&self.request(msg, email))
             .send()
             .await;
-        let response = sent.map_err(transport)?;
+        let response = sent.map_err(|e| transport("SendGrid", e))?;
         let http_status = response.status().as_u16();
         let headers = response.headers();
         let message_id = headers.get(MESSAGE_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -96,10 +97,10 @@ impl SendGrid {
             let reset = headers.get("X-RateLimit-Reset")?.to_str().ok()?;
             response::until_reset(reset, chrono::Utc::now().timestamp())
         });
-        let body = response.bytes().await.map_err(|e| ProviderError::Unavailable(describe(e)))?;
+        let body = response.bytes().await.map_err(|e| ProviderError::Unavailable(describe("SendGrid", e)))?;
         let outcome =
             response::interpret(Answer { http_status, message_id: message_id.as_deref(), retry_after, body: &body });
-        log_outcome(http_status, &outcome);
+        log_outcome("sendgrid", http_status, &outcome);
         outcome
     }
 }
@@ -124,62 +125,6 @@ impl MessagingProvider for SendGrid {
         match kind {
             WebhookKind::Inbound => Ok(vec![WebhookItem::Inbound(inbound::parse(&self.config, req)?)]),
             WebhookKind::Status | WebhookKind::Combined => events::parse(&self.webhook_key, req),
-        }
-    }
-}
-
-/// A failure before SendGrid answered. A refused connection means nothing left this machine; anything else may
-/// have reached SendGrid.
-fn transport(error: reqwest::Error) -> ProviderError {
-    let connect = error.is_connect();
-    let description = describe(error);
-    if connect {
-        ProviderError::NotSent { reason: description, retry_after: None }
-    } else {
-        ProviderError::Unavailable(description)
-    }
-}
-
-/// Describes a transport failure with its causes; the URL is left out (it is ours).
-fn describe(error: reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    let error = error.without_url();
-    let mut description = format!("SendGrid request {kind}: {error}");
-    let mut cause = std::error::Error::source(&error);
-    while let Some(inner) = cause {
-        description.push_str(": ");
-        description.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    description
-}
-
-/// Logs codes and statuses only: SendGrid's error messages can quote the address.
-fn log_outcome(http_status: u16, outcome: &Result<ProviderReceipt, ProviderError>) {
-    match outcome {
-        Ok(receipt) => tracing::debug!(
-            provider = "sendgrid",
-            http_status,
-            message_id = %receipt.provider_message_id,
-            "message accepted"
-        ),
-        Err(ProviderError::Rejected { code, .. }) => tracing::warn!(
-            provider = "sendgrid",
-            http_status,
-            code = code.as_deref().unwrap_or("none"),
-            "message rejected"
-        ),
-        Err(ProviderError::Unavailable(reason)) => {
-            tracing::warn!(provider = "sendgrid", http_status, %reason, "outcome unknown")
-        }
-        Err(ProviderError::NotSent { reason, .. }) => {
-            tracing::warn!(provider = "sendgrid", http_status, %reason, "not sent; may be tried again")
         }
     }
 }

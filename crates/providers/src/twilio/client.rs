@@ -7,6 +7,7 @@ use futures::FutureExt;
 
 use chrono::{DateTime, Utc};
 
+use crate::transport::{describe, log_outcome, transport};
 use crate::twilio::wire::{CreateMessageForm, MessageList, MessageResource};
 use crate::twilio::{response, webhook, TwilioConfig, TwilioConfigError, API_VERSION};
 use crate::{
@@ -120,13 +121,13 @@ impl TwilioSms {
             .await;
         let response = match sent {
             Ok(response) => response,
-            Err(error) => return Err(transport(error)),
+            Err(error) => return Err(transport("Twilio", error)),
         };
         let http_status = response.status().as_u16();
         let retry_after = crate::retry_after(response.headers());
-        let body = response.bytes().await.map_err(|e| ProviderError::Unavailable(describe(e)))?;
+        let body = response.bytes().await.map_err(|e| ProviderError::Unavailable(describe("Twilio", e)))?;
         let outcome = response::interpret(http_status, &body, retry_after);
-        log_outcome(http_status, &outcome);
+        log_outcome("twilio", http_status, &outcome);
         outcome
     }
 
@@ -137,9 +138,11 @@ impl TwilioSms {
             .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
             .send()
             .await
-            .map_err(|e| ProviderError::Unavailable(describe(e)))?;
+            .map_err(|e| ProviderError::Unavailable(describe("Twilio", e)))?;
         match response.status().as_u16() {
-            200 => Ok(Some(response.bytes().await.map_err(|e| ProviderError::Unavailable(describe(e)))?.to_vec())),
+            200 => Ok(Some(
+                response.bytes().await.map_err(|e| ProviderError::Unavailable(describe("Twilio", e)))?.to_vec(),
+            )),
             404 => Ok(None),
             other => Err(ProviderError::Unavailable(format!("Twilio answered HTTP {other} to a lookup"))),
         }
@@ -226,64 +229,6 @@ impl MessagingProvider for TwilioSms {
                 webhook::parse_status(&self.config, req)?.map(WebhookItem::Status).into_iter().collect()
             }
         })
-    }
-}
-
-/// A failure before Twilio answered. A refused connection means nothing left this machine; anything else may
-/// have reached Twilio.
-fn transport(error: reqwest::Error) -> ProviderError {
-    let connect = error.is_connect();
-    let description = describe(error);
-    if connect {
-        ProviderError::NotSent { reason: description, retry_after: None }
-    } else {
-        ProviderError::Unavailable(description)
-    }
-}
-
-/// Describes a transport failure with its causes (reqwest's own message is only "error sending request"). The URL
-/// is left out: it is ours, and the causes are what an operator needs.
-fn describe(error: reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    let error = error.without_url();
-    let mut description = format!("Twilio request {kind}: {error}");
-    let mut cause = std::error::Error::source(&error);
-    while let Some(inner) = cause {
-        description.push_str(": ");
-        description.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    description
-}
-
-/// Logs codes and statuses only: Twilio's error messages can quote the phone number.
-fn log_outcome(http_status: u16, outcome: &Result<ProviderReceipt, ProviderError>) {
-    match outcome {
-        Ok(receipt) => tracing::debug!(
-            provider = "twilio",
-            http_status,
-            message_sid = %receipt.provider_message_id,
-            status = %receipt.status,
-            "message accepted"
-        ),
-        Err(ProviderError::Rejected { code, .. }) => tracing::warn!(
-            provider = "twilio",
-            http_status,
-            code = code.as_deref().unwrap_or("none"),
-            "message rejected"
-        ),
-        Err(ProviderError::Unavailable(reason)) => {
-            tracing::warn!(provider = "twilio", http_status, %reason, "outcome unknown")
-        }
-        Err(ProviderError::NotSent { reason, .. }) => {
-            tracing::warn!(provider = "twilio", http_status, %reason, "not sent; may be tried again")
-        }
     }
 }
 
