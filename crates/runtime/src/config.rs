@@ -34,6 +34,11 @@ impl Env {
         Env(pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
+    /// Every variable, for handing the same environment to a child process.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
         self.0.insert(key.to_string(), value.into());
     }
