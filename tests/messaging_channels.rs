@@ -104,6 +104,26 @@ async fn whatsapp_email_and_sms_send_report_route_replies_and_honour_opt_outs() 
     assert_eq!(withdrawn["data"]["via"], "keyword", "{withdrawn}");
     assert_eq!(withdrawn["data"]["attempt_id"], sms["attempt_id"], "{withdrawn}");
 
+    // A contact by hand passes the same policy engine: email is closed since the unsubscribe, WhatsApp is not.
+    let manual = |channel: &str, template: &str| {
+        let url = format!("{}/api/debtors/{DEBTOR}/contacts", app.base);
+        app.http.post(url).json(&json!({ "channel": channel, "template": template })).send()
+    };
+    let refused = manual("email", "email_reminder_v1").await.unwrap();
+    assert_eq!(refused.status(), 409);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"]["rule"], "consent.withdrawn", "{refused}");
+    let wrong = manual("whatsapp", "sms_reminder_v1").await.unwrap();
+    assert_eq!(wrong.status(), 400, "a template of another channel");
+    let accepted = manual("whatsapp", "whatsapp_reminder_v1").await.unwrap();
+    assert_eq!(accepted.status(), 202);
+    let accepted: Value = accepted.json().await.unwrap();
+    let contact_id = accepted["contact_id"].as_str().unwrap().to_string();
+    eventually("the manual WhatsApp to be attempted", WAIT, || async {
+        attempts(&app, "whatsapp").await.into_iter().find(|a| a["contact_id"] == contact_id.as_str())
+    })
+    .await;
+
     // Forged, unsigned and unauthenticated requests change nothing.
     let forged = app
         .anonymous

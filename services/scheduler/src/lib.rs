@@ -4,6 +4,7 @@
 
 mod debtor_state;
 mod fallbacks;
+mod manual;
 mod page;
 mod plan;
 mod planner;
@@ -115,8 +116,10 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         policies: plan.policies.clone(),
         prefix: infra.common.subject_prefix.clone(),
     };
-    let mut started = Started::new(plan::routes(plan).merge(strategy_routes::routes(strategy_state)))
-        .consumer("scheduler-portfolio", consumer);
+    let strategy_state = Arc::new(strategy_state);
+    let routes =
+        plan::routes(plan).merge(strategy_routes::routes(strategy_state.clone())).merge(manual::routes(strategy_state));
+    let mut started = Started::new(routes).consumer("scheduler-portfolio", consumer);
     // One durable consumer per filter (nats-server 2.9 takes one each); one handler for each group.
     for (name, filter) in debtor_state::CONSUMERS {
         let run =

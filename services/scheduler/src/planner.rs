@@ -498,6 +498,26 @@ pub(crate) fn request_for(
     build_request(account, &strategy.name, dpd, channel, template, to, country, debtor, decision, contact_id, now)
 }
 
+/// A contact someone asked for by hand (`POST /api/debtors/{id}/contacts`): strategy `manual`, no decision.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn manual_request(
+    account: &Account,
+    channel: PolicyChannel,
+    template: &str,
+    country: Country,
+    debtor: &Debtor,
+    contact_id: Uuid,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<ContactRequested, sqlx::Error> {
+    let to = address(account, channel).unwrap_or_default();
+    let dpd = account.days_past_due_on(debtor.zone, today).unwrap_or(account.days_past_due);
+    build_request(account, MANUAL, dpd, channel, template, to, country, debtor, Made::default(), contact_id, now)
+}
+
+/// The strategy name of contacts requested by hand.
+pub(crate) const MANUAL: &str = "manual";
+
 #[allow(clippy::too_many_arguments)]
 fn build_request(
     a: &Account,

@@ -28,13 +28,13 @@ pub(crate) struct StrategyState {
     pub prefix: recaudo_bus::Prefix,
 }
 
-pub(crate) fn routes(state: StrategyState) -> Routes {
+pub(crate) fn routes(state: Arc<StrategyState>) -> Routes {
     Routes::new()
         .protected("/api/strategies", get(list))
         .protected("/api/strategies/{name}", get(show).put(put))
         .protected("/api/strategies/{name}/versions/{version}/activate", post(activate))
         .protected("/api/strategies/{name}/versions/{version}/simulate", post(simulate))
-        .with_state(Arc::new(state))
+        .with_state(state)
 }
 
 impl From<StoreError> for ApiError {
