@@ -26,8 +26,24 @@ fn client_file() -> Vec<u8> {
     file.into_bytes()
 }
 
+/// A child process that is killed when dropped, so that a failing test leaves nothing running.
+struct Process(Child);
+
+impl Process {
+    fn kill(&mut self) {
+        let _ = self.0.kill(); // SIGKILL
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// `recaudo serve` with `targets` in a child process, with the test's environment and `extra` on top.
-fn spawn(infra: &Infra, port: u16, targets: &str, extra: &[(&str, &str)]) -> Child {
+fn spawn(infra: &Infra, port: u16, targets: &str, extra: &[(&str, &str)]) -> Process {
     let addr = format!("127.0.0.1:{port}");
     let mut vars = vec![("RECAUDO_HTTP_ADDR", addr.as_str()), ("RECAUDO_NOW", "2026-11-23T16:00:00Z")];
     vars.extend_from_slice(extra);
@@ -38,7 +54,7 @@ fn spawn(infra: &Infra, port: u16, targets: &str, extra: &[(&str, &str)]) -> Chi
     for (k, v) in env.vars() {
         cmd.env(k, v);
     }
-    cmd.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null()).spawn().expect("recaudo serve")
+    Process(cmd.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null()).spawn().expect("recaudo serve"))
 }
 
 async fn ready(port: u16) {
@@ -92,8 +108,7 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
     let mut kills = 0;
     for pause in [700u64, 450, 900, 300, 650, 1100] {
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        dispatcher.kill().unwrap(); // SIGKILL
-        dispatcher.wait().unwrap();
+        dispatcher.kill();
         kills += 1;
         dispatcher = spawn(&infra, dispatcher_port, "dispatcher", &dispatcher_env);
         ready(dispatcher_port).await;
@@ -155,7 +170,6 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
             .await
             .unwrap();
     eprintln!("after {kills} kills: {received} messages at the provider; attempts by status {statuses:?}");
-    dispatcher.kill().unwrap();
-    rest.kill().unwrap();
-    let _ = (dispatcher.wait(), rest.wait());
+    dispatcher.kill();
+    rest.kill();
 }
