@@ -257,3 +257,20 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<std::time::Duration> {
     let seconds: u64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
     Some(std::time::Duration::from_secs(seconds.min(3600)))
 }
+
+/// Providers send error codes as JSON numbers (Twilio's 30008, Meta's 131047); accept strings too, and keep them as
+/// text since they are identifiers.
+pub(crate) fn optional_code<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    use serde::Deserialize;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Code {
+        Number(i64),
+        Text(String),
+    }
+    Ok(match Option::<Code>::deserialize(deserializer)? {
+        Some(Code::Number(n)) => Some(n.to_string()),
+        Some(Code::Text(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    })
+}

@@ -2,7 +2,7 @@
 //! answers, Graph API errors, and the `whatsapp_business_account` webhook. Deserialised types take only what we
 //! use, with defaults, because Meta adds fields over time.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// The body of a send. `to` is the recipient's number as digits, without `+`.
 #[derive(Debug, Serialize)]
@@ -139,9 +139,9 @@ pub struct GraphError {
     pub message: String,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
-    #[serde(default, deserialize_with = "optional_code")]
+    #[serde(default, deserialize_with = "crate::optional_code")]
     pub code: Option<String>,
-    #[serde(default, deserialize_with = "optional_code")]
+    #[serde(default, deserialize_with = "crate::optional_code")]
     pub error_subcode: Option<String>,
     #[serde(default)]
     pub error_data: Option<ErrorData>,
@@ -233,7 +233,7 @@ pub struct WebhookStatus {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct StatusError {
-    #[serde(default, deserialize_with = "optional_code")]
+    #[serde(default, deserialize_with = "crate::optional_code")]
     pub code: Option<String>,
     #[serde(default)]
     pub title: Option<String>,
@@ -300,21 +300,6 @@ pub struct MessageContext {
     pub from: Option<String>,
     #[serde(default)]
     pub id: Option<String>,
-}
-
-/// Graph API codes are JSON numbers; accept strings too, and keep them as text since they are identifiers.
-fn optional_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Code {
-        Number(i64),
-        Text(String),
-    }
-    Ok(match Option::<Code>::deserialize(deserializer)? {
-        Some(Code::Number(n)) => Some(n.to_string()),
-        Some(Code::Text(s)) if !s.is_empty() => Some(s),
-        _ => None,
-    })
 }
 
 #[cfg(test)]

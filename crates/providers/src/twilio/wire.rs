@@ -1,7 +1,7 @@
 //! Twilio's REST wire format for Programmable Messaging (API version 2010-04-01), as documented for the Message
 //! resource and for Twilio's error responses. Field names are Twilio's, hence the renames.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// Form body of `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (sent as application/x-www-form-urlencoded).
 #[derive(Debug, Serialize)]
@@ -45,7 +45,7 @@ pub struct MessageResource {
     #[serde(default)]
     pub num_segments: Option<String>,
     /// An integer in Twilio's JSON (e.g. 30008), null while there is no error.
-    #[serde(default, deserialize_with = "optional_code")]
+    #[serde(default, deserialize_with = "crate::optional_code")]
     pub error_code: Option<String>,
     #[serde(default)]
     pub error_message: Option<String>,
@@ -66,28 +66,13 @@ pub struct MessageList {
 /// `{"code":21211,"message":"Invalid 'To' Phone Number: ...","more_info":"https://www.twilio.com/docs/errors/21211","status":400}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ErrorBody {
-    #[serde(default, deserialize_with = "optional_code")]
+    #[serde(default, deserialize_with = "crate::optional_code")]
     pub code: Option<String>,
     pub message: String,
     #[serde(default)]
     pub more_info: Option<String>,
     #[serde(default)]
     pub status: Option<u16>,
-}
-
-/// Twilio sends error codes as JSON numbers; accept strings too, and keep them as text since they are identifiers.
-fn optional_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Code {
-        Number(i64),
-        Text(String),
-    }
-    Ok(match Option::<Code>::deserialize(deserializer)? {
-        Some(Code::Number(n)) => Some(n.to_string()),
-        Some(Code::Text(s)) if !s.is_empty() => Some(s),
-        _ => None,
-    })
 }
 
 #[cfg(test)]
