@@ -1,5 +1,5 @@
-//! `proto-schemas/events/`: the JSON Schema of every event type, and `proto-schemas/strategy.schema.json`, that of a
-//! strategy document; generated from the Rust types.
+//! `proto-schemas/events/`: the JSON Schema of every event type; `proto-schemas/strategy.schema.json` and
+//! `template.schema.json`, those of a strategy document and a message template; generated from the Rust types.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,9 @@ pub const EVENTS_DIR: &str = "proto-schemas/events";
 /// The strategy document's schema, relative to the repository root.
 pub const STRATEGY_SCHEMA: &str = "proto-schemas/strategy.schema.json";
 
+/// A message template's schema (the body of `PUT /api/templates/{name}`), relative to the repository root.
+pub const TEMPLATE_SCHEMA: &str = "proto-schemas/template.schema.json";
+
 /// `(file path, pretty JSON)` for every event type and the strategy document.
 pub fn rendered(root: &Path) -> Vec<(PathBuf, String)> {
     let pretty = |schema: &serde_json::Value| serde_json::to_string_pretty(schema).unwrap_or_default() + "\n";
@@ -17,6 +20,7 @@ pub fn rendered(root: &Path) -> Vec<(PathBuf, String)> {
         .map(|(ty, schema)| (root.join(EVENTS_DIR).join(recaudo_events::schema::file_name(ty)), pretty(&schema)))
         .collect();
     out.push((root.join(STRATEGY_SCHEMA), pretty(&recaudo_strategy::json_schema())));
+    out.push((root.join(TEMPLATE_SCHEMA), pretty(&recaudo_templates::json_schema())));
     out
 }
 

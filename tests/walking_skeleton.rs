@@ -81,7 +81,7 @@ async fn a_debtor_goes_from_the_client_file_to_the_advisors_queue() {
     let (text, token) = body.split_once(&format!("{}/r/", app.base)).expect("reply link in the body");
     assert_eq!(
         text,
-        "Hola Tomás, su Tarjeta CR-0000003-1 tiene $ 4.091.724 CLP vencido (365 días). Su asesor Álvaro Díaz (+51985878400) le ayuda: "
+        "Hola Tomás, su Tarjeta CR-0000003-1 tiene $ 4.091.724 vencido (365 días). Su asesor Álvaro Díaz (+51985878400) le ayuda: "
     );
     assert_eq!(token.len(), 22);
     assert_eq!(attempt["to"], "+56973529474");

@@ -6,6 +6,7 @@
 //! Anyone who can reach it can sign in as any user in the directory: that is its purpose, and why it is off unless
 //! explicitly enabled.
 
+use recaudo_domain::text::html_escape;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -273,10 +274,6 @@ pub(crate) async fn token(State(access): State<Arc<Access>>, Form(req): Form<Tok
         }
         Err(e) => ApiError::Internal(e).into_response(),
     }
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// `recaudo dev token --role R`: a token from the development provider for a demo user of that role, put in the

@@ -8,9 +8,11 @@ pub mod country;
 pub mod ids;
 pub mod money;
 pub mod phone;
+pub mod problem;
 pub mod text;
 
 pub use country::Country;
 pub use ids::{AdvisorId, CreditId, DebtorId, SupervisorId};
 pub use money::{Currency, Money};
 pub use phone::PhoneNumber;
+pub use problem::Problem;

@@ -43,6 +43,11 @@ pub fn check_text(s: &str, max_chars: usize) -> Result<(), TextError> {
     Ok(())
 }
 
+/// Escapes text for HTML element content and double-quoted attribute values.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

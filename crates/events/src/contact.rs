@@ -1,7 +1,7 @@
 //! Contact events: the scheduler requests a contact, the channel's dispatcher attempts it and reports the
 //! provider's delivery statuses.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use recaudo_domain::{AdvisorId, Country, CreditId, Currency, DebtorId, PhoneNumber};
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
@@ -21,6 +21,10 @@ pub struct ContactRequested {
     #[serde(default, flatten)]
     pub decision: Decision,
     pub template: String,
+    /// The template as a manager saved it, carried so every dispatcher renders the very version the scheduler
+    /// checked when it decided. Absent for the built-in catalogue's templates, which travel by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_source: Option<TemplateSource>,
     /// Address on the channel: E.164 for sms/whatsapp/voice.
     pub to: String,
     pub country: Country,
@@ -50,6 +54,9 @@ pub struct ContactCredit {
     #[schemars(with = "String")]
     pub balance_overdue: Decimal,
     pub days_past_due: u32,
+    /// The instalment's due date, when the client file gives it (the `credit.due_date` tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -58,6 +65,49 @@ pub struct ContactAdvisor {
     pub first_name: String,
     pub last_name: String,
     pub phone: PhoneNumber,
+}
+
+/// A message template: its body and, by channel, an email's subject or the WhatsApp template Meta approved.
+/// Bodies, subjects and parameters are Jinja-style templates over the tags `recaudo-templates` documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSource {
+    /// The saved version (0 for the built-in catalogue).
+    #[serde(default)]
+    pub version: i32,
+    pub channel: Channel,
+    /// The text of an SMS, of a WhatsApp message inside the 24-hour window, of an email, or a call task's note.
+    pub body: String,
+    /// An email's subject line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// How the provider knows the approved WhatsApp template, the only kind of message allowed outside the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp: Option<WhatsappApproval>,
+}
+
+/// A WhatsApp template as approved at Meta (or registered at Twilio's Content API), and how its body
+/// parameters `{{1}}`, `{{2}}`, ... are filled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsappApproval {
+    /// The template's name at Meta: lower-case letters, digits and underscores.
+    pub meta_name: String,
+    /// Meta's language code of the approved translation (`es`, `es_MX`, `en_US`, ...).
+    pub language: String,
+    /// Each body parameter, in order, as a template over the same tags.
+    #[serde(default)]
+    pub params: Vec<String>,
+    /// Payloads of the template's quick-reply buttons, in order.
+    #[serde(default)]
+    pub quick_replies: Vec<String>,
+    /// The body as approved, with its `{{1}}`..`{{n}}` placeholders: when given, its placeholders must match
+    /// `params` one for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_body: Option<String>,
+    /// The same template's `ContentSid` (`HX` and 32 hex digits) for Twilio's WhatsApp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_sid: Option<String>,
 }
 
 impl Event for ContactRequested {

@@ -13,9 +13,9 @@ pub mod source;
 mod validate;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 
 use cel::Program;
+use recaudo_templates::Catalogue;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -27,46 +27,16 @@ pub const DEFAULT: &str = "default";
 /// The built-in default strategy, in force until a manager activates a `default` of their own.
 pub const BUILTIN_DEFAULT: &str = include_str!("../strategies/default.yaml");
 
-/// One thing wrong with a document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// Where, as `stages[1].steps[0].channel`; empty for the document as a whole.
-    pub path: String,
-    /// The line it is on (1-based), when known.
-    pub line: Option<usize>,
-    pub reason: String,
-}
+pub use recaudo_domain::problem::{check_name, Problem};
 
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.path.as_str(), self.line) {
-            ("", Some(l)) => write!(f, "line {l}: {}", self.reason),
-            ("", None) => f.write_str(&self.reason),
-            (p, Some(l)) => write!(f, "{p} (line {l}): {}", self.reason),
-            (p, None) => write!(f, "{p}: {}", self.reason),
-        }
-    }
-}
-
-/// Whether `name` can name a strategy (it is a URL path segment and a stable key).
-pub fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{name:?} is not 1 to 64 lower-case letters, digits, '-' or '_'"))
-    }
-}
-
-/// Parses and checks a document's text (YAML or JSON) for the strategy `name`.
-pub fn parse(name: &str, text: &str) -> Result<Document, Vec<Problem>> {
+/// Parses and checks a document's text (YAML or JSON) for the strategy `name`; every template it names must be in
+/// `templates`, written for the step's channel.
+pub fn parse(name: &str, text: &str, templates: &Catalogue) -> Result<Document, Vec<Problem>> {
     if let Err(reason) = check_name(name) {
         return Err(vec![Problem { path: String::new(), line: None, reason }]);
     }
     let (document, lines) = source::parse(text)?;
-    let problems = validate::check(name, &document, &lines);
+    let problems = validate::check(name, &document, &lines, Some(templates));
     if problems.is_empty() {
         Ok(document)
     } else {
@@ -86,9 +56,10 @@ pub struct Strategy {
 }
 
 impl Strategy {
-    /// A stored version. It was checked when saved; it is checked again, since a template it names may be gone.
+    /// A stored version. It was checked whole when saved (templates are never removed); it is checked again
+    /// against this build's rules.
     pub fn load(name: &str, version: i32, document: Document) -> Result<Strategy, Vec<Problem>> {
-        let problems = validate::check(name, &document, &source::Lines::default());
+        let problems = validate::check(name, &document, &source::Lines::default(), None);
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -107,7 +78,8 @@ impl Strategy {
 
     /// The built-in default (version 0).
     pub fn builtin_default() -> Strategy {
-        let document = parse(DEFAULT, BUILTIN_DEFAULT).expect("the built-in default strategy is valid");
+        let document =
+            parse(DEFAULT, BUILTIN_DEFAULT, &Catalogue::builtin()).expect("the built-in default strategy is valid");
         Strategy::load(DEFAULT, 0, document).expect("the built-in default strategy is valid")
     }
 
@@ -322,7 +294,7 @@ escalations:
 
     #[test]
     fn segments_stages_steps_and_stops() {
-        let s = Strategy::load("consumo-b", 1, parse("consumo-b", AB).unwrap()).unwrap();
+        let s = Strategy::load("consumo-b", 1, parse("consumo-b", AB, &Catalogue::builtin()).unwrap()).unwrap();
         assert!(s.matches(&facts(31, "B")).unwrap());
         assert!(!s.matches(&facts(30, "B")).unwrap());
         assert!(!s.matches(&facts(31, "A")).unwrap());
@@ -343,7 +315,7 @@ escalations:
 
     #[test]
     fn variants_are_stable_and_split_by_weight() {
-        let s = Strategy::load("consumo-b", 1, parse("consumo-b", AB).unwrap()).unwrap();
+        let s = Strategy::load("consumo-b", 1, parse("consumo-b", AB, &Catalogue::builtin()).unwrap()).unwrap();
         let step = &s.document.stages[1].steps[0];
         let mut friendly = 0;
         for i in 0..2000 {
@@ -357,7 +329,7 @@ escalations:
         }
         assert!((900..1100).contains(&friendly), "{friendly} of 2000");
         // A new version of the same strategy keeps each debtor's variant.
-        let v2 = Strategy::load("consumo-b", 2, parse("consumo-b", AB).unwrap()).unwrap();
+        let v2 = Strategy::load("consumo-b", 2, parse("consumo-b", AB, &Catalogue::builtin()).unwrap()).unwrap();
         assert_eq!(v2.variant(&v2.document.stages[1].steps[0], "D7"), s.variant(step, "D7"));
     }
 
@@ -380,7 +352,7 @@ stages:
     days_past_due: { from: 5, to: 3 }
     steps: []
 "#;
-        let problems = parse("x", bad).unwrap_err();
+        let problems = parse("x", bad, &Catalogue::builtin()).unwrap_err();
         let found: Vec<(String, Option<usize>)> = problems.iter().map(|p| (p.path.clone(), p.line)).collect();
         for (path, line) in [
             ("segment.when", 2),
@@ -397,12 +369,12 @@ stages:
         assert!(text.contains("unknown variable(s) atributes"), "{text}");
         assert!(text.contains("written for whatsapp, not sms"), "{text}");
         // Structure errors come from the parser with their line.
-        let problems = parse("x", "stages:\n  - name: a\n    chanel: sms\n").unwrap_err();
+        let problems = parse("x", "stages:\n  - name: a\n    chanel: sms\n", &Catalogue::builtin()).unwrap_err();
         assert_eq!(problems[0].line, Some(3), "{problems:?}");
         assert!(problems[0].reason.contains("chanel"), "{problems:?}");
         // A value the parser refuses is placed at its path.
         let fax = "stages:\n  - name: a\n    days_past_due: { from: 1 }\n    steps:\n      - id: s\n        channel: fax\n        template: t\n";
-        let problems = parse("default", fax).unwrap_err();
+        let problems = parse("default", fax, &Catalogue::builtin()).unwrap_err();
         assert_eq!(
             (problems[0].path.as_str(), problems[0].line),
             ("stages[0].steps[0].channel", Some(6)),
@@ -410,8 +382,8 @@ stages:
         );
         // The default takes everyone; other strategies need a segment.
         let no_segment = "stages:\n  - name: a\n    days_past_due: { from: 1 }\n    steps: [{ id: s, channel: sms, template: sms_reminder_v1 }]\n";
-        assert!(parse("default", no_segment).is_ok());
-        assert_eq!(parse("other", no_segment).unwrap_err()[0].path, "segment");
+        assert!(parse("default", no_segment, &Catalogue::builtin()).is_ok());
+        assert_eq!(parse("other", no_segment, &Catalogue::builtin()).unwrap_err()[0].path, "segment");
     }
 
     #[test]
@@ -440,7 +412,7 @@ mod examples {
             ("consumer-credit", include_str!("../../../examples/consumer-credit.yaml")),
             ("microcredit", include_str!("../../../examples/microcredit.yaml")),
         ] {
-            let doc = parse(name, text).unwrap_or_else(|p| panic!("{name}: {p:#?}"));
+            let doc = parse(name, text, &Catalogue::builtin()).unwrap_or_else(|p| panic!("{name}: {p:#?}"));
             Strategy::load(name, 1, doc).unwrap();
         }
     }

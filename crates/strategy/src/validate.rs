@@ -6,6 +6,8 @@ use chrono::NaiveTime;
 
 use crate::document::{Channel, Document, Escalation, Step};
 use crate::source::Lines;
+use recaudo_templates::Catalogue;
+
 use crate::{expression, Problem, DEFAULT};
 
 /// What a document's expressions may read.
@@ -15,7 +17,9 @@ const MAX_DAYS_PAST_DUE: i32 = 36_500;
 
 pub(crate) const STOP_VARIABLES: &[&str] = &["debtor", "credit", "attributes", "step"];
 
-pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
+/// `templates` is the catalogue a template a step names must be in (none when a stored version is loaded:
+/// templates are never removed, so what was checked at save still holds).
+pub(crate) fn check(name: &str, doc: &Document, lines: &Lines, templates: Option<&Catalogue>) -> Vec<Problem> {
     let mut out = Vec::new();
     let mut problem = |path: String, reason: String| {
         let line = lines.of(&path);
@@ -98,7 +102,7 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
                     problem(format!("{at}.at"), format!("{t:?} is not a local time HH:MM"));
                 }
             }
-            check_step(step, &at, &mut problem);
+            check_step(step, &at, templates, &mut problem);
         }
     }
     for (i, e) in doc.escalations.iter().enumerate() {
@@ -108,7 +112,7 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
                 if from_days_past_due.abs() > MAX_DAYS_PAST_DUE {
                     problem(format!("{at}.from_days_past_due"), format!("must be within ±{MAX_DAYS_PAST_DUE} days"));
                 }
-                template_for(Channel::Call, template, &format!("{at}.template"), &mut problem);
+                template_for(templates, Channel::Call, template, &format!("{at}.template"), &mut problem);
                 if *every == Some(0) {
                     problem(format!("{at}.every"), "must be at least 1".into());
                 }
@@ -129,8 +133,8 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines) -> Vec<Problem> {
     out
 }
 
-fn check_step(step: &Step, at: &str, problem: &mut impl FnMut(String, String)) {
-    template_for(step.channel, &step.template, &format!("{at}.template"), problem);
+fn check_step(step: &Step, at: &str, templates: Option<&Catalogue>, problem: &mut impl FnMut(String, String)) {
+    template_for(templates, step.channel, &step.template, &format!("{at}.template"), problem);
     let mut seen = BTreeSet::from([step.channel]);
     for (f, fallback) in step.fallbacks.iter().enumerate() {
         if !seen.insert(fallback.channel) {
@@ -145,7 +149,13 @@ fn check_step(step: &Step, at: &str, problem: &mut impl FnMut(String, String)) {
                 "a call task cannot fail over (use a call_task escalation)".into(),
             );
         }
-        template_for(fallback.channel, &fallback.template, &format!("{at}.fallbacks[{f}].template"), problem);
+        template_for(
+            templates,
+            fallback.channel,
+            &fallback.template,
+            &format!("{at}.fallbacks[{f}].template"),
+            problem,
+        );
     }
     let mut names = HashSet::new();
     for (v, variant) in step.variants.iter().enumerate() {
@@ -158,7 +168,7 @@ fn check_step(step: &Step, at: &str, problem: &mut impl FnMut(String, String)) {
         }
         let channel = variant.channel.unwrap_or(step.channel);
         let template = variant.template.as_deref().unwrap_or(&step.template);
-        template_for(channel, template, &format!("{vat}.template"), problem);
+        template_for(templates, channel, template, &format!("{vat}.template"), problem);
     }
     if let Some(stop) = &step.stop_when {
         if let Err(e) = expression::compile(stop, STOP_VARIABLES) {
@@ -168,10 +178,17 @@ fn check_step(step: &Step, at: &str, problem: &mut impl FnMut(String, String)) {
 }
 
 /// The template must exist and be written for the channel.
-fn template_for(channel: Channel, template: &str, path: &str, problem: &mut impl FnMut(String, String)) {
-    match recaudo_templates::channel_of(template) {
+fn template_for(
+    templates: Option<&Catalogue>,
+    channel: Channel,
+    template: &str,
+    path: &str,
+    problem: &mut impl FnMut(String, String),
+) {
+    let Some(templates) = templates else { return };
+    match templates.channel_of(template) {
         None => problem(path.to_string(), format!("no template is called {template:?}")),
-        Some(c) if c != channel.as_str() => {
+        Some(c) if c.as_str() != channel.as_str() => {
             problem(path.to_string(), format!("template {template:?} is written for {c}, not {}", channel.as_str()))
         }
         Some(_) => {}

@@ -60,8 +60,6 @@ pub struct Config {
     /// An attempt still `sending` this long after it was recorded was cut off (a worker's provider call takes at
     /// most its timeout, well under this).
     pub interrupted_after: Duration,
-    /// SMS longer than this many segments are accepted with a warning when a template is saved.
-    pub sms_segment_warning: u32,
 }
 
 /// Raw Twilio settings: checked by the client's own constructor at start.
@@ -141,7 +139,6 @@ impl Config {
         let text = |var: &str| env.raw(var).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
         let secret = |var: &str| text(var).map(Secret);
         let minutes = env.get("RECAUDO_RECONCILE_AFTER_SECS", 600u64)?;
-        let sms_segment_warning = env.get("RECAUDO_SMS_SEGMENT_WARNING", 2u32)?;
         Ok(Config {
             channels: list,
             twilio: TwilioSettings {
@@ -171,7 +168,6 @@ impl Config {
             },
             reconcile_after: Duration::from_secs(minutes.max(1)),
             interrupted_after: env.seconds("RECAUDO_INTERRUPTED_AFTER_SECS", 30)?,
-            sms_segment_warning,
         })
     }
 

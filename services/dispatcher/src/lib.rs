@@ -14,7 +14,6 @@ mod providers;
 mod reconcile;
 mod send;
 mod simulator_control;
-mod templates_api;
 mod unsubscribe;
 mod webhooks;
 
@@ -88,8 +87,7 @@ impl Dispatcher {
 async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
     let outbox = Outbox::new(SCHEMA, "recaudo/dispatcher", infra.common.subject_prefix.clone());
     let policies = recaudo_policy::Policies::load(infra.common.contact_policy_file.as_deref())?;
-    let mut routes =
-        api::routes(infra.pool.clone()).merge(compliance::routes(infra.pool.clone())).merge(templates_api::routes());
+    let mut routes = api::routes(infra.pool.clone()).merge(compliance::routes(infra.pool.clone()));
     let mut workers: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
     let mut simulators = providers::Simulators::default();
     for channel in &config.channels {

@@ -14,8 +14,8 @@ use recaudo_events::ConsentVia;
 use recaudo_runtime::{ApiError, Routes};
 use uuid::Uuid;
 
-use crate::content::html_escape;
 use crate::Dispatcher;
+use recaudo_domain::text::html_escape;
 
 /// Public: the unguessable token (the attempt's reply token) is the credential.
 pub fn routes(d: Arc<Dispatcher>) -> Routes {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
 use recaudo_events::{ContactRequested, ReplyKind};
-use recaudo_templates::{MessageContext, Templates};
+use recaudo_templates::{MessageContext, TemplateError};
 use uuid::Uuid;
 
 use crate::{Router, SCHEMA};
@@ -24,8 +24,11 @@ impl Handler for CallTaskHandler {
             return Ok(());
         }
         let now = r.clock.now();
-        let body = Templates::builtin()
-            .render(&task.template, &MessageContext::for_request(&task, String::new()))
+        let ctx = MessageContext::for_request(&task, String::new());
+        let body = recaudo_templates::resolve(&task.template, task.template_source.as_ref())
+            .ok_or_else(|| TemplateError::Unknown(task.template.clone()))
+            .and_then(|t| recaudo_templates::render(&task.template, &t, &ctx))
+            .map(|r| r.body)
             .unwrap_or_else(|e| {
                 tracing::warn!(task_id = %task.contact_id, error = %e, "call task template not rendered");
                 format!("Llamar: {} {}", task.credit.product, task.credit.id)

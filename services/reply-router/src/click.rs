@@ -6,6 +6,7 @@
 //! user agent, or a `HEAD` request) gets a neutral page and changes nothing: otherwise every delivered message would
 //! look like a click and open a queue item nobody asked for.
 
+use recaudo_domain::text::html_escape;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -194,10 +195,6 @@ fn page(title: &str, message: &str) -> String {
         "<!doctype html><html lang=\"es\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
          <title>{title}</title></head><body><h1>{title}</h1><p>{message}</p></body></html>"
     )
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -171,6 +171,7 @@ impl FallbackHandler {
                 &strategy,
                 channel,
                 &fallback.template,
+                &crate::templates::catalogue(&mut *conn).await?,
                 country,
                 &debtor,
                 made,

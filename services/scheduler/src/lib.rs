@@ -12,6 +12,8 @@ mod projection;
 pub mod simulate;
 pub mod strategies;
 mod strategy_routes;
+mod template_routes;
+pub mod templates;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +39,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(6, "strategies", include_str!("../migrations/0006_strategies.sql")),
         Migration::new(7, "fallbacks", include_str!("../migrations/0007_fallbacks.sql")),
         Migration::new(8, "overdue_at_request", include_str!("../migrations/0008_overdue_at_request.sql")),
+        Migration::new(9, "templates", include_str!("../migrations/0009_templates.sql")),
     ]
 }
 
@@ -44,6 +47,8 @@ pub fn migrations() -> Vec<Migration> {
 pub struct Config {
     /// How often the planner looks for due plans when nothing wakes it.
     pub tick: Duration,
+    /// Above this many segments a saved SMS template gets a warning (`RECAUDO_SMS_SEGMENT_WARNING`).
+    pub sms_segment_warning: usize,
 }
 
 impl Config {
@@ -52,7 +57,11 @@ impl Config {
         if ms == 0 {
             return Err(ConfigError::new("RECAUDO_SCHEDULER_TICK_MS", "0", "must be at least 1"));
         }
-        Ok(Config { tick: Duration::from_millis(ms) })
+        let sms_segment_warning = env.get("RECAUDO_SMS_SEGMENT_WARNING", 2usize)?;
+        if sms_segment_warning == 0 {
+            return Err(ConfigError::new("RECAUDO_SMS_SEGMENT_WARNING", "0", "must be at least 1"));
+        }
+        Ok(Config { tick: Duration::from_millis(ms), sms_segment_warning })
     }
 }
 
@@ -115,10 +124,14 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         outbox: outbox.clone(),
         policies: plan.policies.clone(),
         prefix: infra.common.subject_prefix.clone(),
+        sms_segment_warning: config.sms_segment_warning,
+        public_url: infra.public_url.clone(),
     };
     let strategy_state = Arc::new(strategy_state);
-    let routes =
-        plan::routes(plan).merge(strategy_routes::routes(strategy_state.clone())).merge(manual::routes(strategy_state));
+    let routes = plan::routes(plan)
+        .merge(strategy_routes::routes(strategy_state.clone()))
+        .merge(template_routes::routes(strategy_state.clone()))
+        .merge(manual::routes(strategy_state));
     let mut started = Started::new(routes).consumer("scheduler-portfolio", consumer);
     // One durable consumer per filter (nats-server 2.9 takes one each); one handler for each group.
     for (name, filter) in debtor_state::CONSUMERS {

@@ -12,12 +12,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use recaudo_access::{audit, scope, AuditEntry, Permission, Principal, Resource};
 use recaudo_domain::{Country, DebtorId};
-use recaudo_policy::{Channel as PolicyChannel, Policy};
+use recaudo_events::ContactRequested;
+use recaudo_policy::{Channel as PolicyChannel, Debtor, Policy};
 use recaudo_runtime::{ApiError, Routes};
+use recaudo_templates::Catalogue;
 use serde::Deserialize;
 use serde_json::json;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::planner::{self, Account, ACCOUNTS};
@@ -32,6 +36,51 @@ struct ManualContact {
 
 pub(crate) fn routes(state: Arc<StrategyState>) -> Routes {
     Routes::new().protected("/api/debtors/{id}/contacts", post(request)).with_state(state)
+}
+
+/// Whom a contact by hand (or a template preview) is about: the debtor's most overdue credit, as the planner picks,
+/// and the debtor's contact state.
+pub(crate) struct Target {
+    pub account: Account,
+    pub country: Country,
+    pub debtor: Debtor,
+}
+
+pub(crate) async fn target(conn: &mut PgConnection, id: &str) -> Result<Option<Target>, ApiError> {
+    let accounts: Vec<Account> = sqlx::query_as(ACCOUNTS).bind(id).fetch_all(&mut *conn).await?;
+    let Some(account) = accounts.into_iter().max_by(|a, b| a.balance_overdue.cmp(&b.balance_overdue)) else {
+        return Ok(None);
+    };
+    let country: Country =
+        account.country.parse().map_err(|_| ApiError::Internal(anyhow::anyhow!("stored country of {id}")))?;
+    let debtor =
+        crate::debtor_state::load(conn, id, country, account.city.as_deref(), account.phone.as_deref()).await?;
+    Ok(Some(Target { account, country, debtor }))
+}
+
+impl Target {
+    /// The request for a contact by hand on `channel` with `template`.
+    pub fn request(
+        &self,
+        channel: PolicyChannel,
+        template: &str,
+        templates: &Catalogue,
+        contact_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<ContactRequested, sqlx::Error> {
+        let today = Policy::local_date(self.debtor.zone, now);
+        planner::manual_request(
+            &self.account,
+            channel,
+            template,
+            templates,
+            self.country,
+            &self.debtor,
+            contact_id,
+            today,
+            now,
+        )
+    }
 }
 
 fn refused(rule: &str, detail: String) -> Response {
@@ -59,14 +108,17 @@ async fn request(
     if !matches!(channel, PolicyChannel::Sms | PolicyChannel::Whatsapp | PolicyChannel::Email | PolicyChannel::Call) {
         return Err(ApiError::bad_request("invalid_channel", format!("channel: {} has no dispatcher", req.channel)));
     }
-    match recaudo_templates::channel_of(&req.template) {
+    let now = s.clock.now();
+    let mut tx = s.pool.begin().await?;
+    let catalogue = crate::templates::catalogue(&mut tx).await?;
+    match catalogue.channel_of(&req.template) {
         None => {
             return Err(ApiError::bad_request(
                 "unknown_template",
                 format!("template: {:?} does not exist", req.template),
             ))
         }
-        Some(c) if c != channel.as_str() => {
+        Some(c) if c.as_str() != channel.as_str() => {
             return Err(ApiError::bad_request(
                 "template_channel",
                 format!("template: {} is written for {c}, not {}", req.template, channel.as_str()),
@@ -74,24 +126,16 @@ async fn request(
         }
         Some(_) => {}
     }
-
-    let now = s.clock.now();
-    let mut tx = s.pool.begin().await?;
     planner::lock_debtor(&mut tx, id).await?;
-    let accounts: Vec<Account> = sqlx::query_as(ACCOUNTS).bind(id).fetch_all(&mut *tx).await?;
-    // The most overdue credit, as the planner picks.
-    let Some(account) = accounts.into_iter().max_by(|a, b| a.balance_overdue.cmp(&b.balance_overdue)) else {
+    let Some(target) = target(&mut tx, id).await? else {
         return Err(ApiError::NotFound(format!("debtor {id}")));
     };
-    let country: Country =
-        account.country.parse().map_err(|_| ApiError::Internal(anyhow::anyhow!("stored country of {id}")))?;
-    let debtor =
-        crate::debtor_state::load(&mut tx, id, country, account.city.as_deref(), account.phone.as_deref()).await?;
-    if planner::address(&account, channel).is_none() {
+    let (account, debtor, country) = (&target.account, &target.debtor, target.country);
+    if planner::address(account, channel).is_none() {
         return Ok(refused("no_channel_address", format!("the debtor has no address for {}", channel.as_str())));
     }
     let history = planner::ledger_history(&mut tx, id, now).await?;
-    if let Err(stop) = s.policies.for_country(country).check(&debtor, &history, channel, now) {
+    if let Err(stop) = s.policies.for_country(country).check(debtor, &history, channel, now) {
         return Ok(refused(stop.rule, format!("{} ({})", stop.reason, stop.source)));
     }
     let contact_id = Uuid::now_v7();
@@ -113,7 +157,7 @@ async fn request(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let event = planner::manual_request(&account, channel, &req.template, country, &debtor, contact_id, today, now)?;
+    let event = target.request(channel, &req.template, &catalogue, contact_id, now)?;
     s.outbox.enqueue(&mut tx, now, event).await?;
     tx.commit().await?;
     s.outbox.wake();

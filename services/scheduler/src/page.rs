@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use recaudo_bus::outbox::Outbox;
 use recaudo_bus::RawMessage;
+use recaudo_templates::Catalogue;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
@@ -39,11 +40,13 @@ pub(crate) struct PageFacts {
     pub ledger: HashMap<String, Vec<LedgerEntry>>,
     pub last_call: HashMap<(String, String), NaiveDate>,
     pub last_reply: HashMap<String, DateTime<Utc>>,
+    /// The templates in force, which requests for saved ones carry.
+    pub templates: Catalogue,
 }
 
 impl PageFacts {
     pub async fn load(conn: &mut PgConnection, debtors: &[String], now: DateTime<Utc>) -> Result<Self, sqlx::Error> {
-        let mut f = PageFacts::default();
+        let mut f = PageFacts { templates: crate::templates::catalogue(&mut *conn).await?, ..PageFacts::default() };
         let accounts: Vec<Account> =
             sqlx::query_as(&accounts_sql("a.debtor_id = ANY($1)")).bind(debtors).fetch_all(&mut *conn).await?;
         for a in accounts {

@@ -17,6 +17,7 @@ use recaudo_events::{
 use recaudo_policy::{engine, Channel as PolicyChannel, Debtor, Past, Policies, Policy};
 use recaudo_runtime::Clock;
 use recaudo_strategy::{Chosen, CreditFacts, DebtorFacts, Facts, Stage, Step, Strategy};
+use recaudo_templates::Catalogue;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -281,7 +282,7 @@ impl Planner {
             })
             .collect();
         let last_call = facts.last_call.get(&(debtor_id.to_string(), eval.strategy.name.clone())).copied();
-        self.call_task(&eval, &debtor, &policy, country, today, now, last_call, w)?;
+        self.call_task(&eval, &facts.templates, &debtor, &policy, country, today, now, last_call, w)?;
         let Some(stage) = eval.stage else { return Ok(Next::At(tomorrow)) };
         let stage_start = today - chrono::Duration::days((eval.days_past_due - stage.days_past_due.from) as i64);
         // The earliest instant a step that waits today can go; with none, the next local day.
@@ -360,7 +361,8 @@ impl Planner {
                 requested_at: now,
                 balance_overdue: eval.account.balance_overdue,
             });
-            let event = request(&eval, channel, template, to, country, &debtor, made, contact_id, now)?;
+            let event =
+                request(&eval, channel, template, &facts.templates, to, country, &debtor, made, contact_id, now)?;
             w.events.push((Some(contact_id), self.outbox.message(now, event)?));
             // One contact per decision: the next step of the day, if any, is decided again at once, over the ledger
             // that then holds this one.
@@ -374,6 +376,7 @@ impl Planner {
     fn call_task(
         &self,
         eval: &Evaluation<'_>,
+        templates: &Catalogue,
         debtor: &Debtor,
         policy: &Policy,
         country: Country,
@@ -405,7 +408,7 @@ impl Planner {
         let made =
             Made { strategy_version: Some(eval.strategy.version), step: Some("call_task".into()), ..Made::default() };
         let to = a.phone.clone().unwrap_or_default();
-        let event = request(eval, PolicyChannel::Call, template, to, country, debtor, made, task_id, now)?;
+        let event = request(eval, PolicyChannel::Call, template, templates, to, country, debtor, made, task_id, now)?;
         w.events.push((Some(task_id), self.outbox.message(now, event)?));
         Ok(())
     }
@@ -457,6 +460,7 @@ fn request(
     eval: &Evaluation<'_>,
     channel: PolicyChannel,
     template: &str,
+    templates: &Catalogue,
     to: String,
     country: Country,
     debtor: &Debtor,
@@ -470,6 +474,7 @@ fn request(
         eval.days_past_due,
         channel,
         template,
+        templates,
         to,
         country,
         debtor,
@@ -486,6 +491,7 @@ pub(crate) fn request_for(
     strategy: &Strategy,
     channel: PolicyChannel,
     template: &str,
+    templates: &Catalogue,
     country: Country,
     debtor: &Debtor,
     decision: Made,
@@ -495,7 +501,20 @@ pub(crate) fn request_for(
 ) -> Result<ContactRequested, sqlx::Error> {
     let to = address(account, channel).unwrap_or_default();
     let dpd = account.days_past_due_on(debtor.zone, today).unwrap_or(account.days_past_due);
-    build_request(account, &strategy.name, dpd, channel, template, to, country, debtor, decision, contact_id, now)
+    build_request(
+        account,
+        &strategy.name,
+        dpd,
+        channel,
+        template,
+        templates,
+        to,
+        country,
+        debtor,
+        decision,
+        contact_id,
+        now,
+    )
 }
 
 /// A contact someone asked for by hand (`POST /api/debtors/{id}/contacts`): strategy `manual`, no decision.
@@ -504,6 +523,7 @@ pub(crate) fn manual_request(
     account: &Account,
     channel: PolicyChannel,
     template: &str,
+    templates: &Catalogue,
     country: Country,
     debtor: &Debtor,
     contact_id: Uuid,
@@ -512,7 +532,20 @@ pub(crate) fn manual_request(
 ) -> Result<ContactRequested, sqlx::Error> {
     let to = address(account, channel).unwrap_or_default();
     let dpd = account.days_past_due_on(debtor.zone, today).unwrap_or(account.days_past_due);
-    build_request(account, MANUAL, dpd, channel, template, to, country, debtor, Made::default(), contact_id, now)
+    build_request(
+        account,
+        MANUAL,
+        dpd,
+        channel,
+        template,
+        templates,
+        to,
+        country,
+        debtor,
+        Made::default(),
+        contact_id,
+        now,
+    )
 }
 
 /// The strategy name of contacts requested by hand.
@@ -525,6 +558,7 @@ fn build_request(
     days_past_due: i32,
     channel: PolicyChannel,
     template: &str,
+    templates: &Catalogue,
     to: String,
     country: Country,
     debtor: &Debtor,
@@ -547,6 +581,7 @@ fn build_request(
         strategy: strategy.to_string(),
         decision,
         template: template.to_string(),
+        template_source: templates.saved(template).cloned(),
         to,
         country,
         debtor: ContactDebtor {
@@ -560,6 +595,7 @@ fn build_request(
             currency: a.currency.parse().map_err(|e| sqlx::Error::Decode(format!("accounts.currency: {e}").into()))?,
             balance_overdue: a.balance_overdue,
             days_past_due: days_past_due.max(0) as u32,
+            due_date: a.due_date,
         },
         advisor,
         time_zone: Some(debtor.zone.name().to_string()),

@@ -68,7 +68,8 @@ pub async fn put_draft(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<VersionView, StoreError> {
-    let document = recaudo_strategy::parse(name, text).map_err(StoreError::Invalid)?;
+    let templates = crate::templates::catalogue(&mut *pool.acquire().await?).await?;
+    let document = recaudo_strategy::parse(name, text, &templates).map_err(StoreError::Invalid)?;
     let document = serde_json::to_value(&document).map_err(|e| StoreError::Db(sqlx::Error::Encode(Box::new(e))))?;
     let mut tx = pool.begin().await?;
     // Versions of one name are numbered in order, whoever writes at once.

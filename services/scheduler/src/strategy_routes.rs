@@ -26,6 +26,9 @@ pub(crate) struct StrategyState {
     pub outbox: Outbox,
     pub policies: Arc<recaudo_policy::Policies>,
     pub prefix: recaudo_bus::Prefix,
+    pub sms_segment_warning: usize,
+    /// Where reply links point, for previews.
+    pub public_url: String,
 }
 
 pub(crate) fn routes(state: Arc<StrategyState>) -> Routes {
