@@ -9,6 +9,7 @@ pub mod ids;
 pub mod money;
 pub mod phone;
 pub mod problem;
+pub mod sms;
 pub mod text;
 
 pub use country::Country;

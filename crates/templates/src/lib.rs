@@ -12,13 +12,12 @@
 //!
 //! - [`builtin`]: the shipped catalogue; [`catalogue`]: which templates are in force.
 //! - [`render`]: a template and a contact into words; [`locale`]: money and dates per country.
-//! - [`validate`]: every problem of a template at save; [`segments`]: what an SMS costs.
+//! - [`validate`]: every problem of a template at save (with what an SMS costs, `recaudo_domain::sms`).
 
 pub mod builtin;
 pub mod catalogue;
 pub mod locale;
 pub mod render;
-pub mod segments;
 pub mod validate;
 
 pub use builtin::{builtin, Builtin, BUILTIN, BUTTON_ADVISOR, BUTTON_PAID, SMS_REMINDER};

@@ -10,7 +10,7 @@ use recaudo_events::{Channel, TemplateSource};
 use serde::Serialize;
 
 use crate::render::{environment, render_part, AdvisorTags, CreditTags, DebtorTags, MessageContext};
-use crate::segments::{self, Segments};
+use recaudo_domain::sms::{self as segments, Segments};
 
 /// Every tag a template may use (and the objects holding them, which `{% if advisor %}` tests).
 pub const TAGS: &[&str] = &[

@@ -13,10 +13,11 @@ use axum::routing::{get, post};
 use axum::Json;
 use recaudo_access::{audit, scope, AuditEntry, Permission, Principal, Resource};
 use recaudo_domain::problem::check_name;
+use recaudo_domain::sms as segments;
 use recaudo_domain::DebtorId;
 use recaudo_events::{Channel, TemplateSource};
 use recaudo_runtime::{ApiError, Routes};
-use recaudo_templates::{segments, MessageContext, BUILTIN};
+use recaudo_templates::{MessageContext, BUILTIN};
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use crate::twilio::auth::authorize;
 use crate::twilio::errors::ApiError;
 use crate::twilio::resource::{message_json, Page};
-use crate::twilio::segments::count_segments;
 use crate::twilio::store::{new_message_sid, SimMessage};
 use crate::twilio::validation::{validate, CreateParams};
 use crate::twilio::{webhooks, TwilioSimulator};
@@ -39,7 +38,7 @@ pub(crate) async fn create_message(
     let message = SimMessage {
         sid: new_message_sid(),
         direction: "outbound-api".to_string(),
-        num_segments: count_segments(&request.body),
+        num_segments: recaudo_domain::sms::count(&request.body).segments as u32,
         from: request.from,
         to: request.to,
         body: request.body,

@@ -15,7 +15,6 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::twilio::segments::count_segments;
 use crate::twilio::store::{new_message_sid, SimMessage};
 use crate::twilio::validation::is_callback_url;
 use crate::twilio::{webhooks, TwilioSimulator};
@@ -80,7 +79,7 @@ async fn deliver_inbound(
         direction: "inbound".to_string(),
         from: Some(from),
         to,
-        num_segments: count_segments(&body),
+        num_segments: recaudo_domain::sms::count(&body).segments as u32,
         body,
         messaging_service_sid: None,
         status: "received".to_string(),

@@ -13,7 +13,6 @@ mod auth;
 pub mod control;
 mod errors;
 mod resource;
-pub mod segments;
 mod store;
 mod validation;
 mod webhooks;
