@@ -96,6 +96,12 @@ impl From<recaudo_events::envelope::DecodeError> for HandleError {
 
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, msg: Incoming) -> impl Future<Output = Result<(), HandleError>> + Send;
+
+    /// Waited on before each fetch: a handler that cannot make progress now (its provider is down) holds the
+    /// consumer back here, so messages wait in the stream instead of timing out in hand.
+    fn ready(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// Creates (or updates) the durable consumer and processes its messages in order until `shutdown`. The message in
@@ -119,6 +125,10 @@ pub async fn run<H: Handler>(
         }
     };
     while !shutdown.is_cancelled() {
+        tokio::select! {
+            _ = handler.ready() => {}
+            _ = shutdown.cancelled() => break,
+        }
         let batch = consumer.fetch().max_messages(spec.batch).expires(Duration::from_secs(1)).messages().await;
         let mut messages = match batch {
             Ok(m) => m,

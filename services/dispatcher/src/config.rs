@@ -36,6 +36,16 @@ impl ProviderKind {
     }
 }
 
+/// Calls a second to each channel's provider by default: Meta's default Cloud API throughput is 80 messages a
+/// second; Twilio queues what a sender cannot take at once; SendGrid takes far more than one process sends.
+fn default_rate(channel: Channel) -> u32 {
+    match channel {
+        Channel::Whatsapp => 80,
+        Channel::Email => 100,
+        _ => 30,
+    }
+}
+
 /// The variable that names a channel's provider.
 pub fn provider_var(channel: Channel) -> String {
     format!("RECAUDO_{}_PROVIDER", channel.as_str().to_ascii_uppercase())
@@ -45,6 +55,8 @@ pub fn provider_var(channel: Channel) -> String {
 pub struct ChannelConfig {
     pub channel: Channel,
     pub provider: ProviderKind,
+    /// Provider calls per second this process makes on the channel (`RECAUDO_<CHANNEL>_RATE_PER_SEC`).
+    pub rate_per_sec: std::num::NonZeroU32,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +72,10 @@ pub struct Config {
     /// An attempt still `sending` this long after it was recorded was cut off (a worker's provider call takes at
     /// most its timeout, well under this).
     pub interrupted_after: Duration,
+    /// Provider failures in a row that open the circuit (`RECAUDO_BREAKER_FAILURES`), and its first cooldown
+    /// (`RECAUDO_BREAKER_COOLDOWN_SECS`, doubling while the provider keeps failing, 5 minutes at most).
+    pub breaker_failures: u32,
+    pub breaker_cooldown: Duration,
 }
 
 /// Raw Twilio settings: checked by the client's own constructor at start.
@@ -134,7 +150,11 @@ impl Config {
                 .find(|(name, _)| *name == raw)
                 .map(|(_, kind)| *kind)
                 .ok_or_else(|| ConfigError::new(&var, raw, format!("is not one of {}", names.join(", "))))?;
-            list.push(ChannelConfig { channel, provider });
+            let rate_var = format!("RECAUDO_{}_RATE_PER_SEC", channel.as_str().to_ascii_uppercase());
+            let rate = env.get(&rate_var, default_rate(channel))?;
+            let rate_per_sec = std::num::NonZeroU32::new(rate)
+                .ok_or_else(|| ConfigError::new(&rate_var, "0", "must be at least 1 call a second"))?;
+            list.push(ChannelConfig { channel, provider, rate_per_sec });
         }
         let text = |var: &str| env.raw(var).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
         let secret = |var: &str| text(var).map(Secret);
@@ -168,6 +188,8 @@ impl Config {
             },
             reconcile_after: Duration::from_secs(minutes.max(1)),
             interrupted_after: env.seconds("RECAUDO_INTERRUPTED_AFTER_SECS", 30)?,
+            breaker_failures: env.get("RECAUDO_BREAKER_FAILURES", 5u32)?.max(1),
+            breaker_cooldown: env.seconds("RECAUDO_BREAKER_COOLDOWN_SECS", 5)?,
         })
     }
 

@@ -6,6 +6,7 @@
 
 mod api;
 mod attempts;
+mod breaker;
 mod compliance;
 mod config;
 mod content;
@@ -69,6 +70,10 @@ pub(crate) struct Dispatcher {
     pub bus: recaudo_bus::Bus,
     pub reconcile_after: Duration,
     pub interrupted_after: Duration,
+    /// Holds requests back while the provider is down or asks us to wait.
+    pub breaker: breaker::Breaker,
+    /// The provider's send rate for this process.
+    pub limiter: governor::DefaultDirectRateLimiter,
 }
 
 impl Dispatcher {
@@ -97,12 +102,19 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
             outbox: outbox.with_source(format!("recaudo/dispatcher/{}", channel.channel)),
             clock: infra.clock.clone(),
             channel: channel.channel,
-            provider,
             public_url: infra.public_url.clone(),
             policies: policies.clone(),
             bus: infra.bus.clone(),
             reconcile_after: config.reconcile_after,
             interrupted_after: config.interrupted_after,
+            breaker: breaker::Breaker::new(
+                provider.name(),
+                config.breaker_failures,
+                config.breaker_cooldown,
+                shutdown.clone(),
+            ),
+            limiter: governor::RateLimiter::direct(governor::Quota::per_second(channel.rate_per_sec)),
+            provider,
         });
         // A dead dispatcher's requests must move on within seconds: JetStream redelivers what a process fetched
         // once `ack_wait` passes without a word from it, and the request in hand is kept alive by progress acks

@@ -26,124 +26,160 @@ impl Handler for RequestHandler {
     async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
         let d = &self.0;
         let request = msg.envelope.decode::<ContactRequested>()?.data;
-        let consumer = d.consumer_name();
-        let now = d.clock.now();
-        // Before the transaction: a round trip to JetStream need not hold a database connection.
-        let cancelled = cancellation(d, &request).await?;
+        // The request stays in hand (progress acks keep it) while the provider is down or asks us to wait: given
+        // back to the stream each time, it would count deliveries towards the dead-letter subject.
+        loop {
+            d.breaker.admit().await.map_err(HandleError::retry)?;
+            d.limiter.until_ready().await;
+            match attempt(d, &msg, &request).await? {
+                Attempted::Done => return Ok(()),
+                Attempted::NotSent { reason, retry_after: Some(wait) } => {
+                    tracing::warn!(provider = d.provider.name(), %reason, "provider did not take the request; waiting as it asked");
+                    d.breaker.pause(wait);
+                }
+                Attempted::NotSent { reason, retry_after: None } => {
+                    tracing::warn!(provider = d.provider.name(), %reason, "provider did not take the request");
+                    d.breaker.failure();
+                }
+            }
+        }
+    }
 
-        let mut tx = d.pool.begin().await?;
-        if !inbox::claim(&mut tx, SCHEMA, &consumer, msg.envelope.id).await? {
-            return Ok(());
-        }
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dispatcher.attempts WHERE contact_id = $1)")
-                .bind(request.contact_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if exists {
-            tx.commit().await?;
-            return Ok(());
-        }
-        // The request may have waited in the stream (an outage, a backlog) past the window it was planned in, or
-        // behind another request for the same debtor: hours and caps again, over the attempts actually made. The
-        // lock keeps two dispatchers (or channels) from both passing the caps for one debtor at once.
-        crate::attempts::lock_debtor(&mut tx, request.debtor.id.as_str()).await?;
-        let zone = request.time_zone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(request.country.time_zone());
-        let debtor = Debtor::new(request.country, zone);
-        let history = crate::attempts::history(&mut tx, request.debtor.id.as_str(), now).await?;
-        let policy = d.policies.for_country(request.country);
-        let recheck = policy
-            .check_time(&debtor, d.channel.into(), now)
-            .and_then(|()| policy.check_caps(&debtor, &history, d.channel.into(), now));
-        let stop = match (cancelled, recheck) {
-            (Some((rule, detail)), _) => Some((rule, detail)),
-            (None, Err(s)) => Some((s.rule.to_string(), format!("{} ({})", s.reason, s.source))),
-            (None, Ok(())) => None,
-        };
-        if let Some((rule, detail)) = stop {
-            let event = ContactSuppressed {
-                contact_id: request.contact_id,
-                channel: d.channel,
-                debtor_id: request.debtor.id.clone(),
-                credit_id: request.credit.id.clone(),
-                rule,
-                detail,
-                strategy: Some(request.strategy.clone()),
-                decision: request.decision.clone(),
-            };
-            d.outbox.enqueue(&mut tx, now, event).await?;
-            tx.commit().await?;
-            d.outbox.wake();
-            return Ok(());
-        }
-        let reply_token = new_token();
-        let composed = crate::content::compose(d, &mut tx, &request, &reply_token).await?;
-        let body = composed.as_ref().map(|c| c.readable().to_string()).unwrap_or_default();
-        let attempt_id = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO dispatcher.attempts (id, contact_id, channel, debtor_id, credit_id, advisor_id, to_address, body,
-                                              reply_token, provider, status, created_at, updated_at, country,
-                                              time_zone, strategy, decision, sending_until)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11, $12, $13, $14, $15,
-                     now() + make_interval(secs => $16))",
-        )
-        .bind(attempt_id)
+    async fn ready(&self) {
+        // Stopping ends the consumer's loop anyway.
+        let _ = self.0.breaker.settled().await;
+    }
+}
+
+/// What became of one try at a request.
+enum Attempted {
+    /// Sent, refused, suppressed or already handled: the message is done.
+    Done,
+    /// Certainly not sent (a refused connection, a 429, a 503): its attempt was undone, and the request is decided
+    /// again, send window included, when the provider can take it.
+    NotSent { reason: String, retry_after: Option<std::time::Duration> },
+}
+
+async fn attempt(d: &Dispatcher, msg: &Incoming, request: &ContactRequested) -> Result<Attempted, HandleError> {
+    let consumer = d.consumer_name();
+    let now = d.clock.now();
+    // Before the transaction: a round trip to JetStream need not hold a database connection.
+    let cancelled = cancellation(d, request).await?;
+
+    let mut tx = d.pool.begin().await?;
+    if !inbox::claim(&mut tx, SCHEMA, &consumer, msg.envelope.id).await? {
+        return Ok(Attempted::Done);
+    }
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dispatcher.attempts WHERE contact_id = $1)")
         .bind(request.contact_id)
-        .bind(d.channel.as_str())
-        .bind(request.debtor.id.as_str())
-        .bind(request.credit.id.as_str())
-        .bind(request.advisor.as_ref().map(|a| a.id.0))
-        .bind(&request.to)
-        .bind(&body)
-        .bind(&reply_token)
-        .bind(d.provider.name())
-        .bind(now)
-        .bind(request.country.code())
-        .bind(zone.name())
-        .bind(&request.strategy)
-        .bind(serde_json::to_value(&request.decision).map_err(HandleError::reject)?)
-        .bind(d.interrupted_after.as_secs_f64())
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        // The reply link works before the provider is called: a message that reaches the debtor although its send
-        // was cut off still carries a link that answers.
-        let prepared = ContactPrepared {
-            attempt_id,
+    if exists {
+        tx.commit().await?;
+        return Ok(Attempted::Done);
+    }
+    // The request may have waited in the stream (an outage, a backlog) past the window it was planned in, or
+    // behind another request for the same debtor: hours and caps again, over the attempts actually made. The
+    // lock keeps two dispatchers (or channels) from both passing the caps for one debtor at once.
+    crate::attempts::lock_debtor(&mut tx, request.debtor.id.as_str()).await?;
+    let zone = request.time_zone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(request.country.time_zone());
+    let debtor = Debtor::new(request.country, zone);
+    let history = crate::attempts::history(&mut tx, request.debtor.id.as_str(), now).await?;
+    let policy = d.policies.for_country(request.country);
+    let recheck = policy
+        .check_time(&debtor, d.channel.into(), now)
+        .and_then(|()| policy.check_caps(&debtor, &history, d.channel.into(), now));
+    let stop = match (cancelled, recheck) {
+        (Some((rule, detail)), _) => Some((rule, detail)),
+        (None, Err(s)) => Some((s.rule.to_string(), format!("{} ({})", s.reason, s.source))),
+        (None, Ok(())) => None,
+    };
+    if let Some((rule, detail)) = stop {
+        let event = ContactSuppressed {
             contact_id: request.contact_id,
             channel: d.channel,
             debtor_id: request.debtor.id.clone(),
             credit_id: request.credit.id.clone(),
-            reply_token: reply_token.clone(),
-            prepared_at: now,
+            rule,
+            detail,
+            strategy: Some(request.strategy.clone()),
+            decision: request.decision.clone(),
         };
-        d.outbox.enqueue(&mut tx, now, prepared).await?;
+        d.outbox.enqueue(&mut tx, now, event).await?;
         tx.commit().await?;
         d.outbox.wake();
-
-        let prepared = Prepared { attempt_id, body, reply_token };
-        let result = match composed {
-            Err(e) => Err(ProviderError::Rejected { code: Some("template".into()), message: e }),
-            Ok(content) => {
-                let message = OutboundMessage {
-                    to: request.to.clone(),
-                    content,
-                    status_callback: d.status_callback_url(),
-                    idempotency_key: attempt_id.to_string(),
-                };
-                d.provider.send(&message).await
-            }
-        };
-        if let Err(ProviderError::NotSent { reason, .. }) = &result {
-            // Certainly not sent (a refused connection, a 429, a 503): the request goes back to wait in the stream
-            // and is decided again, send window included, when it comes back.
-            give_back(d, &consumer, msg.envelope.id, attempt_id).await?;
-            return Err(HandleError::retry(anyhow::anyhow!(
-                "{} did not take the request: {reason}",
-                d.provider.name()
-            )));
-        }
-        record_outcome(d, &request, prepared, result).await.map_err(HandleError::from)
+        return Ok(Attempted::Done);
     }
+    let reply_token = new_token();
+    let composed = crate::content::compose(d, &mut tx, request, &reply_token).await?;
+    let body = composed.as_ref().map(|c| c.readable().to_string()).unwrap_or_default();
+    let attempt_id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO dispatcher.attempts (id, contact_id, channel, debtor_id, credit_id, advisor_id, to_address, body,
+                                              reply_token, provider, status, created_at, updated_at, country,
+                                              time_zone, strategy, decision, sending_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11, $12, $13, $14, $15,
+                     now() + make_interval(secs => $16))",
+    )
+    .bind(attempt_id)
+    .bind(request.contact_id)
+    .bind(d.channel.as_str())
+    .bind(request.debtor.id.as_str())
+    .bind(request.credit.id.as_str())
+    .bind(request.advisor.as_ref().map(|a| a.id.0))
+    .bind(&request.to)
+    .bind(&body)
+    .bind(&reply_token)
+    .bind(d.provider.name())
+    .bind(now)
+    .bind(request.country.code())
+    .bind(zone.name())
+    .bind(&request.strategy)
+    .bind(serde_json::to_value(&request.decision).map_err(HandleError::reject)?)
+    .bind(d.interrupted_after.as_secs_f64())
+    .execute(&mut *tx)
+    .await?;
+    // The reply link works before the provider is called: a message that reaches the debtor although its send
+    // was cut off still carries a link that answers.
+    let prepared = ContactPrepared {
+        attempt_id,
+        contact_id: request.contact_id,
+        channel: d.channel,
+        debtor_id: request.debtor.id.clone(),
+        credit_id: request.credit.id.clone(),
+        reply_token: reply_token.clone(),
+        prepared_at: now,
+    };
+    d.outbox.enqueue(&mut tx, now, prepared).await?;
+    tx.commit().await?;
+    d.outbox.wake();
+
+    let prepared = Prepared { attempt_id, body, reply_token };
+    let result = match composed {
+        Err(e) => Err(ProviderError::Rejected { code: Some("template".into()), message: e }),
+        Ok(content) => {
+            let message = OutboundMessage {
+                to: request.to.clone(),
+                content,
+                status_callback: d.status_callback_url(),
+                idempotency_key: attempt_id.to_string(),
+            };
+            let result = d.provider.send(&message).await;
+            match &result {
+                // A refusal of this one message is an answer: the provider is up.
+                Ok(_) | Err(ProviderError::Rejected { .. }) => d.breaker.success(),
+                Err(ProviderError::Unavailable(_)) => d.breaker.failure(),
+                Err(ProviderError::NotSent { .. }) => {}
+            }
+            result
+        }
+    };
+    if let Err(ProviderError::NotSent { reason, retry_after }) = result {
+        give_back(d, &consumer, msg.envelope.id, attempt_id).await?;
+        return Ok(Attempted::NotSent { reason: format!("{}: {reason}", d.provider.name()), retry_after });
+    }
+    record_outcome(d, request, prepared, result).await?;
+    Ok(Attempted::Done)
 }
 
 /// Undoes an attempt the provider certainly did not take, so that the request's redelivery is handled anew.
