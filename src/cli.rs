@@ -85,6 +85,14 @@ enum Command {
         #[command(subcommand)]
         action: crate::access::DevAction,
     },
+    /// The providers' simulators in a process of their own (benchmarks, crash tests), posting webhooks to
+    /// `--app-url`; prints the SendGrid event-signing key the dispatcher needs.
+    Simulators {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        addr: std::net::SocketAddr,
+        #[arg(long)]
+        app_url: String,
+    },
     /// The event JSON Schemas in proto-schemas/events/.
     Schemas {
         #[command(subcommand)]
@@ -148,6 +156,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let shutdown = recaudo_runtime::shutdown::on_signal();
             services::serve(env, &targets, &channels, listener, shutdown).await?;
             telemetry::shutdown();
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulators { addr, app_url } => {
+            crate::simulators::serve(&env, addr, &app_url).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { target } => {

@@ -7,6 +7,7 @@ pub mod dead_letters;
 pub mod import;
 pub mod schemas;
 pub mod services;
+pub mod simulators;
 pub mod strategies;
 
 pub use services::{build, serve, Target};
