@@ -1,5 +1,5 @@
 # The commands a person runs. Everything the project needs is installed by these targets (see scripts/).
-.PHONY: run test test-deps infra lint fmt schemas build bench-ingest bench-plan
+.PHONY: run test test-deps infra lint fmt schemas build bench-ingest bench-plan bench-dispatch
 
 run:            ## The whole system on sample data, with the SMS simulator, at http://127.0.0.1:8080
 	bash scripts/run-demo.sh
@@ -31,3 +31,6 @@ bench-ingest:   ## Import 1,000,000 generated rows end to end beside psql \copy;
 
 bench-plan:     ## One planning day for 1,000,000 credits beside the set-based floor; prints plan/floor rates and peak RSS
 	bash scripts/bench-plan.sh
+
+bench-dispatch: ## 100,000 contact requests through the dispatcher and the simulators beside the floor; prints rates and peak RSS
+	bash scripts/bench-dispatch.sh

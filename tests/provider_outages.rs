@@ -97,19 +97,21 @@ async fn a_failing_provider_opens_the_circuit_retry_after_pauses_and_the_rate_ho
         n
     };
 
-    // Meta fails three times (HTTP 500, unknown whether it sent): the circuit opens for two seconds, and the other
-    // requests wait rather than go to a provider that is down.
+    // Meta fails three times (HTTP 500, unknown whether it sent): the circuit opens for two seconds, and the
+    // requests that come meanwhile wait rather than go to a provider that is down.
     sim.fail_next(3, Fault::ServerError);
-    let started = Utc::now();
-    publish(&bus, "1", 8).await;
+    publish(&bus, "0", 3).await;
+    eventually("three unknown attempts", WAIT, || async { (unknown().await == 3).then_some(()) }).await;
+    let opened = Utc::now();
+    publish(&bus, "1", 5).await;
     let sent = eventually("five messages after the outage", WAIT, || async {
         let a = accepted(&sim, "1");
         (a.len() == 5).then_some(a)
     })
     .await;
     assert_eq!(unknown().await, 3, "the three calls Meta failed are unknown, never resent");
-    let waited = sent[0].1 - started;
-    assert!(waited >= chrono::Duration::milliseconds(1900), "the first send after the failures waited {waited}");
+    let waited = sent[0].1 - opened;
+    assert!(waited >= chrono::Duration::milliseconds(1500), "the first send after the failures waited {waited}");
     let mut numbers: Vec<&String> = sent.iter().map(|(n, _)| n).collect();
     numbers.dedup();
     assert_eq!(numbers.len(), 5, "no number twice: {sent:?}");
@@ -141,6 +143,6 @@ async fn a_failing_provider_opens_the_circuit_retry_after_pauses_and_the_rate_ho
 
     // Every request ended in exactly one attempt, and none was dead-lettered.
     let attempts: i64 = sqlx::query_scalar("SELECT count(*) FROM dispatcher.attempts").fetch_one(&pool).await.unwrap();
-    assert_eq!(attempts, 8 + 1 + 15);
+    assert_eq!(attempts, 3 + 5 + 1 + 15);
     app.stop().await;
 }

@@ -30,6 +30,9 @@ pub struct ConsumerSpec {
     pub max_backoff: Duration,
     /// Messages fetched per pull.
     pub batch: usize,
+    /// Messages of a batch handled at once. 1 (the default) keeps the stream's order; more suits handlers whose
+    /// messages are independent and wait on the network (a provider call), which guard shared state themselves.
+    pub concurrency: usize,
 }
 
 impl ConsumerSpec {
@@ -42,6 +45,7 @@ impl ConsumerSpec {
             backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
             batch: 64,
+            concurrency: 1,
         }
     }
 
@@ -141,6 +145,20 @@ pub async fn run<H: Handler>(
                 continue;
             }
         };
+        if spec.concurrency > 1 {
+            // Messages fetched but not started when shutdown comes are redelivered after ack_wait; those in hand
+            // are done.
+            messages
+                .take_until(shutdown.cancelled())
+                .for_each_concurrent(spec.concurrency, |next| async {
+                    match next {
+                        Ok(message) => process(&bus, &spec, &handler, message).await,
+                        Err(e) => tracing::warn!(consumer = %spec.durable, error = %e, "bad message from fetch"),
+                    }
+                })
+                .await;
+            continue;
+        }
         while let Some(next) = messages.next().await {
             match next {
                 Ok(message) => process(&bus, &spec, &handler, message).await,

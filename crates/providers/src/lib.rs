@@ -7,6 +7,7 @@
 
 pub mod meta;
 pub mod sendgrid;
+pub mod smtp;
 mod status;
 mod transport;
 pub mod twilio;
@@ -209,6 +210,12 @@ pub enum Handshake {
 pub trait MessagingProvider: Send + Sync {
     /// A stable short name for logs, metrics and the attempt's record, e.g. "twilio", "meta", "sendgrid".
     fn name(&self) -> &'static str;
+
+    /// Where an accepted message stands: `queued` for providers that report later; `sent` for SMTP, whose relay
+    /// taking the message is all it ever says.
+    fn accepted_status(&self) -> status::Normalized {
+        status::Normalized::Queued
+    }
 
     /// Calls the provider once. Never retries on its own: whether a retry is safe is in the error's variant.
     fn send<'a>(&'a self, msg: &'a OutboundMessage) -> BoxFuture<'a, Result<ProviderReceipt, ProviderError>>;

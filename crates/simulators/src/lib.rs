@@ -5,4 +5,5 @@
 
 pub mod meta;
 pub mod sendgrid;
+pub mod smtp;
 pub mod twilio;

@@ -18,6 +18,8 @@ pub enum ProviderKind {
     Twilio,
     Meta,
     SendGrid,
+    /// The lender's own relay.
+    Smtp,
 }
 
 impl ProviderKind {
@@ -30,7 +32,11 @@ impl ProviderKind {
                 ("meta", ProviderKind::Meta),
                 ("twilio", ProviderKind::Twilio),
             ],
-            Channel::Email => &[("simulator", ProviderKind::Simulator), ("sendgrid", ProviderKind::SendGrid)],
+            Channel::Email => &[
+                ("simulator", ProviderKind::Simulator),
+                ("sendgrid", ProviderKind::SendGrid),
+                ("smtp", ProviderKind::Smtp),
+            ],
             _ => &[],
         }
     }
@@ -67,6 +73,7 @@ pub struct Config {
     pub twilio: TwilioSettings,
     pub meta: MetaSettings,
     pub sendgrid: SendGridSettings,
+    pub smtp: SmtpSettings,
     /// How long after the provider accepted a message its status is looked up, when no final status came.
     pub reconcile_after: Duration,
     /// An attempt still `sending` this long after it was recorded was cut off (a worker's provider call takes at
@@ -108,6 +115,15 @@ pub struct SendGridSettings {
     pub webhook_public_key: Option<String>,
     pub inbound_user: Option<String>,
     pub inbound_password: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SmtpSettings {
+    /// `smtp://user:password@relay:587?tls=required`, `smtps://...` (it holds the password).
+    pub url: Option<Secret>,
+    pub from_email: Option<String>,
+    pub from_name: Option<String>,
+    pub timeout: Duration,
 }
 
 /// A setting that must not reach a log through `{:?}`.
@@ -185,6 +201,12 @@ impl Config {
                 webhook_public_key: text("RECAUDO_SENDGRID_WEBHOOK_PUBLIC_KEY"),
                 inbound_user: text("RECAUDO_SENDGRID_INBOUND_USER"),
                 inbound_password: secret("RECAUDO_SENDGRID_INBOUND_PASSWORD"),
+            },
+            smtp: SmtpSettings {
+                url: secret("RECAUDO_SMTP_URL"),
+                from_email: text("RECAUDO_SMTP_FROM_EMAIL"),
+                from_name: text("RECAUDO_SMTP_FROM_NAME"),
+                timeout: env.seconds("RECAUDO_SMTP_TIMEOUT_SECS", 30)?,
             },
             reconcile_after: Duration::from_secs(minutes.max(1)),
             interrupted_after: env.seconds("RECAUDO_INTERRUPTED_AFTER_SECS", 30)?,

@@ -119,9 +119,12 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         // A dead dispatcher's requests must move on within seconds: JetStream redelivers what a process fetched
         // once `ack_wait` passes without a word from it, and the request in hand is kept alive by progress acks
         // while its provider call runs. Few requests are fetched at once, so few wait on a crash.
+        // Requests are independent (the per-debtor lock guards the caps) and each waits on the provider's answer,
+        // so the ones fetched together are handled at once.
         let spec = ConsumerSpec {
             ack_wait: Duration::from_secs(6),
             batch: 8,
+            concurrency: 8,
             ..ConsumerSpec::new(d.consumer_name(), format!("contact.requested.{}", channel.channel))
         };
         let consumer = consume::run(infra.bus.clone(), spec, send::RequestHandler(d.clone()), shutdown.clone());

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use recaudo_events::Channel;
 use recaudo_providers::meta::{MetaConfig, MetaWhatsapp};
 use recaudo_providers::sendgrid::{SendGrid, SendGridConfig};
+use recaudo_providers::smtp::{Smtp, SmtpConfig};
 use recaudo_providers::twilio::{TwilioChannel, TwilioConfig, TwilioSms};
 use recaudo_providers::MessagingProvider;
 use recaudo_runtime::{ConfigError, Infra, Routes};
@@ -148,6 +149,19 @@ pub(crate) fn build(
                 )?,
             };
             Arc::new(SendGrid::new(client).map_err(|e| ConfigError::new("RECAUDO_SENDGRID_*", "", e))?)
+        }
+        (Channel::Email, ProviderKind::Smtp) => {
+            let s = &config.smtp;
+            let required = |value: Option<String>, name: &str| {
+                value.ok_or_else(|| ConfigError::new(name, "", format!("required with {var}=smtp")))
+            };
+            let client = SmtpConfig {
+                url: required(s.url.as_ref().map(|u| u.0.clone()), "RECAUDO_SMTP_URL")?,
+                from_email: required(s.from_email.clone(), "RECAUDO_SMTP_FROM_EMAIL")?,
+                from_name: s.from_name.clone(),
+                timeout: s.timeout,
+            };
+            Arc::new(Smtp::new(client).map_err(|e| ConfigError::new("RECAUDO_SMTP_URL", "", e))?)
         }
         (Channel::Email, ProviderKind::Simulator) => {
             let s = &config.sendgrid;

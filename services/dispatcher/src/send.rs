@@ -222,7 +222,7 @@ async fn record_outcome(
     let (outcome, status, provider_status, message_id, error, code, next_check) = match result {
         Ok(receipt) => (
             AttemptOutcome::Sent,
-            "queued",
+            d.provider.accepted_status().as_str(),
             Some(receipt.status),
             Some(receipt.provider_message_id),
             None,
