@@ -65,12 +65,20 @@ impl Target {
     }
 
     /// The service with its configuration read (and validated) from `env`.
-    pub fn definition(self, env: &Env, channels: &[Channel]) -> anyhow::Result<ServiceDef> {
+    /// `together`: every service of the process (the dispatcher passes contacts requested by hand on to the
+    /// scheduler only when it runs elsewhere).
+    pub fn definition(self, env: &Env, channels: &[Channel], together: &[Target]) -> anyhow::Result<ServiceDef> {
         Ok(match self {
             Target::Ingestion => recaudo_ingestion::service(recaudo_ingestion::Config::from_env(env)?),
             Target::Portfolio => recaudo_portfolio::service(),
             Target::Scheduler => recaudo_scheduler::service(recaudo_scheduler::Config::from_env(env)?),
-            Target::Dispatcher => recaudo_dispatcher::service(recaudo_dispatcher::Config::from_env(env, channels)?),
+            Target::Dispatcher => {
+                let mut config = recaudo_dispatcher::Config::from_env(env, channels)?;
+                if together.contains(&Target::Scheduler) {
+                    config.scheduler_url = None;
+                }
+                recaudo_dispatcher::service(config)
+            }
             Target::ReplyRouter => recaudo_reply_router::service(recaudo_reply_router::Config::from_env(env)?),
             Target::Metrics => recaudo_metrics::service(),
         })
@@ -150,7 +158,7 @@ pub async fn build(
     // Access comes first: its gate guards the protected routes of every service after it.
     let mut defs = vec![recaudo_access::service(AccessConfig::from_env(&env)?), crate::dead_letters::service()];
     for t in targets {
-        defs.push(t.definition(&env, channels)?);
+        defs.push(t.definition(&env, channels, targets)?);
     }
     process::build(common, env, listener, defs, shutdown).await
 }

@@ -11,6 +11,7 @@ mod compliance;
 mod config;
 mod content;
 mod inbound;
+mod manual_forward;
 mod providers;
 mod reconcile;
 mod send;
@@ -139,6 +140,9 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
         if channel.channel == Channel::Email {
             routes = routes.merge(unsubscribe::routes(d.clone()));
         }
+    }
+    if let Some(url) = config.scheduler_url.clone() {
+        routes = routes.merge(manual_forward::routes(url));
     }
     routes = simulators.mount(routes);
     let mut started = Started::new(routes).outbox(outbox);
