@@ -2,7 +2,9 @@
 //! that is killed with SIGKILL again and again while it sends, against a Twilio simulator in this test process that
 //! survives every kill and counts what it received. No debtor gets the message twice, and every attempt ends
 //! settled: the messages a killed process sent are found in the provider's records while the next one runs, and the
-//! statuses whose callbacks were lost converge from the provider's message resource.
+//! statuses whose callbacks were lost converge from the provider's message resource. And on every channel, the
+//! dispatcher aborted exactly between the provider's answer and the commit (`RECAUDO_CRASH_AT`) again and again
+//! never sends twice, and every message the providers took is tied to its attempt.
 
 mod common;
 
@@ -43,13 +45,13 @@ impl Drop for Process {
 }
 
 /// `recaudo serve` with `targets` in a child process, with the test's environment and `extra` on top.
-fn spawn(infra: &Infra, port: u16, targets: &str, extra: &[(&str, &str)]) -> Process {
+fn spawn(infra: &Infra, port: u16, targets: &str, channels: &str, extra: &[(&str, &str)]) -> Process {
     let addr = format!("127.0.0.1:{port}");
     let mut vars = vec![("RECAUDO_HTTP_ADDR", addr.as_str()), ("RECAUDO_NOW", "2026-11-23T16:00:00Z")];
     vars.extend_from_slice(extra);
     let env = infra.env(&vars);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_recaudo"));
-    cmd.args(["serve", "--target", targets, "--channel", "sms"]);
+    cmd.args(["serve", "--target", targets, "--channel", channels]);
     cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RECAUDO_LOG", "warn");
     for (k, v) in env.vars() {
         cmd.env(k, v);
@@ -79,7 +81,7 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
     let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
     // Everything but the dispatcher, in a process that stays up.
     let rest_port = free_port().unwrap();
-    let mut rest = spawn(&infra, rest_port, "ingestion,portfolio,scheduler,reply-router,metrics", &[]);
+    let mut rest = spawn(&infra, rest_port, "ingestion,portfolio,scheduler,reply-router,metrics", "sms", &[]);
     ready(rest_port).await;
     let dispatcher_env = [
         ("RECAUDO_SMS_PROVIDER", "twilio"),
@@ -91,7 +93,7 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
         ("RECAUDO_RECONCILE_AFTER_SECS", "1"),
     ];
     let dispatcher_port = free_port().unwrap();
-    let mut dispatcher = spawn(&infra, dispatcher_port, "dispatcher", &dispatcher_env);
+    let mut dispatcher = spawn(&infra, dispatcher_port, "dispatcher", "sms", &dispatcher_env);
     ready(dispatcher_port).await;
 
     let import = reqwest::Client::new()
@@ -110,7 +112,7 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
         tokio::time::sleep(Duration::from_millis(pause)).await;
         dispatcher.kill();
         kills += 1;
-        dispatcher = spawn(&infra, dispatcher_port, "dispatcher", &dispatcher_env);
+        dispatcher = spawn(&infra, dispatcher_port, "dispatcher", "sms", &dispatcher_env);
         ready(dispatcher_port).await;
     }
     let sent_before_the_end: i64 =
@@ -172,4 +174,149 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
     eprintln!("after {kills} kills: {received} messages at the provider; attempts by status {statuses:?}");
     dispatcher.kill();
     rest.kill();
+}
+
+/// Requests for 20 debtors on each channel, each its own debtor (no cap stops one because of another).
+fn requests(bus: &recaudo_bus::Bus) -> Vec<recaudo_bus::RawMessage> {
+    let mut out = Vec::new();
+    for i in 0..60usize {
+        let channel = ["sms", "whatsapp", "email"][i % 3];
+        let (template, to) = match channel {
+            "sms" => ("sms_reminder_v1", format!("+52155{i:08}")),
+            "whatsapp" => ("whatsapp_reminder_v1", format!("+52155{i:08}")),
+            _ => ("email_reminder_v1", format!("d{i}@example.com")),
+        };
+        let request: recaudo_events::ContactRequested = serde_json::from_value(serde_json::json!({
+            "contact_id": uuid::Uuid::now_v7(), "channel": channel, "strategy": "crash-test", "template": template,
+            "to": to, "country": "MX",
+            "debtor": { "id": format!("X{i:05}"), "first_name": "Ana", "last_name": "Prueba" },
+            "credit": { "id": format!("XC-{i:05}"), "product": "Tarjeta", "currency": "MXN",
+                        "balance_overdue": "100.00", "days_past_due": 10 },
+            "advisor": null, "time_zone": "America/Mexico_City", "requested_at": "2026-11-23T16:00:00Z"
+        }))
+        .unwrap();
+        out.push(recaudo_bus::RawMessage::event(bus.prefix(), "test/scheduler", chrono::Utc::now(), request).unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborted_between_the_providers_answer_and_the_commit_every_channel_sends_once() {
+    use recaudo_simulators::meta::{Direction, MetaSimConfig, MetaSimulator};
+    use recaudo_simulators::sendgrid::{SendGridSimConfig, SendGridSimulator};
+
+    let port = free_port().unwrap();
+    let app = format!("http://127.0.0.1:{port}");
+    // The providers, outside the process that aborts. Meta's and SendGrid's reports come late enough for the next
+    // dispatcher to hear them: they name the attempt, which is how a cut-off attempt is settled there.
+    let twilio = TwilioSimulator::new(SimConfig { status_delay: Duration::from_millis(50), ..SimConfig::demo() });
+    let meta_config = MetaSimConfig {
+        webhook_url: Some(format!("{app}/webhooks/meta/whatsapp")),
+        status_delay: Duration::from_millis(2500),
+        ..MetaSimConfig::demo()
+    };
+    let meta = MetaSimulator::new(meta_config.clone());
+    let sendgrid_config = SendGridSimConfig {
+        events_url: Some(format!("{app}/webhooks/sendgrid/events")),
+        event_delay: Duration::from_millis(2500),
+        ..SendGridSimConfig::demo()
+    };
+    let sendgrid = SendGridSimulator::new(sendgrid_config.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sims = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new()
+        .nest("/twilio", twilio.router())
+        .nest("/meta", meta.router())
+        .nest("/sendgrid", sendgrid.router());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
+    let (twilio_url, meta_url, sendgrid_url) =
+        (format!("{sims}/twilio"), format!("{sims}/meta"), format!("{sims}/sendgrid"));
+    let key = sendgrid.public_key_base64();
+    let env = [
+        ("RECAUDO_PUBLIC_URL", app.as_str()),
+        ("RECAUDO_SMS_PROVIDER", "twilio"),
+        ("RECAUDO_TWILIO_BASE_URL", twilio_url.as_str()),
+        ("RECAUDO_TWILIO_FROM", SimConfig::DEMO_FROM),
+        ("RECAUDO_WHATSAPP_PROVIDER", "meta"),
+        ("RECAUDO_META_BASE_URL", meta_url.as_str()),
+        ("RECAUDO_META_PHONE_NUMBER_ID", meta_config.phone_number_id.as_str()),
+        ("RECAUDO_META_ACCESS_TOKEN", meta_config.access_token.as_str()),
+        ("RECAUDO_META_APP_SECRET", meta_config.app_secret.as_str()),
+        ("RECAUDO_META_VERIFY_TOKEN", "verify"),
+        ("RECAUDO_EMAIL_PROVIDER", "sendgrid"),
+        ("RECAUDO_SENDGRID_BASE_URL", sendgrid_url.as_str()),
+        ("RECAUDO_SENDGRID_API_KEY", sendgrid_config.api_key.as_str()),
+        ("RECAUDO_SENDGRID_FROM_EMAIL", "cobranza@lender.example"),
+        ("RECAUDO_SENDGRID_WEBHOOK_PUBLIC_KEY", key.as_str()),
+        ("RECAUDO_SENDGRID_INBOUND_USER", "sendgrid"),
+        ("RECAUDO_SENDGRID_INBOUND_PASSWORD", sendgrid_config.inbound_password.as_str()),
+        ("RECAUDO_INTERRUPTED_AFTER_SECS", "1"),
+        ("RECAUDO_RECONCILE_AFTER_SECS", "1"),
+        // Every run aborts at its 9th provider answer, before recording it.
+        ("RECAUDO_CRASH_AT", "after_provider_call:9"),
+    ];
+    let channels = "sms,whatsapp,email";
+    let mut dispatcher = spawn(&infra, port, "dispatcher", channels, &env);
+    ready(port).await;
+    let bus = recaudo_bus::Bus::connect(&infra.nats.url, recaudo_bus::Prefix::parse("recaudo").unwrap()).await.unwrap();
+    for msg in requests(&bus) {
+        bus.publish(&msg).await.unwrap();
+    }
+
+    // Start it again each time it aborts, until every request has its attempt and none is left `sending`.
+    let mut aborts = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(150);
+    loop {
+        let (all, sending): (i64, i64) =
+            sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE status = 'sending') FROM dispatcher.attempts")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if all == 60 && sending == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not settled after {aborts} aborts: {all} attempts, {sending} sending"
+        );
+        if dispatcher.0.try_wait().unwrap().is_some() {
+            aborts += 1;
+            // Not waited for: it may well abort again before it answers.
+            dispatcher = spawn(&infra, port, "dispatcher", channels, &env);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(aborts >= 3, "the dispatcher aborted {aborts} times");
+
+    // What the providers took: never twice for one recipient.
+    let mut per_recipient: BTreeMap<String, usize> = BTreeMap::new();
+    for m in twilio.messages().into_iter().filter(|m| m.direction == "outbound-api") {
+        *per_recipient.entry(m.to).or_default() += 1;
+    }
+    for m in meta.messages().into_iter().filter(|m| m.direction == Direction::Outbound) {
+        *per_recipient.entry(format!("wa:{}", m.wa_id)).or_default() += 1;
+    }
+    for m in sendgrid.messages() {
+        *per_recipient.entry(m.to.join(",")).or_default() += 1;
+    }
+    let twice: Vec<_> = per_recipient.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent twice after {aborts} aborts: {twice:?}");
+    // And each message the providers took is tied to its attempt: Twilio's by its message list, Meta's and
+    // SendGrid's by the reports that name the attempt.
+    let received = per_recipient.len() as i64;
+    eventually("every message the providers took tied to its attempt", Duration::from_secs(60), || async {
+        let known: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM dispatcher.attempts WHERE provider_message_id IS NOT NULL")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        (known == received).then_some(())
+    })
+    .await;
+    eprintln!("after {aborts} aborts: {received} messages at the providers, each once");
+    dispatcher.kill();
 }

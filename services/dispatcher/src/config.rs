@@ -86,6 +86,8 @@ pub struct Config {
     /// Where contacts requested by hand are passed on when the scheduler runs elsewhere (`RECAUDO_SCHEDULER_URL`;
     /// see `manual_forward`). Ignored when the scheduler runs in this process.
     pub scheduler_url: Option<String>,
+    /// Crash tests only (`RECAUDO_CRASH_AT`, see `crash`).
+    pub crash_at: Option<String>,
 }
 
 /// Raw Twilio settings: checked by the client's own constructor at start.
@@ -215,6 +217,7 @@ impl Config {
             interrupted_after: env.seconds("RECAUDO_INTERRUPTED_AFTER_SECS", 30)?,
             breaker_failures: env.get("RECAUDO_BREAKER_FAILURES", 5u32)?.max(1),
             breaker_cooldown: env.seconds("RECAUDO_BREAKER_COOLDOWN_SECS", 5)?,
+            crash_at: text("RECAUDO_CRASH_AT"),
             scheduler_url: match text("RECAUDO_SCHEDULER_URL") {
                 Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
                     return Err(ConfigError::new("RECAUDO_SCHEDULER_URL", &url, "expected an http:// or https:// URL"))

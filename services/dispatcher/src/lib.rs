@@ -10,6 +10,7 @@ mod breaker;
 mod compliance;
 mod config;
 mod content;
+mod crash;
 mod inbound;
 mod manual_forward;
 mod providers;
@@ -75,6 +76,8 @@ pub(crate) struct Dispatcher {
     pub breaker: breaker::Breaker,
     /// The provider's send rate for this process.
     pub limiter: governor::DefaultDirectRateLimiter,
+    /// Crash tests only: where to abort.
+    pub crash_at: Option<Arc<crash::CrashAt>>,
 }
 
 impl Dispatcher {
@@ -96,6 +99,10 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
     let mut routes = api::routes(infra.pool.clone()).merge(compliance::routes(infra.pool.clone()));
     let mut workers: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
     let mut simulators = providers::Simulators::default();
+    let crash_at = config.crash_at.as_deref().map(crash::CrashAt::parse).transpose()?.map(Arc::new);
+    if let Some(c) = &crash_at {
+        tracing::warn!(crash_at = ?c, "RECAUDO_CRASH_AT is set: this process will abort on purpose (crash tests only)");
+    }
     for channel in &config.channels {
         let provider = providers::build(&infra, &config, channel, &mut simulators)?;
         let d = Arc::new(Dispatcher {
@@ -115,6 +122,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
                 shutdown.clone(),
             ),
             limiter: governor::RateLimiter::direct(governor::Quota::per_second(channel.rate_per_sec)),
+            crash_at: crash_at.clone(),
             provider,
         });
         // A dead dispatcher's requests must move on within seconds: JetStream redelivers what a process fetched

@@ -164,7 +164,13 @@ async fn attempt(d: &Dispatcher, msg: &Incoming, request: &ContactRequested) -> 
                 status_callback: d.status_callback_url(),
                 idempotency_key: attempt_id.to_string(),
             };
+            if let Some(c) = &d.crash_at {
+                c.reached(crate::crash::Point::BeforeProviderCall);
+            }
             let result = d.provider.send(&message).await;
+            if let Some(c) = &d.crash_at {
+                c.reached(crate::crash::Point::AfterProviderCall);
+            }
             match &result {
                 // A refusal of this one message is an answer: the provider is up.
                 Ok(_) | Err(ProviderError::Rejected { .. }) => d.breaker.success(),
