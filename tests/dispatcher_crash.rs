@@ -138,15 +138,7 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
     let twice: Vec<_> = per_number.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent twice after {kills} kills: {twice:?}");
     let received = per_number.len() as i64;
-    eventually("every message the provider received tied to its attempt", Duration::from_secs(60), || async {
-        let known: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM dispatcher.attempts WHERE provider_message_id IS NOT NULL")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        (known == received).then_some(())
-    })
-    .await;
+    tied_to_attempts(&pool, received).await;
     // Callbacks lost while a dispatcher was down: the statuses converge from the provider's records anyway.
     // An attempt cut off before its request reached the provider stays `unknown`: the provider has no such
     // message, and it is never resent. Every other one ends delivered.
@@ -176,25 +168,26 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
     rest.kill();
 }
 
+/// Waits until as many attempts know their provider message as the providers received.
+async fn tied_to_attempts(pool: &sqlx::PgPool, received: i64) {
+    eventually("every message the providers took tied to its attempt", Duration::from_secs(60), || async {
+        let known: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM dispatcher.attempts WHERE provider_message_id IS NOT NULL")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        (known == received).then_some(())
+    })
+    .await;
+}
+
 /// Requests for 20 debtors on each channel, each its own debtor (no cap stops one because of another).
 fn requests(bus: &recaudo_bus::Bus) -> Vec<recaudo_bus::RawMessage> {
     let mut out = Vec::new();
     for i in 0..60usize {
         let channel = ["sms", "whatsapp", "email"][i % 3];
-        let (template, to) = match channel {
-            "sms" => ("sms_reminder_v1", format!("+52155{i:08}")),
-            "whatsapp" => ("whatsapp_reminder_v1", format!("+52155{i:08}")),
-            _ => ("email_reminder_v1", format!("d{i}@example.com")),
-        };
-        let request: recaudo_events::ContactRequested = serde_json::from_value(serde_json::json!({
-            "contact_id": uuid::Uuid::now_v7(), "channel": channel, "strategy": "crash-test", "template": template,
-            "to": to, "country": "MX",
-            "debtor": { "id": format!("X{i:05}"), "first_name": "Ana", "last_name": "Prueba" },
-            "credit": { "id": format!("XC-{i:05}"), "product": "Tarjeta", "currency": "MXN",
-                        "balance_overdue": "100.00", "days_past_due": 10 },
-            "advisor": null, "time_zone": "America/Mexico_City", "requested_at": "2026-11-23T16:00:00Z"
-        }))
-        .unwrap();
+        let to = if channel == "email" { format!("d{i}@example.com") } else { format!("+52155{i:08}") };
+        let request = common::contact_request(channel, &to, &format!("X{i:05}"), "MX", "America/Mexico_City", "MXN");
         out.push(recaudo_bus::RawMessage::event(bus.prefix(), "test/scheduler", chrono::Utc::now(), request).unwrap());
     }
     out
@@ -308,15 +301,7 @@ async fn aborted_between_the_providers_answer_and_the_commit_every_channel_sends
     // And each message the providers took is tied to its attempt: Twilio's by its message list, Meta's and
     // SendGrid's by the reports that name the attempt.
     let received = per_recipient.len() as i64;
-    eventually("every message the providers took tied to its attempt", Duration::from_secs(60), || async {
-        let known: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM dispatcher.attempts WHERE provider_message_id IS NOT NULL")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        (known == received).then_some(())
-    })
-    .await;
+    tied_to_attempts(&pool, received).await;
     eprintln!("after {aborts} aborts: {received} messages at the providers, each once");
     dispatcher.kill();
 }

@@ -14,26 +14,11 @@ use recaudo_bus::{Bus, Prefix, RawMessage};
 use recaudo_events::ContactRequested;
 use recaudo_simulators::meta::{Direction, Fault, MetaSimConfig, MetaSimulator};
 use recaudo_testkit::eventually;
-use serde_json::json;
-use uuid::Uuid;
 
-/// A WhatsApp request for debtor number `n` of this test (each its own debtor, so no cap stops the next).
+/// A WhatsApp request for debtor number `n` of batch `batch` (each its own debtor, so no cap stops the next).
 fn request(batch: &str, n: usize) -> ContactRequested {
-    serde_json::from_value(json!({
-        "contact_id": Uuid::now_v7(),
-        "channel": "whatsapp",
-        "strategy": "outage-test",
-        "template": "whatsapp_reminder_v1",
-        "to": format!("+52551{batch}{n:05}"),
-        "country": "MX",
-        "debtor": { "id": format!("O{batch}{n:05}"), "first_name": "Ana", "last_name": "Prueba" },
-        "credit": { "id": format!("OC-{batch}{n:05}"), "product": "Tarjeta", "currency": "MXN",
-                    "balance_overdue": "100.00", "days_past_due": 10 },
-        "advisor": null,
-        "time_zone": "America/Mexico_City",
-        "requested_at": "2026-11-23T16:00:00Z"
-    }))
-    .expect("a contact request")
+    let to = format!("+52551{batch}{n:05}");
+    common::contact_request("whatsapp", &to, &format!("O{batch}{n:05}"), "MX", "America/Mexico_City", "MXN")
 }
 
 /// When the simulator accepted each message of `batch`, in order.

@@ -14,25 +14,9 @@ use recaudo_bus::{Bus, Prefix, RawMessage};
 use recaudo_events::ContactRequested;
 use recaudo_simulators::smtp::{Fault, SmtpSimulator};
 use recaudo_testkit::eventually;
-use serde_json::json;
-use uuid::Uuid;
 
 fn request(n: usize, to: &str) -> ContactRequested {
-    serde_json::from_value(json!({
-        "contact_id": Uuid::now_v7(),
-        "channel": "email",
-        "strategy": "smtp-test",
-        "template": "email_reminder_v1",
-        "to": to,
-        "country": "CO",
-        "debtor": { "id": format!("S{n:05}"), "first_name": "Ana", "last_name": "Prueba" },
-        "credit": { "id": format!("SC-{n:05}"), "product": "Tarjeta", "currency": "COP",
-                    "balance_overdue": "1234567.5", "days_past_due": 10 },
-        "advisor": null,
-        "time_zone": "America/Bogota",
-        "requested_at": "2026-11-23T16:00:00Z"
-    }))
-    .expect("a contact request")
+    common::contact_request("email", to, &format!("S{n:05}"), "CO", "America/Bogota", "COP")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -251,3 +251,30 @@ pub async fn next_with(sub: &mut async_nats::Subscriber, key: &str, value: &str)
         }
     }
 }
+
+/// A contact request as the scheduler publishes it, for a debtor of its own (`debtor`, credit `<debtor>-1`) in
+/// `country`/`zone`, at the tests' planning instant: dispatchers can be driven without a portfolio.
+#[allow(dead_code)] // Not every test binary drives a dispatcher directly.
+pub fn contact_request(
+    channel: &str,
+    to: &str,
+    debtor: &str,
+    country: &str,
+    zone: &str,
+    currency: &str,
+) -> recaudo_events::ContactRequested {
+    let template = match channel {
+        "sms" => "sms_reminder_v1",
+        "whatsapp" => "whatsapp_reminder_v1",
+        _ => "email_reminder_v1",
+    };
+    serde_json::from_value(serde_json::json!({
+        "contact_id": uuid::Uuid::now_v7(), "channel": channel, "strategy": "test", "template": template, "to": to,
+        "country": country,
+        "debtor": { "id": debtor, "first_name": "Ana", "last_name": "Prueba" },
+        "credit": { "id": format!("{debtor}-1"), "product": "Tarjeta", "currency": currency,
+                    "balance_overdue": "100.00", "days_past_due": 10 },
+        "advisor": null, "time_zone": zone, "requested_at": "2026-11-23T16:00:00Z"
+    }))
+    .expect("a contact request")
+}

@@ -40,6 +40,22 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A document (a strategy, a template) refused whole: 422 with every problem in `details.problems`.
+    pub fn refused_whole<P: std::fmt::Display + serde::Serialize>(
+        code: &'static str,
+        what: &str,
+        problems: &[P],
+    ) -> Self {
+        ApiError::Unprocessable {
+            code,
+            message: format!(
+                "{what} was refused whole: {}",
+                problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
+            ),
+            details: json!({ "problems": problems }),
+        }
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::BadRequest { code, message: message.into() }
     }

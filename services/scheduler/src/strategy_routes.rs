@@ -43,14 +43,7 @@ pub(crate) fn routes(state: Arc<StrategyState>) -> Routes {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Invalid(problems) => ApiError::Unprocessable {
-                code: "invalid_strategy",
-                message: format!(
-                    "the document was refused whole: {}",
-                    problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
-                ),
-                details: json!({ "problems": problems }),
-            },
+            StoreError::Invalid(problems) => ApiError::refused_whole("invalid_strategy", "the document", &problems),
             StoreError::NotFound(m) => ApiError::NotFound(m),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Db(e) => e.into(),

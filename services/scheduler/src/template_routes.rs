@@ -35,14 +35,7 @@ pub(crate) fn routes(state: Arc<StrategyState>) -> Routes {
 impl From<SaveError> for ApiError {
     fn from(e: SaveError) -> Self {
         match e {
-            SaveError::Invalid(problems) => ApiError::Unprocessable {
-                code: "invalid_template",
-                message: format!(
-                    "the template was refused whole: {}",
-                    problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
-                ),
-                details: json!({ "problems": problems }),
-            },
+            SaveError::Invalid(problems) => ApiError::refused_whole("invalid_template", "the template", &problems),
             SaveError::Db(e) => e.into(),
         }
     }
