@@ -32,6 +32,7 @@ pub async fn serve(env: &Env, addr: SocketAddr, app_url: &str) -> anyhow::Result
         auth_token: required("RECAUDO_TWILIO_AUTH_TOKEN")?,
         status_delay: delay,
         inbound_webhook_url: Some(format!("{app_url}/webhooks/twilio/sms/inbound")),
+        whatsapp_inbound_webhook_url: Some(format!("{app_url}/webhooks/twilio/whatsapp/inbound")),
         ..SimConfig::demo()
     });
     let meta = MetaSimulator::new(MetaSimConfig {

@@ -10,16 +10,18 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Router;
-use recaudo_providers::twilio::{TwilioConfig, TwilioSms};
+use recaudo_providers::twilio::{TwilioChannel, TwilioConfig, TwilioSms};
 use recaudo_providers::{
-    Content, InboundMessage, MessagingProvider, OutboundMessage, ProviderError, StatusUpdate, WebhookError,
-    WebhookItem, WebhookKind, WebhookRequest,
+    Content, InboundMessage, MessagingProvider, Normalized, OutboundMessage, ProviderError, ReplyButton, StatusUpdate,
+    WebhookError, WebhookItem, WebhookKind, WebhookRequest, WhatsappTemplate,
 };
 use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 const DEBTOR: &str = "+573001234567";
+/// An approved content template's SID: `HX` and 32 hex digits.
+const CONTENT_SID: &str = "HXb5b62575e6e4ff6129ad7c8efe1f983e";
 
 struct Simulated {
     sim: TwilioSimulator,
@@ -61,6 +63,23 @@ impl Simulated {
         TwilioSms::new(self.client_config()).expect("valid client config")
     }
 
+    /// Our client on Twilio's WhatsApp channel, from the same number: it adds the `whatsapp:` prefixes itself.
+    fn whatsapp_client(&self) -> TwilioSms {
+        TwilioSms::for_channel(self.client_config(), TwilioChannel::Whatsapp).expect("valid client config")
+    }
+
+    /// Plays a debtor's reply through the control endpoint.
+    async fn reply(&self, request: Value) -> (StatusCode, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/inbound", self.control_url))
+            .json(&request)
+            .send()
+            .await
+            .expect("simulator answers");
+        let status = response.status();
+        (status, response.json().await.expect("JSON body"))
+    }
+
     /// A GET on the simulator's REST API with the right credentials; `path` is a Twilio path.
     async fn get(&self, path: &str) -> (StatusCode, Value) {
         let config = self.sim.config();
@@ -81,6 +100,34 @@ fn sms(to: &str, body: &str, status_callback: Option<String>) -> OutboundMessage
         content: Content::Text { body: body.into() },
         status_callback,
         idempotency_key: "attempt-1".into(),
+    }
+}
+
+fn whatsapp_template(to: &str, params: &[&str], status_callback: Option<String>) -> OutboundMessage {
+    let template = WhatsappTemplate {
+        name: "recordatorio_pago".into(),
+        language: "es_CO".into(),
+        body_params: params.iter().map(|p| p.to_string()).collect(),
+        quick_reply_payloads: Vec::new(),
+        content_sid: Some(CONTENT_SID.into()),
+        rendered: format!("Hola {}, su cuota de {} vence mañana.", params[0], params[1]),
+    };
+    OutboundMessage {
+        to: to.into(),
+        content: Content::WhatsappTemplate(template),
+        status_callback,
+        idempotency_key: "attempt-wa-1".into(),
+    }
+}
+
+/// A free-form WhatsApp message: what only the customer-service window lets through.
+fn whatsapp_buttons(to: &str, body: &str, status_callback: Option<String>) -> OutboundMessage {
+    let buttons = vec![ReplyButton { id: "pagar".into(), title: "Pagar hoy".into() }];
+    OutboundMessage {
+        to: to.into(),
+        content: Content::WhatsappButtons { body: body.into(), buttons },
+        status_callback,
+        idempotency_key: "attempt-wa-2".into(),
     }
 }
 
@@ -109,6 +156,12 @@ struct Received {
 impl Received {
     fn as_webhook(&self) -> WebhookRequest<'_> {
         WebhookRequest { url: &self.url, headers: &self.headers, body: &self.body }
+    }
+
+    /// A form parameter exactly as it went over the wire, before our client's parsing rewrites anything.
+    fn param(&self, name: &str) -> Option<String> {
+        let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&self.body).expect("a form body");
+        params.into_iter().find(|(key, _)| key == name).map(|(_, value)| value)
     }
 }
 
@@ -331,4 +384,151 @@ async fn lists_page_by_page_size_newest_first() {
     assert_eq!(second["messages"].as_array().map(Vec::len), Some(1));
     assert_eq!(second["messages"][0]["sid"], sids[0].as_str());
     assert_eq!(second["next_page_uri"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_whatsapp_template_is_delivered_with_signed_callbacks_and_prefixed_addresses() {
+    let simulated = start_simulator().await;
+    let client = simulated.whatsapp_client();
+    let (receiver, mut callbacks) = start_receiver(StatusCode::NO_CONTENT).await;
+    let callback_url = format!("{receiver}/webhooks/twilio/whatsapp/status?attempt=wa-1");
+    // No inbound message first: a template is what may open a conversation.
+    let receipt =
+        client.send(&whatsapp_template(DEBTOR, &["Ana", "$ 100"], Some(callback_url.clone()))).await.expect("accepted");
+    assert_eq!(receipt.status, "queued");
+
+    let sent = next(&mut callbacks).await;
+    let delivered = next(&mut callbacks).await;
+    assert_eq!(sent.url, callback_url);
+    assert_eq!(sent.param("To").as_deref(), Some("whatsapp:+573001234567"));
+    assert_eq!(sent.param("From"), Some(format!("whatsapp:{}", SimConfig::DEMO_FROM)));
+
+    let sent_update = status(&client, &sent.as_webhook()).expect("sent callback verifies");
+    assert_eq!(sent_update.provider_message_id, receipt.provider_message_id);
+    assert_eq!((sent_update.status.as_str(), sent_update.normalized), ("sent", Normalized::Sent));
+    let delivered_update = status(&client, &delivered.as_webhook()).expect("delivered callback verifies");
+    assert_eq!((delivered_update.status.as_str(), delivered_update.error_code), ("delivered", None));
+    let tampered_body = String::from_utf8_lossy(&delivered.body).replace("delivered", "read");
+    let tampered = WebhookRequest { body: tampered_body.as_bytes(), ..delivered.as_webhook() };
+    assert_eq!(status(&client, &tampered), Err(WebhookError::BadSignature));
+
+    let held = simulated.sim.messages();
+    assert_eq!(held[0].to, "whatsapp:+573001234567");
+    assert_eq!(held[0].content_sid.as_deref(), Some(CONTENT_SID));
+    let account = simulated.sim.config().account_sid.clone();
+    let path = format!("/2010-04-01/Accounts/{account}/Messages/{}.json", receipt.provider_message_id);
+    let (_, resource) = simulated.get(&path).await;
+    assert_eq!(resource["to"], "whatsapp:+573001234567");
+    assert_eq!(resource["from"], format!("whatsapp:{}", SimConfig::DEMO_FROM));
+    assert_eq!(resource["body"], "Ana | $ 100");
+    assert_eq!(resource["num_segments"], "1");
+    assert_eq!(resource["status"], "delivered");
+    let fetched = client.fetch_status(&receipt.provider_message_id).await.expect("lookup answers");
+    assert_eq!(fetched.map(|update| update.normalized), Some(Normalized::Delivered));
+}
+
+#[tokio::test]
+async fn a_free_form_whatsapp_message_outside_the_window_is_accepted_then_fails_with_63016() {
+    let simulated = start_simulator().await;
+    let client = simulated.whatsapp_client();
+    let (receiver, mut callbacks) = start_receiver(StatusCode::NO_CONTENT).await;
+    let callback_url = format!("{receiver}/webhooks/twilio/whatsapp/status?attempt=wa-2");
+    let receipt = client
+        .send(&whatsapp_buttons(DEBTOR, "¿Cuándo puede pagar?", Some(callback_url)))
+        .await
+        .expect("Twilio accepts it and fails it afterwards");
+    assert_eq!(receipt.status, "queued");
+
+    let failed = next(&mut callbacks).await;
+    assert_eq!(failed.param("To").as_deref(), Some("whatsapp:+573001234567"));
+    let update = status(&client, &failed.as_webhook()).expect("failed callback verifies");
+    assert_eq!(update.provider_message_id, receipt.provider_message_id);
+    assert_eq!((update.status.as_str(), update.normalized), ("failed", Normalized::Failed));
+    assert_eq!(update.error_code.as_deref(), Some("63016"));
+    let more = tokio::time::timeout(Duration::from_millis(200), callbacks.recv()).await;
+    assert!(more.is_err(), "nothing follows a failure");
+
+    let held = simulated.sim.messages();
+    assert_eq!((held[0].status.as_str(), held[0].error_code, held[0].date_sent), ("failed", Some(63016), None));
+    let fetched = client.fetch_status(&receipt.provider_message_id).await.expect("lookup answers");
+    assert_eq!(fetched.and_then(|update| update.error_code).as_deref(), Some("63016"));
+}
+
+#[tokio::test]
+async fn after_a_whatsapp_reply_a_free_form_message_is_delivered() {
+    let (inbound_receiver, mut inbound_webhooks) = start_receiver(StatusCode::OK).await;
+    let simulated = start_simulator_with(SimConfig {
+        whatsapp_inbound_webhook_url: Some(format!("{inbound_receiver}/webhooks/twilio/whatsapp/inbound")),
+        status_delay: Duration::from_millis(20),
+        ..SimConfig::demo()
+    })
+    .await;
+    let client = simulated.whatsapp_client();
+
+    let (status_code, answer) = simulated
+        .reply(
+            json!({ "from": DEBTOR, "to": SimConfig::DEMO_FROM, "body": "Quiero un acuerdo", "channel": "whatsapp" }),
+        )
+        .await;
+    assert_eq!(status_code, StatusCode::ACCEPTED, "{answer}");
+    let webhook = next(&mut inbound_webhooks).await;
+    assert_eq!(webhook.param("From").as_deref(), Some("whatsapp:+573001234567"));
+    assert_eq!(webhook.param("WaId").as_deref(), Some("573001234567"));
+    let reply = inbound(&client, &webhook.as_webhook()).expect("inbound webhook verifies");
+    assert_eq!(reply.provider_message_id, answer["message_sid"].as_str().expect("message_sid"));
+    assert_eq!((reply.from.as_str(), reply.to.as_str()), (DEBTOR, SimConfig::DEMO_FROM));
+    assert_eq!(reply.body, "Quiero un acuerdo");
+
+    let (receiver, mut callbacks) = start_receiver(StatusCode::NO_CONTENT).await;
+    let callback_url = format!("{receiver}/webhooks/twilio/whatsapp/status?attempt=wa-3");
+    let receipt =
+        client.send(&whatsapp_buttons(DEBTOR, "Le propongo tres cuotas", Some(callback_url))).await.expect("accepted");
+    let sent = status(&client, &next(&mut callbacks).await.as_webhook()).expect("sent callback verifies");
+    let delivered = status(&client, &next(&mut callbacks).await.as_webhook()).expect("delivered callback verifies");
+    assert_eq!(delivered.provider_message_id, receipt.provider_message_id);
+    assert_eq!((sent.status.as_str(), delivered.status.as_str()), ("sent", "delivered"));
+    assert_eq!(delivered.error_code, None);
+}
+
+#[tokio::test]
+async fn only_a_whatsapp_reply_from_that_number_opens_its_window() {
+    let (receiver, mut webhooks) = start_receiver(StatusCode::OK).await;
+    let simulated = start_simulator_with(SimConfig {
+        inbound_webhook_url: Some(format!("{receiver}/webhooks/twilio/sms/inbound")),
+        whatsapp_inbound_webhook_url: Some(format!("{receiver}/webhooks/twilio/whatsapp/inbound")),
+        status_delay: Duration::from_millis(20),
+        ..SimConfig::demo()
+    })
+    .await;
+    let other = "+573009999999";
+    simulated.sim.inbound(DEBTOR, SimConfig::DEMO_FROM, "Ya pagué").await.expect("SMS reply delivered");
+    simulated.sim.inbound_whatsapp(other, SimConfig::DEMO_FROM, "Hola").await.expect("WhatsApp reply delivered");
+    assert!(next(&mut webhooks).await.url.ends_with("/sms/inbound"));
+    assert!(next(&mut webhooks).await.url.ends_with("/whatsapp/inbound"));
+
+    let (status_receiver, mut callbacks) = start_receiver(StatusCode::NO_CONTENT).await;
+    let client = simulated.whatsapp_client();
+    let callback = |attempt: &str| Some(format!("{status_receiver}/status?attempt={attempt}"));
+    client.send(&whatsapp_buttons(DEBTOR, "Gracias", callback("debtor"))).await.expect("accepted");
+    let debtor = status(&client, &next(&mut callbacks).await.as_webhook()).expect("verifies");
+    assert_eq!(debtor.error_code.as_deref(), Some("63016"), "an SMS reply does not open the WhatsApp window");
+
+    client.send(&whatsapp_buttons(other, "Gracias", callback("other"))).await.expect("accepted");
+    let other_update = status(&client, &next(&mut callbacks).await.as_webhook()).expect("verifies");
+    assert_eq!((other_update.status.as_str(), other_update.error_code), ("sent", None));
+}
+
+#[tokio::test]
+async fn a_whatsapp_reply_needs_the_whatsapp_webhook_configured() {
+    let (receiver, _webhooks) = start_receiver(StatusCode::OK).await;
+    let simulated = start_simulator_with(SimConfig {
+        inbound_webhook_url: Some(format!("{receiver}/webhooks/twilio/sms/inbound")),
+        ..SimConfig::demo()
+    })
+    .await;
+    let (status_code, answer) = simulated
+        .reply(json!({ "from": DEBTOR, "to": SimConfig::DEMO_FROM, "body": "Hola", "channel": "whatsapp" }))
+        .await;
+    assert_eq!(status_code, StatusCode::CONFLICT, "{answer}");
+    assert!(simulated.sim.messages().is_empty(), "a reply that went nowhere opens no window");
 }

@@ -207,6 +207,7 @@ fn twilio_simulator(infra: &Infra, config: &Config) -> TwilioSimulator {
         account_sid: config.twilio.account_sid.clone().unwrap_or(demo.account_sid.clone()),
         auth_token: config.twilio.auth_token.as_ref().map(|s| s.0.clone()).unwrap_or_else(random_hex),
         inbound_webhook_url: Some(format!("{}/webhooks/twilio/sms/inbound", infra.public_url)),
+        whatsapp_inbound_webhook_url: Some(format!("{}/webhooks/twilio/whatsapp/inbound", infra.public_url)),
         ..demo
     })
 }

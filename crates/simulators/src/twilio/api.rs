@@ -5,14 +5,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::twilio::auth::authorize;
+use crate::twilio::channel::Channel;
 use crate::twilio::errors::ApiError;
 use crate::twilio::resource::{message_json, Page};
 use crate::twilio::store::{new_message_sid, SimMessage};
-use crate::twilio::validation::{validate, CreateParams};
+use crate::twilio::validation::{validate, CreateParams, MessageContent, ValidRequest};
+use crate::twilio::webhooks::Plan;
 use crate::twilio::{webhooks, TwilioSimulator};
 
 /// Twilio's default page size, and its maximum.
@@ -33,31 +35,55 @@ pub(crate) async fn create_message(
     let request = validate(CreateParams::from_pairs(pairs))?;
 
     let now = Utc::now();
+    let plan = plan_for(&sim, &request, now);
     // Without a sender of its own, a Messaging Service first "accepts" the message and picks a sender later.
     let status = if request.from.is_none() { "accepted" } else { "queued" };
+    let body = request.content.readable();
     let message = SimMessage {
         sid: new_message_sid(),
         direction: "outbound-api".to_string(),
-        num_segments: recaudo_domain::sms::count(&request.body).segments as u32,
+        num_segments: num_segments(request.channel, &body),
+        content_sid: request.content.content_sid().map(str::to_string),
         from: request.from,
         to: request.to,
-        body: request.body,
+        body,
         messaging_service_sid: request.messaging_service_sid,
         status: status.to_string(),
+        error_code: None,
         status_callback: request.status_callback,
         date_created: now,
         date_updated: now,
         date_sent: None,
     };
     sim.shared.store.insert(message.clone());
-    tracing::info!(message_sid = %message.sid, status, "simulated Twilio accepted a message");
+    tracing::info!(message_sid = %message.sid, status, ?plan, "simulated Twilio accepted a message");
     let created = message_json(&config.account_sid, &message);
     if config.callbacks_before_response {
-        webhooks::deliver(sim.clone(), message.sid.clone()).await;
+        webhooks::deliver(sim.clone(), message.sid.clone(), plan).await;
     } else {
-        webhooks::spawn_delivery(sim.clone(), message.sid.clone());
+        webhooks::spawn_delivery(sim.clone(), message.sid.clone(), plan);
     }
     Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// WhatsApp lets a business send free-form messages only within 24 hours of the user's last message; templates may
+/// start a conversation. Twilio does not refuse the request for it: the message is created and fails afterwards.
+fn plan_for(sim: &TwilioSimulator, request: &ValidRequest, now: DateTime<Utc>) -> Plan {
+    let free_form = matches!(request.content, MessageContent::Body(_));
+    let window_open = || sim.shared.store.window_open(&request.to, request.from.as_deref(), now);
+    if request.channel == Channel::Whatsapp && free_form && !window_open() {
+        Plan::OutsideWindow
+    } else {
+        Plan::Deliver
+    }
+}
+
+/// WhatsApp carries a message whole, so only SMS is split into segments.
+pub(crate) fn num_segments(channel: Channel, body: &str) -> u32 {
+    match channel {
+        Channel::Sms => recaudo_domain::sms::count(body).segments as u32,
+        Channel::Whatsapp => 1,
+    }
 }
 
 /// `GET /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json`
@@ -120,10 +146,24 @@ pub(crate) async fn list_messages(
     Ok(Json(page.to_json()))
 }
 
-/// A `+` sent unencoded in a query string decodes as a space; put it back so `To=+57…` still matches.
-fn restore_plus(number: String) -> String {
+/// A `+` sent unencoded in a query string decodes as a space; put it back so `To=+57…` (and
+/// `To=whatsapp:+57…`) still matches.
+fn restore_plus(address: String) -> String {
+    let (channel, number) = Channel::of(&address);
     match number.strip_prefix(' ') {
-        Some(rest) => format!("+{rest}"),
-        None => number,
+        Some(rest) => format!("{}+{rest}", channel.prefix()),
+        None => address,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unencoded_plus_is_restored_behind_the_whatsapp_prefix_too() {
+        assert_eq!(restore_plus(" 573001234567".into()), "+573001234567");
+        assert_eq!(restore_plus("whatsapp: 573001234567".into()), "whatsapp:+573001234567");
+        assert_eq!(restore_plus("whatsapp:+573001234567".into()), "whatsapp:+573001234567");
     }
 }

@@ -1,10 +1,13 @@
 //! The simulator's control endpoint, which is not part of Twilio's API: `POST /inbound` (on
-//! [`TwilioSimulator::control_router`]) plays a debtor replying by SMS, so demos and tests can drive the inbound path.
+//! [`TwilioSimulator::control_router`]) plays a debtor replying by SMS or WhatsApp, so demos and tests can drive the
+//! inbound path.
 //!
-//! Request: `{"from": "+57…", "to": "+1…", "body": "…"}`. The simulator records the message, posts a signed Twilio
-//! incoming-message webhook to the inbound URL it was configured with (only ever that one: a control route that
-//! posted signed requests wherever it was told would forge webhooks for anyone), and answers 202
-//! `{"message_sid": "SM…"}`, or 502 with `{"error": …, "message_sid": …}` when the webhook did not take it.
+//! Request: `{"from": "+57…", "to": "+1…", "body": "…"}`, with `"channel": "whatsapp"` for a WhatsApp reply (the
+//! numbers then get Twilio's `whatsapp:` prefix, and the reply opens that debtor's 24-hour window). The simulator
+//! records the message, posts a signed Twilio incoming-message webhook to the inbound URL it was configured with for
+//! that channel (only ever that one: a control route that posted signed requests wherever it was told would forge
+//! webhooks for anyone), and answers 202 `{"message_sid": "SM…"}`, or 502 with `{"error": …, "message_sid": …}`
+//! when the webhook did not take it.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
@@ -15,6 +18,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::twilio::api::num_segments;
+use crate::twilio::channel::Channel;
 use crate::twilio::store::{new_message_sid, SimMessage};
 use crate::twilio::validation::is_callback_url;
 use crate::twilio::{webhooks, TwilioSimulator};
@@ -24,6 +29,8 @@ pub struct SimulatedInbound {
     pub from: String,
     pub to: String,
     pub body: String,
+    #[serde(default)]
+    pub channel: Channel,
 }
 
 pub(crate) async fn simulate_inbound(
@@ -34,10 +41,14 @@ pub(crate) async fn simulate_inbound(
         Ok(request) => request,
         Err(rejection) => return control_error(StatusCode::BAD_REQUEST, rejection.body_text(), None),
     };
-    match sim.inbound(&request.from, &request.to, &request.body).await {
+    match deliver_inbound(&sim, request.channel, &request.from, &request.to, request.body).await {
         Ok(sid) => (StatusCode::ACCEPTED, Json(json!({ "message_sid": sid }))).into_response(),
         Err(InboundError::NoWebhook) => {
-            control_error(StatusCode::CONFLICT, "the simulator has no inbound webhook URL".to_string(), None)
+            let error = match request.channel {
+                Channel::Sms => "the simulator has no inbound webhook URL",
+                Channel::Whatsapp => "the simulator has no WhatsApp inbound webhook URL",
+            };
+            control_error(StatusCode::CONFLICT, error.to_string(), None)
         }
         Err(InboundError::Refused { message_sid, error }) => {
             control_error(StatusCode::BAD_GATEWAY, error, Some(message_sid))
@@ -59,17 +70,30 @@ pub enum InboundError {
 impl TwilioSimulator {
     /// A debtor's reply: recorded, then posted signed to the configured inbound webhook. Answers its `MessageSid`.
     pub async fn inbound(&self, from: &str, to: &str, body: &str) -> Result<String, InboundError> {
-        deliver_inbound(self, from.to_string(), to.to_string(), body.to_string()).await
+        deliver_inbound(self, Channel::Sms, from, to, body.to_string()).await
+    }
+
+    /// A debtor's WhatsApp message, which also opens their 24-hour customer-service window: `from` and `to` are
+    /// numbers (with or without `whatsapp:`), and it is posted to the configured WhatsApp inbound webhook.
+    pub async fn inbound_whatsapp(&self, from: &str, to: &str, body: &str) -> Result<String, InboundError> {
+        deliver_inbound(self, Channel::Whatsapp, from, to, body.to_string()).await
     }
 }
 
 async fn deliver_inbound(
     sim: &TwilioSimulator,
-    from: String,
-    to: String,
+    channel: Channel,
+    from: &str,
+    to: &str,
     body: String,
 ) -> Result<String, InboundError> {
-    let Some(webhook_url) = sim.config().inbound_webhook_url.clone().filter(|u| is_callback_url(u)) else {
+    let config = sim.config();
+    // Twilio posts to the webhook of the sender the message came in on, and WhatsApp senders have their own.
+    let webhook_url = match channel {
+        Channel::Sms => &config.inbound_webhook_url,
+        Channel::Whatsapp => &config.whatsapp_inbound_webhook_url,
+    };
+    let Some(webhook_url) = webhook_url.clone().filter(|u| is_callback_url(u)) else {
         return Err(InboundError::NoWebhook);
     };
 
@@ -77,12 +101,14 @@ async fn deliver_inbound(
     let message = SimMessage {
         sid: new_message_sid(),
         direction: "inbound".to_string(),
-        from: Some(from),
-        to,
-        num_segments: recaudo_domain::sms::count(&body).segments as u32,
+        from: Some(channel.address(from)),
+        to: channel.address(to),
+        num_segments: num_segments(channel, &body),
         body,
+        content_sid: None,
         messaging_service_sid: None,
         status: "received".to_string(),
+        error_code: None,
         status_callback: None,
         date_created: now,
         date_updated: now,

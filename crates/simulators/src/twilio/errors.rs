@@ -5,6 +5,21 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+/// A free-form WhatsApp message sent outside the customer-service window. Twilio accepts the request and reports
+/// this later, on the message, rather than refusing it.
+pub(crate) const OUTSIDE_WINDOW: u32 = 63016;
+
+/// Twilio's description of an error a message failed with, for the Message resource's `error_message`.
+pub(crate) fn delivery_error_message(code: u32) -> Option<&'static str> {
+    match code {
+        OUTSIDE_WINDOW => Some(
+            "Failed to send freeform message because you are outside the allowed window. If you are using WhatsApp, \
+             please use a Message Template.",
+        ),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ApiError {
     status: StatusCode,

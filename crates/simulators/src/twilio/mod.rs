@@ -2,6 +2,10 @@
 //! that `recaudo_providers::twilio::TwilioSms` cannot tell it from Twilio: basic auth, form-encoded requests, the
 //! Message resource and error JSON, test "magic numbers", and signed status callbacks and inbound webhooks.
 //!
+//! It carries SMS and WhatsApp as Twilio does, on the same API: `whatsapp:` addresses, content templates
+//! (`ContentSid`, `ContentVariables`), and WhatsApp's 24-hour customer-service window, outside which a free-form
+//! message is accepted and then fails with 63016.
+//!
 //! Routes are relative, so the router can be nested under any prefix (e.g. `/sim/twilio`); point the client's
 //! `base_url` at that prefix. Resource `uri` fields stay relative Twilio paths, as Twilio's are.
 //!
@@ -10,6 +14,7 @@
 
 mod api;
 mod auth;
+mod channel;
 pub mod control;
 mod errors;
 mod resource;
@@ -23,6 +28,7 @@ use std::time::Duration;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use channel::Channel;
 pub use store::SimMessage;
 
 #[derive(Clone)]
@@ -37,6 +43,9 @@ pub struct SimConfig {
     /// Where simulated inbound messages are posted: the incoming-message webhook of the process that serves the
     /// simulator, and nowhere else.
     pub inbound_webhook_url: Option<String>,
+    /// Where simulated inbound WhatsApp messages are posted: the incoming-message webhook of the WhatsApp sender,
+    /// which Twilio configures apart from the SMS number's.
+    pub whatsapp_inbound_webhook_url: Option<String>,
 }
 
 impl SimConfig {
@@ -53,6 +62,7 @@ impl SimConfig {
             status_delay: Duration::from_millis(200),
             callbacks_before_response: false,
             inbound_webhook_url: None,
+            whatsapp_inbound_webhook_url: None,
         }
     }
 }

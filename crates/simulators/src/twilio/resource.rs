@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use crate::twilio::errors::delivery_error_message;
 use crate::twilio::store::SimMessage;
 
 const API_VERSION: &str = recaudo_providers::twilio::API_VERSION;
@@ -33,8 +34,8 @@ pub(crate) fn message_json(account_sid: &str, message: &SimMessage) -> Value {
         "date_sent": message.date_sent.map(rfc2822),
         "date_updated": rfc2822(message.date_updated),
         "direction": message.direction,
-        "error_code": null,
-        "error_message": null,
+        "error_code": message.error_code,
+        "error_message": message.error_code.and_then(delivery_error_message),
         "from": message.from,
         "messaging_service_sid": message.messaging_service_sid,
         "num_media": "0",
@@ -109,8 +110,10 @@ mod tests {
             from: Some("+15005550006".into()),
             to: "+573001234567".into(),
             body: "Hola".into(),
+            content_sid: None,
             messaging_service_sid: None,
             status: status.into(),
+            error_code: None,
             num_segments: 1,
             status_callback: None,
             date_created: at,
@@ -128,6 +131,23 @@ mod tests {
         assert_eq!(json["uri"], "/2010-04-01/Accounts/AC1/Messages/SM1.json");
         assert_eq!(json["subresource_uris"]["media"], "/2010-04-01/Accounts/AC1/Messages/SM1/Media.json");
         assert_eq!(message_json("AC1", &message("SM1", "accepted"))["num_segments"], "0");
+        assert_eq!(json["error_code"], Value::Null);
+        assert_eq!(json["error_message"], Value::Null);
+    }
+
+    #[test]
+    fn a_failed_whatsapp_message_keeps_its_prefixes_and_carries_its_error() {
+        let failed = SimMessage {
+            from: Some("whatsapp:+15005550006".into()),
+            to: "whatsapp:+573001234567".into(),
+            error_code: Some(63016),
+            ..message("SM1", "failed")
+        };
+        let json = message_json("AC1", &failed);
+        assert_eq!(json["to"], "whatsapp:+573001234567");
+        assert_eq!(json["from"], "whatsapp:+15005550006");
+        assert_eq!(json["error_code"], 63016);
+        assert!(json["error_message"].as_str().is_some_and(|m| m.contains("outside the allowed window")));
     }
 
     #[test]
