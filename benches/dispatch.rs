@@ -202,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
     }
     drop(messages);
 
-    let secret = || format!("{:032x}", rand_u128());
+    let secret = || Uuid::new_v4().simple().to_string();
     let settings: Vec<(&str, String)> = vec![
         ("RECAUDO_TWILIO_ACCOUNT_SID", format!("AC{}", secret())),
         ("RECAUDO_TWILIO_AUTH_TOKEN", secret()),
@@ -297,9 +297,4 @@ async fn main() -> anyhow::Result<()> {
         dispatch_rate / floor_rate
     );
     Ok(())
-}
-
-fn rand_u128() -> u128 {
-    let a = Uuid::new_v4().as_u128();
-    a ^ (Uuid::new_v4().as_u128() >> 7)
 }

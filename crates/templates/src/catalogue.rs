@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use recaudo_events::{Channel, TemplateSource};
 
-use crate::builtin::{builtin, BUILTIN};
+use crate::builtin::builtin;
 
 /// The templates in force: each saved template's latest version, then the built-in catalogue.
 #[derive(Debug, Clone, Default)]
@@ -41,14 +41,6 @@ impl Catalogue {
     /// A saved template, which a contact request carries (built-in ones travel by name).
     pub fn saved(&self, name: &str) -> Option<&TemplateSource> {
         self.saved.get(name)
-    }
-
-    /// Every name, saved or built-in, sorted.
-    pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.saved.keys().map(String::as_str).collect();
-        names.extend(BUILTIN.iter().map(|b| b.name).filter(|n| !self.saved.contains_key(*n)));
-        names.sort_unstable();
-        names
     }
 }
 

@@ -23,7 +23,7 @@ pub mod validate;
 pub use builtin::{builtin, Builtin, BUILTIN, BUTTON_ADVISOR, BUTTON_PAID, SMS_REMINDER};
 pub use catalogue::{resolve, Catalogue};
 pub use locale::Locale;
-pub use render::{email_parts, render, text_message, MessageContext, Rendered, TemplateError, DEFAULT_SUBJECT};
+pub use render::{email_parts, render, text_message, MessageContext, Rendered, TemplateError};
 
 /// The JSON Schema of a template as `PUT /api/templates/{name}` takes it, for `proto-schemas/template.schema.json`.
 pub fn json_schema() -> serde_json::Value {

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use minijinja::{Environment, UndefinedBehavior};
 use recaudo_domain::text::html_escape;
 use recaudo_domain::Country;
-use recaudo_events::{ContactRequested, TemplateSource};
+use recaudo_events::{Channel, ContactRequested, TemplateSource};
 use serde::Serialize;
 
 use crate::locale::Locale;
@@ -115,7 +115,12 @@ pub(crate) fn render_part(name: &str, part: &str, source: &str, ctx: &MessageCon
 /// Renders every part of `template` (named `name` in errors).
 pub fn render(name: &str, template: &TemplateSource, ctx: &MessageContext) -> Result<Rendered, TemplateError> {
     let body = render_part(name, "body", &template.body, ctx)?;
-    let subject = template.subject.as_deref().map(|s| render_part(name, "subject", s, ctx)).transpose()?;
+    let subject = match (&template.subject, template.channel) {
+        (Some(s), _) => Some(render_part(name, "subject", s, ctx)?),
+        // Every email has a subject; saved email templates must write one, this covers any that does not.
+        (None, Channel::Email) => Some(render_part(name, "subject", DEFAULT_SUBJECT, ctx)?),
+        (None, _) => None,
+    };
     let mut whatsapp_params = Vec::new();
     if let Some(wa) = &template.whatsapp {
         for (i, p) in wa.params.iter().enumerate() {
@@ -131,7 +136,7 @@ fn one_line(text: &str) -> String {
 }
 
 /// An email's subject when its template has none.
-pub const DEFAULT_SUBJECT: &str = "{{ credit.product }} {{ credit.id }}";
+const DEFAULT_SUBJECT: &str = "{{ credit.product }} {{ credit.id }}";
 
 /// The text an SMS (or free-form WhatsApp) carries: the body, and where the preset demands it the opt-out. US
 /// Regulation F (12 CFR 1006.6(e)) wants every electronic message to a consumer to say how to opt out.

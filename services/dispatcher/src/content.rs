@@ -2,11 +2,9 @@
 //! buttons inside the 24-hour customer-service window and the approved template outside it; an email with its
 //! subject, plain-text and HTML parts and its unsubscribe link.
 
-use recaudo_events::{Channel, ContactRequested, TemplateSource};
+use recaudo_events::{Channel, ContactRequested};
 use recaudo_providers::{Content, EmailContent, ReplyButton, WhatsappTemplate};
-use recaudo_templates::{
-    email_parts, text_message, MessageContext, TemplateError, BUTTON_ADVISOR, BUTTON_PAID, DEFAULT_SUBJECT,
-};
+use recaudo_templates::{email_parts, text_message, MessageContext, TemplateError, BUTTON_ADVISOR, BUTTON_PAID};
 use sqlx::PgConnection;
 
 use crate::Dispatcher;
@@ -64,17 +62,7 @@ pub(crate) async fn compose(
             }
         }
         Channel::Email => {
-            let subject = match rendered.subject {
-                Some(s) => s,
-                None => match recaudo_templates::render(
-                    &request.template,
-                    &TemplateSource { subject: Some(DEFAULT_SUBJECT.into()), ..template.into_owned() },
-                    &ctx,
-                ) {
-                    Ok(r) => r.subject.unwrap_or_default(),
-                    Err(e) => return Ok(Err(e.to_string())),
-                },
-            };
+            let subject = rendered.subject.unwrap_or_default();
             let unsubscribe = unsubscribe_url(d, reply_token);
             let (text, html) = email_parts(&rendered.body, request.country, &unsubscribe);
             Content::Email(EmailContent { subject, text, html, unsubscribe_url: Some(unsubscribe) })

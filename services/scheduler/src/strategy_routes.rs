@@ -51,8 +51,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
-fn name(raw: &str) -> Result<&str, ApiError> {
-    recaudo_strategy::check_name(raw).map_err(|m| ApiError::bad_request("invalid_name", m))?;
+/// A strategy's or a template's name from the path (a 400 `invalid_name` when it cannot be one).
+pub(crate) fn name(raw: &str) -> Result<&str, ApiError> {
+    recaudo_domain::problem::check_name(raw).map_err(|m| ApiError::bad_request("invalid_name", m))?;
     Ok(raw)
 }
 

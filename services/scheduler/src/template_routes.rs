@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Json;
 use recaudo_access::{audit, scope, AuditEntry, Permission, Principal, Resource};
-use recaudo_domain::problem::check_name;
 use recaudo_domain::sms as segments;
 use recaudo_domain::DebtorId;
 use recaudo_events::{Channel, TemplateSource};
@@ -21,7 +20,7 @@ use recaudo_templates::{MessageContext, BUILTIN};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::strategy_routes::StrategyState;
+use crate::strategy_routes::{name, StrategyState};
 use crate::templates::{self, SaveError};
 
 pub(crate) fn routes(state: Arc<StrategyState>) -> Routes {
@@ -41,9 +40,12 @@ impl From<SaveError> for ApiError {
     }
 }
 
-fn name(raw: &str) -> Result<&str, ApiError> {
-    check_name(raw).map_err(|m| ApiError::bad_request("invalid_name", m))?;
-    Ok(raw)
+/// A saved version, with who saved it and when.
+fn saved_view(name: &str, v: &templates::Version) -> Value {
+    let mut t = view(name, &v.source, false);
+    t["saved_at"] = json!(v.saved_at);
+    t["saved_by"] = json!(v.saved_by);
+    t
 }
 
 fn view(name: &str, source: &TemplateSource, builtin: bool) -> Value {
@@ -61,15 +63,7 @@ fn view(name: &str, source: &TemplateSource, builtin: bool) -> Value {
 async fn list(State(s): State<Arc<StrategyState>>, who: Principal) -> Result<Json<Value>, ApiError> {
     who.require(Permission::DebtorsRead)?;
     let saved = templates::latest(&s.pool).await?;
-    let mut out: Vec<Value> = saved
-        .iter()
-        .map(|(name, v)| {
-            let mut t = view(name, &v.source, false);
-            t["saved_at"] = json!(v.saved_at);
-            t["saved_by"] = json!(v.saved_by);
-            t
-        })
-        .collect();
+    let mut out: Vec<Value> = saved.iter().map(|(name, v)| saved_view(name, v)).collect();
     out.extend(
         BUILTIN.iter().filter(|b| !saved.iter().any(|(n, _)| n == b.name)).map(|b| view(b.name, &b.source(), true)),
     );
@@ -85,15 +79,7 @@ async fn show(
     who.require(Permission::DebtorsRead)?;
     let name = name(&raw)?;
     let versions = templates::versions(&s.pool, name).await?;
-    let mut out: Vec<Value> = versions
-        .iter()
-        .map(|v| {
-            let mut t = view(name, &v.source, false);
-            t["saved_at"] = json!(v.saved_at);
-            t["saved_by"] = json!(v.saved_by);
-            t
-        })
-        .collect();
+    let mut out: Vec<Value> = versions.iter().map(|v| saved_view(name, v)).collect();
     if let Some(b) = recaudo_templates::builtin(name) {
         out.push(view(name, &b.source(), true));
     }
