@@ -47,6 +47,10 @@ pub fn migrations() -> Vec<Migration> {
 pub struct Config {
     /// How often the planner looks for due plans when nothing wakes it.
     pub tick: Duration,
+    /// How many pages of due plans one process decides at once (`RECAUDO_PLANNER_WORKERS`): each worker takes its
+    /// own page (`SKIP LOCKED`), as a second replica would, so PostgreSQL works on one page while the process decides
+    /// another.
+    pub planner_workers: usize,
     /// Above this many segments a saved SMS template gets a warning (`RECAUDO_SMS_SEGMENT_WARNING`).
     pub sms_segment_warning: usize,
 }
@@ -61,7 +65,11 @@ impl Config {
         if sms_segment_warning == 0 {
             return Err(ConfigError::new("RECAUDO_SMS_SEGMENT_WARNING", "0", "must be at least 1"));
         }
-        Ok(Config { tick: Duration::from_millis(ms), sms_segment_warning })
+        let planner_workers = env.get("RECAUDO_PLANNER_WORKERS", 2usize)?;
+        if planner_workers == 0 {
+            return Err(ConfigError::new("RECAUDO_PLANNER_WORKERS", "0", "must be at least 1"));
+        }
+        Ok(Config { tick: Duration::from_millis(ms), sms_segment_warning, planner_workers })
     }
 }
 
@@ -145,5 +153,8 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
             consume::run(infra.bus.clone(), ConsumerSpec::new(name, filter), fallback(), shutdown.clone()),
         );
     }
-    Ok(started.worker(planner.run(config.tick, wake, shutdown)).outbox(outbox))
+    for _ in 0..config.planner_workers {
+        started = started.worker(planner.clone().run(config.tick, wake.clone(), shutdown.clone()));
+    }
+    Ok(started.outbox(outbox))
 }

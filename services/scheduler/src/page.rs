@@ -21,7 +21,7 @@ const LEDGER_DAYS: i32 = 400;
 /// A hold with its debtor.
 type DebtorHold = (String, String, Option<DateTime<Utc>>, Option<String>);
 
-#[derive(FromRow)]
+#[derive(FromRow, Clone)]
 pub(crate) struct LedgerEntry {
     pub debtor_id: String,
     pub strategy: String,

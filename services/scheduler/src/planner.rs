@@ -33,6 +33,7 @@ use crate::strategies::Active;
 pub(crate) const PLAN: &str = "strategies";
 const PLANS_PER_ROUND: i64 = 1000;
 
+#[derive(Clone)]
 pub struct Planner {
     pool: PgPool,
     outbox: Outbox,
@@ -183,7 +184,11 @@ impl Planner {
     pub async fn run(self, tick: Duration, wake: Arc<Notify>, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
             match self.round().await {
-                Ok(n) if n as i64 == PLANS_PER_ROUND => continue,
+                Ok(n) if n as i64 == PLANS_PER_ROUND => {
+                    // More are due: another worker may take the next page while this one decides its own.
+                    wake.notify_one();
+                    continue;
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "planning round failed; retrying"),
             }
@@ -272,8 +277,10 @@ impl Planner {
             return Ok(Next::At(tomorrow));
         };
         let policy = self.policies.for_country(country);
-        let ledger = facts.ledger.get(debtor_id).map(Vec::as_slice).unwrap_or_default();
-        let history: Vec<Past> = ledger
+        // The debtor's ledger, and below the contacts this decision adds to it: a step later in the day is decided
+        // over the contacts requested before it, as caps, stop conditions and escalations count them.
+        let mut ledger = std::borrow::Cow::Borrowed(facts.ledger.get(debtor_id).map(Vec::as_slice).unwrap_or_default());
+        let mut history: Vec<Past> = ledger
             .iter()
             .filter(|e| e.requested_at > now - chrono::Duration::days(31))
             .filter_map(|e| {
@@ -312,7 +319,7 @@ impl Planner {
                 }
             }
             let (channel, template) =
-                channel_for(&eval, step, chosen, ledger, facts.last_reply.get(debtor_id).copied());
+                channel_for(&eval, step, chosen, &ledger, facts.last_reply.get(debtor_id).copied());
             let made = Made {
                 strategy_version: Some(strategy.version),
                 stage: Some(stage.name.clone()),
@@ -364,9 +371,16 @@ impl Planner {
             let event =
                 request(&eval, channel, template, &facts.templates, to, country, &debtor, made, contact_id, now)?;
             w.events.push((Some(contact_id), self.outbox.message(now, event)?));
-            // One contact per decision: the next step of the day, if any, is decided again at once, over the ledger
-            // that then holds this one.
-            return Ok(Next::At(now));
+            history.push(Past { at: now, channel, conversation: false });
+            ledger.to_mut().push(LedgerEntry {
+                debtor_id: debtor_id.to_string(),
+                strategy: strategy.name.clone(),
+                step: step.id.clone(),
+                channel: channel.as_str().to_string(),
+                local_date: today,
+                requested_at: now,
+                cancelled: false,
+            });
         }
         Ok(Next::At(later))
     }
