@@ -236,3 +236,72 @@ async fn a_new_snapshot_of_a_credit_not_yet_due_does_not_withdraw_its_reminder()
     eventually("the reminder sent", WAIT, || async { (contacts(&dispatcher, "P1").await == 1).then_some(()) }).await;
     dispatcher.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strategy_with_a_promise_reminder_sends_one_the_day_before_the_promise_is_due() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let bus = Bus::connect(&infra.nats.url, Prefix::parse("recaudo").unwrap()).await.unwrap();
+    let mut requests = bus.client().subscribe("recaudo.contact.requested.sms").await.unwrap();
+    let env = |now: &str| infra.env(&[("RECAUDO_NOW", now)]);
+    // Monday 11:00 in Bogotá: the manager's default strategy is the built-in one with a promise reminder at 10:00.
+    let app = App::spawn(env("2026-11-23T16:00:00Z"), &Target::ALL).await;
+    app.put_user("mgr-1", json!({ "role": "manager" })).await;
+    let manager = infra.idp.token("mgr-1");
+    let document = format!(
+        "{}promise_reminder: {{ channel: sms, template: sms_promise_reminder_v1, at: \"10:00\" }}\n",
+        recaudo_strategy::BUILTIN_DEFAULT
+    );
+    let put = app.http.put(format!("{}/api/strategies/default", app.base)).bearer_auth(&manager);
+    let resp = put.header("content-type", "application/yaml").body(document).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 201, "{:?}", resp.text().await);
+    let activate = format!("{}/api/strategies/default/versions/1/activate", app.base);
+    assert_eq!(app.http.post(activate).bearer_auth(&manager).send().await.unwrap().status().as_u16(), 200);
+    app.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
+    eventually("Monday's SMS", WAIT, || async { (contacts(&app, "C0000009").await == 1).then_some(()) }).await;
+    // A promise to pay 1,000 by Wednesday: Monday's pause, no reminder yet.
+    promise(&bus, "C0000009", "CR-0000009-1", "1000", "2026-11-25").await;
+    eventually("the pause in the plan", WAIT, || async {
+        let plan = app.get_ok("/api/debtors/C0000009/plan").await;
+        (plan["holds"][0]["rule"] == "hold.promise_in_force").then_some(())
+    })
+    .await;
+    app.stop().await;
+
+    // Tuesday at 9:00: the reminder waits for 10:00.
+    let app = App::spawn(env("2026-11-24T14:00:00Z"), &Target::ALL).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(contacts(&app, "C0000009").await, 1, "not before the reminder's time");
+    app.stop().await;
+
+    // Tuesday at 11:00: the day before the promise is due, one reminder naming the promise; the steps stay paused.
+    let app = App::spawn(env("2026-11-24T16:00:00Z"), &Target::ALL).await;
+    let reminder = next_with(&mut requests, "step", "promise_reminder").await;
+    let data = &reminder["data"];
+    assert_eq!(data["debtor"]["id"], "C0000009", "{reminder}");
+    assert_eq!(
+        (data["promise"]["amount"].as_str(), data["promise"]["due_on"].as_str()),
+        (Some("1000"), Some("2026-11-25"))
+    );
+    assert_eq!(
+        (data["template"].as_str(), data["strategy"].as_str()),
+        (Some("sms_promise_reminder_v1"), Some("default"))
+    );
+    let sent = eventually("the reminder sent", WAIT, || async {
+        let c = app.get_ok("/api/debtors/C0000009/contacts").await;
+        let list = c["contacts"].as_array().cloned().unwrap_or_default();
+        (list.len() == 2).then(|| list.into_iter().find(|a| a["contact_id"] == data["contact_id"]).unwrap())
+    })
+    .await;
+    let body = sent["body"].as_str().unwrap();
+    assert!(body.contains("compromiso de pago de $ 1.000,00 para el 25 de noviembre de 2026"), "{body}");
+    app.stop().await;
+
+    // Later that Tuesday, and on Wednesday, the due day: nothing more while the promise is in force.
+    for now in ["2026-11-24T20:00:00Z", "2026-11-25T16:00:00Z"] {
+        let app = App::spawn(env(now), &Target::ALL).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(contacts(&app, "C0000009").await, 2, "one reminder, at {now}");
+        app.stop().await;
+    }
+}

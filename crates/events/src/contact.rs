@@ -35,7 +35,20 @@ pub struct ContactRequested {
     /// send window in it. Absent in requests from before it existed: the country's zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// The promise to pay a promise reminder is about (the `promise.*` tags); absent on every other contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promise: Option<ContactPromise>,
     pub requested_at: DateTime<Utc>,
+}
+
+/// A promise to pay in force, as a reminder the day before it is due names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactPromise {
+    pub credit_id: CreditId,
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schemars(with = "String")]
+    pub amount: Decimal,
+    pub due_on: NaiveDate,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

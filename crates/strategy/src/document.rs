@@ -22,6 +22,21 @@ pub struct Document {
     /// Rules that act across stages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalations: Vec<Escalation>,
+    /// One contact the day before a promise to pay is due, while the promise pauses every step. Absent: the pause
+    /// is silent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promise_reminder: Option<PromiseReminder>,
+}
+
+/// The reminder of a promise to pay in force; its template may use the `promise.amount` and `promise.due_date` tags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromiseReminder {
+    pub channel: Channel,
+    pub template: String,
+    /// Preferred local time, `HH:MM`; absent: as soon as the law allows that day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

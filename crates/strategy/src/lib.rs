@@ -19,7 +19,7 @@ use recaudo_templates::Catalogue;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use document::{Channel, Document, Escalation, Stage, Step};
+pub use document::{Channel, Document, Escalation, PromiseReminder, Stage, Step};
 
 /// The strategy that takes every debtor no segment matches.
 pub const DEFAULT: &str = "default";
@@ -290,6 +290,7 @@ stages:
         stop_when: "step.sent >= 2"
 escalations:
   - { kind: switch_channel, after_unanswered: { channel: sms, count: 3 }, switch_to: whatsapp }
+promise_reminder: { channel: sms, template: sms_promise_reminder_v1, at: "09:00" }
 "#;
 
     #[test]
@@ -351,6 +352,10 @@ stages:
   - name: b
     days_past_due: { from: 5, to: 3 }
     steps: []
+promise_reminder:
+  channel: whatsapp
+  template: sms_promise_reminder_v1
+  at: "9h"
 "#;
         let problems = parse("x", bad, &Catalogue::builtin()).unwrap_err();
         let found: Vec<(String, Option<usize>)> = problems.iter().map(|p| (p.path.clone(), p.line)).collect();
@@ -362,6 +367,8 @@ stages:
             ("stages[0].steps[1].at", 13),
             ("stages[1].days_past_due", 15),
             ("stages[1].steps", 16),
+            ("promise_reminder.template", 19),
+            ("promise_reminder.at", 20),
         ] {
             assert!(found.contains(&(path.to_string(), Some(line))), "{path} at {line} in {problems:#?}");
         }

@@ -97,11 +97,7 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines, templates: Option
             if step.every == Some(0) {
                 problem(format!("{at}.every"), "must be at least 1".into());
             }
-            if let Some(t) = &step.at {
-                if NaiveTime::parse_from_str(t, "%H:%M").is_err() {
-                    problem(format!("{at}.at"), format!("{t:?} is not a local time HH:MM"));
-                }
-            }
+            check_time(step.at.as_deref(), &format!("{at}.at"), &mut problem);
             check_step(step, &at, templates, &mut problem);
         }
     }
@@ -130,7 +126,22 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines, templates: Option
             }
         }
     }
+    if let Some(r) = &doc.promise_reminder {
+        if r.channel == Channel::Call {
+            problem("promise_reminder.channel".into(), "a reminder goes to the debtor, not to the advisor".into());
+        }
+        template_for(templates, r.channel, &r.template, "promise_reminder.template", &mut problem);
+        check_time(r.at.as_deref(), "promise_reminder.at", &mut problem);
+    }
     out
+}
+
+fn check_time(at: Option<&str>, path: &str, problem: &mut impl FnMut(String, String)) {
+    if let Some(t) = at {
+        if NaiveTime::parse_from_str(t, "%H:%M").is_err() {
+            problem(path.to_string(), format!("{t:?} is not a local time HH:MM"));
+        }
+    }
 }
 
 fn check_step(step: &Step, at: &str, templates: Option<&Catalogue>, problem: &mut impl FnMut(String, String)) {

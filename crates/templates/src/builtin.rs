@@ -73,6 +73,15 @@ vence {% if credit.due_date %}el {{ credit.due_date }}{% else %}pronto{% endif %
 Dudas: {{ reply_link }}",
     },
     Builtin {
+        name: "sms_promise_reminder_v1",
+        channel: Channel::Sms,
+        subject: None,
+        whatsapp: None,
+        body: "Hola {{ debtor.first_name }}, le recordamos su compromiso de pago{% if promise %} de {{ promise.amount }} \
+para el {{ promise.due_date }}{% endif %} de su {{ credit.product }} {{ credit.id }}. Si ya pagó, ignore este mensaje. \
+Dudas: {{ reply_link }}",
+    },
+    Builtin {
         name: "whatsapp_reminder_v1",
         channel: Channel::Whatsapp,
         subject: None,

@@ -8,7 +8,8 @@
 //! debtor's locale writes it), `{{ credit.days_past_due }}`, `{{ credit.due_date }}` (written out in the debtor's
 //! language; none when the file does not give it: test with `{% if credit.due_date %}`),
 //! `{{ advisor.first_name }}`, `{{ advisor.name }}` (full name), `{{ advisor.phone }}` (absent when the debtor has
-//! no assigned advisor; test with `{% if advisor %}`), and `{{ reply_link }}`.
+//! no assigned advisor; test with `{% if advisor %}`), `{{ promise.amount }}` and `{{ promise.due_date }}` (only on
+//! a promise reminder, the day before a promise to pay is due; test with `{% if promise %}`), and `{{ reply_link }}`.
 //!
 //! - [`builtin`]: the shipped catalogue; [`catalogue`]: which templates are in force.
 //! - [`render`]: a template and a contact into words; [`locale`]: money and dates per country.
@@ -54,6 +55,7 @@ mod tests {
                 name: "Luis Díaz".into(),
                 phone: "+573001112233".into(),
             }),
+            promise: None,
             reply_link: "https://x.test/r/abc".into(),
         }
     }

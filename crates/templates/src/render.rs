@@ -16,6 +16,8 @@ pub struct MessageContext {
     pub debtor: DebtorTags,
     pub credit: CreditTags,
     pub advisor: Option<AdvisorTags>,
+    /// Only on a promise reminder.
+    pub promise: Option<PromiseTags>,
     pub reply_link: String,
 }
 
@@ -36,6 +38,14 @@ pub struct CreditTags {
     pub days_past_due: u32,
     /// The due date written out in the debtor's language; none when the file does not give it.
     pub due_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PromiseTags {
+    /// The amount promised, as the debtor's locale writes money.
+    pub amount: String,
+    /// The date it is due, written out in the debtor's language.
+    pub due_date: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,6 +78,10 @@ impl MessageContext {
                 first_name: a.first_name.clone(),
                 name: format!("{} {}", a.first_name, a.last_name).trim().to_string(),
                 phone: a.phone.e164().to_string(),
+            }),
+            promise: r.promise.as_ref().map(|p| PromiseTags {
+                amount: locale.money(p.amount, r.credit.currency.code()),
+                due_date: locale.date(p.due_on),
             }),
             reply_link,
         }

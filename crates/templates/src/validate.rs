@@ -9,7 +9,7 @@ use recaudo_domain::problem::{check_name, Problem};
 use recaudo_events::{Channel, TemplateSource};
 use serde::Serialize;
 
-use crate::render::{environment, render_part, AdvisorTags, CreditTags, DebtorTags, MessageContext};
+use crate::render::{environment, render_part, AdvisorTags, CreditTags, DebtorTags, MessageContext, PromiseTags};
 use recaudo_domain::sms::{self as segments, Segments};
 
 /// Every tag a template may use (and the objects holding them, which `{% if advisor %}` tests).
@@ -26,9 +26,11 @@ pub const TAGS: &[&str] = &[
     "advisor.first_name",
     "advisor.name",
     "advisor.phone",
+    "promise.amount",
+    "promise.due_date",
     "reply_link",
 ];
-const OBJECTS: &[&str] = &["debtor", "credit", "advisor"];
+const OBJECTS: &[&str] = &["debtor", "credit", "advisor", "promise"];
 
 /// Channels templates are written for.
 pub const CHANNELS: &[Channel] = &[Channel::Sms, Channel::Whatsapp, Channel::Email, Channel::Call];
@@ -112,12 +114,13 @@ pub fn check(
         return Err(problems);
     }
 
-    // Render for sample debtors: with an advisor, and without one (advisor tags outside `{% if advisor %}` fail).
+    // Render for sample debtors: with an advisor and a promise, and with neither (advisor and promise tags outside
+    // `{% if advisor %}` and `{% if promise %}` fail): any template can then go on any step.
     let mut warnings = Vec::new();
     let mut sms = None;
     for with_advisor in [true, false] {
         let ctx = sample(with_advisor);
-        let who = if with_advisor { "" } else { " for a debtor with no assigned advisor" };
+        let who = if with_advisor { "" } else { " for a debtor with no assigned advisor or promise" };
         for (path, source) in &parts {
             match render_part(name, path, source, &ctx) {
                 Err(e) => {
@@ -293,6 +296,8 @@ fn sample(with_advisor: bool) -> MessageContext {
             name: "Juan Carlos Gómez".into(),
             phone: "+573001234567".into(),
         }),
+        promise: with_advisor
+            .then(|| PromiseTags { amount: "$ 500.000,00".into(), due_date: "30 de septiembre de 2026".into() }),
         reply_link: "https://cobranza.example.co/r/AbCdEfGhIjKlMnOpQrStUv".into(),
     }
 }

@@ -153,11 +153,18 @@ impl DebtorEvents {
         };
         if let Some((kind, until)) = hold {
             // A later outcome of the same kind replaces an earlier one, whatever order they arrive in.
+            let promise = match &e.outcome {
+                Outcome::Promise { credit_id, amount, due_on } => Some((credit_id.as_str(), *amount, *due_on)),
+                _ => None,
+            };
             sqlx::query(
-                "INSERT INTO scheduler.holds (debtor_id, kind, until, address, outcome_id, set_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO scheduler.holds (debtor_id, kind, until, address, outcome_id, set_at,
+                                              promise_credit_id, promise_amount, promise_due_on)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (debtor_id, kind) DO UPDATE SET until = EXCLUDED.until, address = EXCLUDED.address,
-                     outcome_id = EXCLUDED.outcome_id, set_at = EXCLUDED.set_at
+                     outcome_id = EXCLUDED.outcome_id, set_at = EXCLUDED.set_at,
+                     promise_credit_id = EXCLUDED.promise_credit_id, promise_amount = EXCLUDED.promise_amount,
+                     promise_due_on = EXCLUDED.promise_due_on
                  WHERE holds.set_at <= EXCLUDED.set_at",
             )
             .bind(debtor_id)
@@ -166,6 +173,9 @@ impl DebtorEvents {
             .bind(if kind == HoldKind::WrongNumber { phone } else { None })
             .bind(e.outcome_id)
             .bind(at)
+            .bind(promise.map(|p| p.0))
+            .bind(promise.map(|p| p.1))
+            .bind(promise.map(|p| p.2))
             .execute(&mut *tx)
             .await?;
             let now = self.clock.now();

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use recaudo_bus::outbox::Outbox;
 use recaudo_bus::RawMessage;
 use recaudo_templates::Catalogue;
+use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
@@ -18,8 +19,17 @@ use crate::planner::{accounts_sql, Account, PLAN};
 /// stage began.
 const LEDGER_DAYS: i32 = 400;
 
-/// A hold with its debtor.
-type DebtorHold = (String, String, Option<DateTime<Utc>>, Option<String>);
+/// A hold with its debtor, and the terms of the promise a promise's hold is for.
+type DebtorHold =
+    (String, String, Option<DateTime<Utc>>, Option<String>, Option<String>, Option<Decimal>, Option<NaiveDate>);
+
+/// A promise to pay in force (its hold pauses the strategy).
+#[derive(Clone)]
+pub(crate) struct Promise {
+    pub credit_id: String,
+    pub amount: Decimal,
+    pub due_on: NaiveDate,
+}
 
 #[derive(FromRow, Clone)]
 pub(crate) struct LedgerEntry {
@@ -36,6 +46,7 @@ pub(crate) struct LedgerEntry {
 pub(crate) struct PageFacts {
     pub accounts: HashMap<String, Vec<Account>>,
     pub holds: HashMap<String, Vec<HoldRow>>,
+    pub promises: HashMap<String, Promise>,
     pub withdrawn: HashMap<String, Vec<String>>,
     pub ledger: HashMap<String, Vec<LedgerEntry>>,
     pub last_call: HashMap<(String, String), NaiveDate>,
@@ -53,12 +64,16 @@ impl PageFacts {
             f.accounts.entry(a.debtor_id.clone()).or_default().push(a);
         }
         let holds: Vec<DebtorHold> = sqlx::query_as(
-            "SELECT debtor_id, kind, until, address FROM scheduler.holds WHERE debtor_id = ANY($1) ORDER BY debtor_id, kind",
+            "SELECT debtor_id, kind, until, address, promise_credit_id, promise_amount, promise_due_on
+             FROM scheduler.holds WHERE debtor_id = ANY($1) ORDER BY debtor_id, kind",
         )
         .bind(debtors)
         .fetch_all(&mut *conn)
         .await?;
-        for (d, kind, until, address) in holds {
+        for (d, kind, until, address, credit_id, amount, due_on) in holds {
+            if let (Some(credit_id), Some(amount), Some(due_on)) = (credit_id, amount, due_on) {
+                f.promises.insert(d.clone(), Promise { credit_id, amount, due_on });
+            }
             f.holds.entry(d).or_default().push((kind, until, address));
         }
         let withdrawn: Vec<(String, String)> =
@@ -107,7 +122,8 @@ pub(crate) struct NewContact {
     pub channel: &'static str,
     pub strategy: String,
     pub strategy_version: i32,
-    pub stage: String,
+    /// None for a promise reminder outside every stage.
+    pub stage: Option<String>,
     pub step: String,
     pub variant: String,
     pub local_date: NaiveDate,
@@ -155,7 +171,7 @@ impl Writes {
             .bind(c.iter().map(|x| x.channel).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.strategy.as_str()).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.strategy_version).collect::<Vec<_>>())
-            .bind(c.iter().map(|x| x.stage.as_str()).collect::<Vec<_>>())
+            .bind(c.iter().map(|x| x.stage.as_deref()).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.step.as_str()).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.variant.as_str()).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.local_date).collect::<Vec<_>>())

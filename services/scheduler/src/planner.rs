@@ -10,11 +10,13 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use recaudo_bus::outbox::Outbox;
+use recaudo_bus::RawMessage;
 use recaudo_domain::{AdvisorId, Country, CreditId, DebtorId, PhoneNumber};
 use recaudo_events::{
-    Channel, ContactAdvisor, ContactCredit, ContactDebtor, ContactRequested, ContactSuppressed, Decision as Made,
+    Channel, ContactAdvisor, ContactCredit, ContactDebtor, ContactPromise, ContactRequested, ContactSuppressed,
+    Decision as Made,
 };
-use recaudo_policy::{engine, Channel as PolicyChannel, Debtor, Past, Policies, Policy};
+use recaudo_policy::{engine, Channel as PolicyChannel, Debtor, Hold, HoldKind, Past, Policies, Policy};
 use recaudo_runtime::Clock;
 use recaudo_strategy::{Chosen, CreditFacts, DebtorFacts, Facts, Stage, Step, Strategy};
 use recaudo_templates::Catalogue;
@@ -168,6 +170,20 @@ pub(crate) fn evaluate<'a>(
     Some(Evaluation { account: account.clone(), days_past_due: dpd, strategy: strategy.clone(), stage, steps, facts })
 }
 
+/// The step a promise reminder is recorded under in the ledger and named by on its events.
+pub(crate) const PROMISE_REMINDER: &str = "promise_reminder";
+
+/// What a promise reminder is decided from: the debtor's evaluation and the page's facts.
+struct Reminder<'e, 'f> {
+    eval: &'e Evaluation<'f>,
+    facts: &'e PageFacts,
+    debtor: &'e Debtor,
+    policy: &'e Policy,
+    country: Country,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+}
+
 /// What to do with one debtor's plan.
 enum Next {
     /// Nothing to contact them about: drop the plan until their accounts change.
@@ -290,10 +306,14 @@ impl Planner {
             .collect();
         let last_call = facts.last_call.get(&(debtor_id.to_string(), eval.strategy.name.clone())).copied();
         self.call_task(&eval, &facts.templates, &debtor, &policy, country, today, now, last_call, w)?;
-        let Some(stage) = eval.stage else { return Ok(Next::At(tomorrow)) };
-        let stage_start = today - chrono::Duration::days((eval.days_past_due - stage.days_past_due.from) as i64);
         // The earliest instant a step that waits today can go; with none, the next local day.
         let mut later = tomorrow;
+        let reminder = Reminder { eval: &eval, facts, debtor: &debtor, policy: &policy, country, today, now };
+        if let Some(at) = self.promise_reminder(&reminder, &mut ledger, &mut history, w)? {
+            later = later.min(at);
+        }
+        let Some(stage) = eval.stage else { return Ok(Next::At(later)) };
+        let stage_start = today - chrono::Duration::days((eval.days_past_due - stage.days_past_due.from) as i64);
         for (step, chosen) in &eval.steps {
             let strategy = &eval.strategy;
             let of_step = || ledger.iter().filter(|e| e.strategy == strategy.name && e.step == step.id);
@@ -361,7 +381,7 @@ impl Planner {
                 channel: channel.as_str(),
                 strategy: strategy.name.clone(),
                 strategy_version: strategy.version,
-                stage: stage.name.clone(),
+                stage: Some(stage.name.clone()),
                 step: step.id.clone(),
                 variant: chosen.variant.to_string(),
                 local_date: today,
@@ -383,6 +403,126 @@ impl Planner {
             });
         }
         Ok(Next::At(later))
+    }
+
+    /// The strategy's reminder of the promise in force, on the local day before it is due, once: the promise
+    /// pauses every step but not its own reminder, and every other rule of the law applies. Returns when to look
+    /// again for it (its day, its preferred time, or when the law next allows it).
+    fn promise_reminder(
+        &self,
+        r: &Reminder<'_, '_>,
+        ledger: &mut std::borrow::Cow<'_, [LedgerEntry]>,
+        history: &mut Vec<Past>,
+        w: &mut Writes,
+    ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        let (eval, debtor, now, today) = (r.eval, r.debtor, r.now, r.today);
+        let debtor_id = &eval.account.debtor_id;
+        let Some(wanted) = &eval.strategy.document.promise_reminder else { return Ok(None) };
+        let Some(promise) = r.facts.promises.get(debtor_id) else { return Ok(None) };
+        let in_force = |h: &Hold| h.kind == HoldKind::PromiseInForce && h.until.is_none_or(|u| u > now);
+        let Some(day) = promise.due_on.pred_opt().filter(|_| debtor.holds.iter().any(in_force)) else {
+            return Ok(None);
+        };
+        let time = wanted.at.as_deref().and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok());
+        let instant = |d: NaiveDate| match time {
+            Some(t) => engine::local_instant(debtor.zone, d, t),
+            None => engine::start_of_day(debtor.zone, d),
+        };
+        if today < day {
+            return Ok(instant(day));
+        }
+        if today > day || ledger.iter().any(|e| e.step == PROMISE_REMINDER && e.local_date == today) {
+            return Ok(None);
+        }
+        if let Some(at) = instant(today).filter(|at| now < *at) {
+            return Ok(Some(at));
+        }
+        let accounts = r.facts.accounts.get(debtor_id).map(Vec::as_slice).unwrap_or_default();
+        let account = accounts.iter().find(|a| a.credit_id == promise.credit_id).unwrap_or(&eval.account);
+        let strategy = &eval.strategy;
+        let channel = policy_channel(wanted.channel);
+        let made = Made {
+            strategy_version: Some(strategy.version),
+            stage: eval.stage.map(|s| s.name.clone()),
+            step: Some(PROMISE_REMINDER.into()),
+            variant: Some("default".into()),
+        };
+        let contact_id = Uuid::now_v7();
+        let suppressed = |rule: &str, detail: String| -> Result<RawMessage, sqlx::Error> {
+            let event = ContactSuppressed {
+                contact_id,
+                channel: channel.event_channel(),
+                debtor_id: parse_id(DebtorId::parse(debtor_id))?,
+                credit_id: parse_id(CreditId::parse(&account.credit_id))?,
+                rule: rule.to_string(),
+                detail,
+                strategy: Some(strategy.name.clone()),
+                decision: made.clone(),
+            };
+            self.outbox.message(now, event)
+        };
+        if address(account, channel).is_none() {
+            w.events.push((
+                None,
+                suppressed("no_channel_address", format!("the debtor has no address for {}", channel.as_str()))?,
+            ));
+            return Ok(None);
+        }
+        let mut unpaused = debtor.clone();
+        unpaused.holds.retain(|h| h.kind != HoldKind::PromiseInForce);
+        if let Err(s) = r.policy.check(&unpaused, history, channel, now) {
+            let next = r.policy.next_allowed(&unpaused, history, channel, now);
+            let when = next.map(|t| format!("; next allowed {}", t.to_rfc3339())).unwrap_or_default();
+            w.events.push((None, suppressed(s.rule, format!("{} ({}){when}", s.reason, s.source))?));
+            // Within the day it is for, or not at all.
+            return Ok(next
+                .filter(|t| Policy::local_date(debtor.zone, *t) == today)
+                .map(|t| t.max(now + chrono::Duration::seconds(1))));
+        }
+        let mut event = request_for(
+            account,
+            strategy,
+            channel,
+            &wanted.template,
+            &r.facts.templates,
+            r.country,
+            &unpaused,
+            made,
+            contact_id,
+            today,
+            now,
+        )?;
+        event.promise = Some(ContactPromise {
+            credit_id: parse_id(CreditId::parse(&promise.credit_id))?,
+            amount: promise.amount,
+            due_on: promise.due_on,
+        });
+        w.contacts.push(NewContact {
+            contact_id,
+            debtor_id: debtor_id.clone(),
+            credit_id: account.credit_id.clone(),
+            channel: channel.as_str(),
+            strategy: strategy.name.clone(),
+            strategy_version: strategy.version,
+            stage: eval.stage.map(|s| s.name.clone()),
+            step: PROMISE_REMINDER.into(),
+            variant: "default".into(),
+            local_date: today,
+            requested_at: now,
+            balance_overdue: account.balance_overdue,
+        });
+        w.events.push((Some(contact_id), self.outbox.message(now, event)?));
+        history.push(Past { at: now, channel, conversation: false });
+        ledger.to_mut().push(LedgerEntry {
+            debtor_id: debtor_id.clone(),
+            strategy: strategy.name.clone(),
+            step: PROMISE_REMINDER.into(),
+            channel: channel.as_str().to_string(),
+            local_date: today,
+            requested_at: now,
+            cancelled: false,
+        });
+        Ok(None)
     }
 
     /// An escalation's call task for the assigned advisor, at most one a local day, never while the debtor is held.
@@ -613,6 +753,7 @@ fn build_request(
         },
         advisor,
         time_zone: Some(debtor.zone.name().to_string()),
+        promise: None,
         requested_at: now,
     })
 }
