@@ -341,6 +341,14 @@ mod tests {
     }
 
     #[test]
+    fn promise_tags_outside_a_test_fail_as_any_step_but_a_promise_reminder_lacks_them() {
+        let problems = check("x", &sms("Pague {{ promise.amount }} el {{ promise.due_date }}"), None, 3).unwrap_err();
+        assert!(problems[0].reason.contains("or promise"), "{problems:?}");
+        let guarded = "Su pago{% if promise %} de {{ promise.amount }} vence el {{ promise.due_date }}{% endif %}.";
+        check("x", &sms(guarded), None, 3).unwrap();
+    }
+
+    #[test]
     fn each_channel_has_its_parts() {
         let mut email = sms("Hola");
         email.channel = Channel::Email;
