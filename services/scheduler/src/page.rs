@@ -20,8 +20,16 @@ use crate::planner::{accounts_sql, Account, PLAN};
 const LEDGER_DAYS: i32 = 400;
 
 /// A hold with its debtor, and the terms of the promise a promise's hold is for.
-type DebtorHold =
-    (String, String, Option<DateTime<Utc>>, Option<String>, Option<String>, Option<Decimal>, Option<NaiveDate>);
+#[derive(FromRow)]
+struct DebtorHold {
+    debtor_id: String,
+    kind: String,
+    until: Option<DateTime<Utc>>,
+    address: Option<String>,
+    promise_credit_id: Option<String>,
+    promise_amount: Option<Decimal>,
+    promise_due_on: Option<NaiveDate>,
+}
 
 /// A promise to pay in force (its hold pauses the strategy).
 #[derive(Clone)]
@@ -40,6 +48,21 @@ pub(crate) struct LedgerEntry {
     pub local_date: NaiveDate,
     pub requested_at: DateTime<Utc>,
     pub cancelled: bool,
+}
+
+impl LedgerEntry {
+    /// The entry a contact this page requests will be.
+    pub fn of(c: &NewContact) -> LedgerEntry {
+        LedgerEntry {
+            debtor_id: c.debtor_id.clone(),
+            strategy: c.strategy.clone(),
+            step: c.step.clone(),
+            channel: c.channel.to_string(),
+            local_date: c.local_date,
+            requested_at: c.requested_at,
+            cancelled: false,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -70,11 +93,13 @@ impl PageFacts {
         .bind(debtors)
         .fetch_all(&mut *conn)
         .await?;
-        for (d, kind, until, address, credit_id, amount, due_on) in holds {
-            if let (Some(credit_id), Some(amount), Some(due_on)) = (credit_id, amount, due_on) {
-                f.promises.insert(d.clone(), Promise { credit_id, amount, due_on });
+        for h in holds {
+            if let (Some(credit_id), Some(amount), Some(due_on)) =
+                (h.promise_credit_id, h.promise_amount, h.promise_due_on)
+            {
+                f.promises.insert(h.debtor_id.clone(), Promise { credit_id, amount, due_on });
             }
-            f.holds.entry(d).or_default().push((kind, until, address));
+            f.holds.entry(h.debtor_id).or_default().push((h.kind, h.until, h.address));
         }
         let withdrawn: Vec<(String, String)> =
             sqlx::query_as("SELECT debtor_id, channel FROM scheduler.consent_withdrawn WHERE debtor_id = ANY($1)")

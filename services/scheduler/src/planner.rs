@@ -10,7 +10,6 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use recaudo_bus::outbox::Outbox;
-use recaudo_bus::RawMessage;
 use recaudo_domain::{AdvisorId, Country, CreditId, DebtorId, PhoneNumber};
 use recaudo_events::{
     Channel, ContactAdvisor, ContactCredit, ContactDebtor, ContactPromise, ContactRequested, ContactSuppressed,
@@ -184,6 +183,34 @@ struct Reminder<'e, 'f> {
     now: DateTime<Utc>,
 }
 
+/// A contact a decision is about to request, for the `contact.suppressed` that stands in for it when it cannot go.
+struct Pending<'a> {
+    contact_id: Uuid,
+    channel: PolicyChannel,
+    account: &'a Account,
+    strategy: &'a Strategy,
+    made: &'a Made,
+}
+
+impl Pending<'_> {
+    fn suppressed(&self, rule: &str, detail: String) -> Result<ContactSuppressed, sqlx::Error> {
+        Ok(ContactSuppressed {
+            contact_id: self.contact_id,
+            channel: self.channel.event_channel(),
+            debtor_id: parse_id(DebtorId::parse(&self.account.debtor_id))?,
+            credit_id: parse_id(CreditId::parse(&self.account.credit_id))?,
+            rule: rule.to_string(),
+            detail,
+            strategy: Some(self.strategy.name.clone()),
+            decision: self.made.clone(),
+        })
+    }
+
+    fn without_address(&self) -> Result<ContactSuppressed, sqlx::Error> {
+        self.suppressed("no_channel_address", format!("the debtor has no address for {}", self.channel.as_str()))
+    }
+}
+
 /// What to do with one debtor's plan.
 enum Next {
     /// Nothing to contact them about: drop the plan until their accounts change.
@@ -347,34 +374,21 @@ impl Planner {
                 variant: Some(chosen.variant.to_string()),
             };
             let contact_id = Uuid::now_v7();
-            let suppress = |rule: String, detail: String| -> Result<ContactSuppressed, sqlx::Error> {
-                Ok(ContactSuppressed {
-                    contact_id,
-                    channel: channel.event_channel(),
-                    debtor_id: parse_id(DebtorId::parse(debtor_id))?,
-                    credit_id: parse_id(CreditId::parse(&eval.account.credit_id))?,
-                    rule,
-                    detail,
-                    strategy: Some(strategy.name.clone()),
-                    decision: made.clone(),
-                })
-            };
+            let pending = Pending { contact_id, channel, account: &eval.account, strategy, made: &made };
             let Some(to) = address(&eval.account, channel) else {
-                let detail = format!("the debtor has no address for {}", channel.as_str());
-                let event = suppress("no_channel_address".into(), detail)?;
-                w.events.push((None, self.outbox.message(now, event)?));
+                w.events.push((None, self.outbox.message(now, pending.without_address()?)?));
                 continue;
             };
             if let Err(s) = policy.check(&debtor, &history, channel, now) {
                 // The contact waits until the law allows it; the deferral is an event with its rule, once per decision.
                 let next = policy.next_allowed(&debtor, &history, channel, now).unwrap_or(tomorrow);
                 let detail = format!("{} ({}); next allowed {}", s.reason, s.source, next.to_rfc3339());
-                w.events.push((None, self.outbox.message(now, suppress(s.rule.to_string(), detail)?)?));
+                w.events.push((None, self.outbox.message(now, pending.suppressed(s.rule, detail)?)?));
                 // The step waits; the steps after it (another channel, say) may still go today.
                 later = later.min(next.max(now + chrono::Duration::seconds(1)));
                 continue;
             }
-            w.contacts.push(NewContact {
+            let contact = NewContact {
                 contact_id,
                 debtor_id: debtor_id.to_string(),
                 credit_id: eval.account.credit_id.clone(),
@@ -387,22 +401,29 @@ impl Planner {
                 local_date: today,
                 requested_at: now,
                 balance_overdue: eval.account.balance_overdue,
-            });
+            };
             let event =
                 request(&eval, channel, template, &facts.templates, to, country, &debtor, made, contact_id, now)?;
-            w.events.push((Some(contact_id), self.outbox.message(now, event)?));
-            history.push(Past { at: now, channel, conversation: false });
-            ledger.to_mut().push(LedgerEntry {
-                debtor_id: debtor_id.to_string(),
-                strategy: strategy.name.clone(),
-                step: step.id.clone(),
-                channel: channel.as_str().to_string(),
-                local_date: today,
-                requested_at: now,
-                cancelled: false,
-            });
+            self.requested(w, &mut ledger, &mut history, contact, event)?;
         }
         Ok(Next::At(later))
+    }
+
+    /// Writes a requested contact (ledger row and event) and adds it to the decision's own ledger and history: the
+    /// steps decided after it in the same day count it.
+    fn requested(
+        &self,
+        w: &mut Writes,
+        ledger: &mut std::borrow::Cow<'_, [LedgerEntry]>,
+        history: &mut Vec<Past>,
+        contact: NewContact,
+        event: ContactRequested,
+    ) -> Result<(), sqlx::Error> {
+        history.push(Past { at: contact.requested_at, channel: event.channel.into(), conversation: false });
+        w.events.push((Some(contact.contact_id), self.outbox.message(contact.requested_at, event)?));
+        ledger.to_mut().push(LedgerEntry::of(&contact));
+        w.contacts.push(contact);
+        Ok(())
     }
 
     /// The strategy's reminder of the promise in force, on the local day before it is due, once: the promise
@@ -448,24 +469,9 @@ impl Planner {
             variant: Some("default".into()),
         };
         let contact_id = Uuid::now_v7();
-        let suppressed = |rule: &str, detail: String| -> Result<RawMessage, sqlx::Error> {
-            let event = ContactSuppressed {
-                contact_id,
-                channel: channel.event_channel(),
-                debtor_id: parse_id(DebtorId::parse(debtor_id))?,
-                credit_id: parse_id(CreditId::parse(&account.credit_id))?,
-                rule: rule.to_string(),
-                detail,
-                strategy: Some(strategy.name.clone()),
-                decision: made.clone(),
-            };
-            self.outbox.message(now, event)
-        };
+        let pending = Pending { contact_id, channel, account, strategy, made: &made };
         if address(account, channel).is_none() {
-            w.events.push((
-                None,
-                suppressed("no_channel_address", format!("the debtor has no address for {}", channel.as_str()))?,
-            ));
+            w.events.push((None, self.outbox.message(now, pending.without_address()?)?));
             return Ok(None);
         }
         let mut unpaused = debtor.clone();
@@ -473,7 +479,8 @@ impl Planner {
         if let Err(s) = r.policy.check(&unpaused, history, channel, now) {
             let next = r.policy.next_allowed(&unpaused, history, channel, now);
             let when = next.map(|t| format!("; next allowed {}", t.to_rfc3339())).unwrap_or_default();
-            w.events.push((None, suppressed(s.rule, format!("{} ({}){when}", s.reason, s.source))?));
+            let event = pending.suppressed(s.rule, format!("{} ({}){when}", s.reason, s.source))?;
+            w.events.push((None, self.outbox.message(now, event)?));
             // Within the day it is for, or not at all.
             return Ok(next
                 .filter(|t| Policy::local_date(debtor.zone, *t) == today)
@@ -487,7 +494,7 @@ impl Planner {
             &r.facts.templates,
             r.country,
             &unpaused,
-            made,
+            made.clone(),
             contact_id,
             today,
             now,
@@ -497,31 +504,21 @@ impl Planner {
             amount: promise.amount,
             due_on: promise.due_on,
         });
-        w.contacts.push(NewContact {
+        let contact = NewContact {
             contact_id,
             debtor_id: debtor_id.clone(),
             credit_id: account.credit_id.clone(),
             channel: channel.as_str(),
             strategy: strategy.name.clone(),
             strategy_version: strategy.version,
-            stage: eval.stage.map(|s| s.name.clone()),
+            stage: made.stage,
             step: PROMISE_REMINDER.into(),
             variant: "default".into(),
             local_date: today,
             requested_at: now,
             balance_overdue: account.balance_overdue,
-        });
-        w.events.push((Some(contact_id), self.outbox.message(now, event)?));
-        history.push(Past { at: now, channel, conversation: false });
-        ledger.to_mut().push(LedgerEntry {
-            debtor_id: debtor_id.clone(),
-            strategy: strategy.name.clone(),
-            step: PROMISE_REMINDER.into(),
-            channel: channel.as_str().to_string(),
-            local_date: today,
-            requested_at: now,
-            cancelled: false,
-        });
+        };
+        self.requested(w, ledger, history, contact, event)?;
         Ok(None)
     }
 
