@@ -26,6 +26,12 @@ CREATE TABLE IF NOT EXISTS {schema}.inbox (
     )
 }
 
+/// A later migration of every service's outbox: it drops the unique key on `event_id`. Event ids are minted fresh
+/// for every message, so the key guarded nothing, and keeping it cost every event an index entry to write and clean.
+pub fn outbox_without_event_key(schema: &str) -> String {
+    format!("ALTER TABLE {schema}.outbox DROP CONSTRAINT IF EXISTS outbox_event_id_key;")
+}
+
 /// Records that `consumer` handles `event_id` in the caller's transaction. Returns `false` when it was already
 /// handled: the caller then does nothing and lets the transaction go.
 pub async fn claim(conn: &mut PgConnection, schema: &str, consumer: &str, event_id: Uuid) -> Result<bool, sqlx::Error> {

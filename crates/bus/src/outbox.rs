@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::{Bus, Prefix, RawMessage};
 
 /// How many outbox rows the relay publishes per round; their acks are awaited together.
-const BATCH: i64 = 256;
+const BATCH: i64 = 1000;
 /// How often the relay looks for rows when nobody woke it (another replica, or a wake lost to a crash).
 const POLL: Duration = Duration::from_millis(500);
 
@@ -153,20 +153,26 @@ impl Outbox {
         }
     }
 
-    /// Publishes up to `BATCH` rows in order and deletes them once JetStream has acknowledged every one.
-    /// `SKIP LOCKED` lets several replicas relay the same outbox without publishing a row twice concurrently.
+    /// Publishes up to `BATCH` rows in order; they are deleted in the same statement that reads them, and the
+    /// deletion commits only once JetStream has acknowledged every one (a failed publish rolls it back). `SKIP
+    /// LOCKED` lets several replicas relay the same outbox without publishing a row twice concurrently.
     async fn publish_round(&self, pool: &PgPool, bus: &Bus) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
         let mut tx = pool.begin().await?;
+        // The deletion need not wait for its WAL flush: should a crash lose it, the rows are published again and
+        // JetStream drops them by `Nats-Msg-Id` (its duplicate window is an hour; consumers' inboxes cover the rest).
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
         let sql = format!(
-            "SELECT seq, event_id, subject, headers, payload FROM {}.outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+            "DELETE FROM {0}.outbox WHERE seq IN (SELECT seq FROM {0}.outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+             RETURNING seq, event_id, subject, headers, payload",
             self.schema
         );
-        let rows = sqlx::query(&sql).bind(BATCH).fetch_all(&mut *tx).await?;
+        let mut rows = sqlx::query(&sql).bind(BATCH).fetch_all(&mut *tx).await?;
         if rows.is_empty() {
             return Ok(0);
         }
+        // RETURNING does not promise an order; events go out in the order they were written.
+        rows.sort_by_cached_key(|row| row.try_get::<i64, _>("seq").unwrap_or_default());
         let mut pending = Vec::with_capacity(rows.len());
-        let mut seqs = Vec::with_capacity(rows.len());
         for row in &rows {
             let headers: serde_json::Value = row.try_get("headers")?;
             let headers: HashMap<String, String> = serde_json::from_value(headers).unwrap_or_default();
@@ -179,15 +185,12 @@ impl Outbox {
                 payload: Bytes::from(payload),
             };
             pending.push((msg.subject.clone(), bus.publish_pending(&msg).await?));
-            seqs.push(row.try_get::<i64, _>("seq")?);
         }
         for (subject, ack) in pending {
             ack.await.map_err(|e| format!("JetStream did not acknowledge an event on {subject}: {e}"))?;
         }
-        metrics::counter!("recaudo_events_published_total", "schema" => self.schema).increment(seqs.len() as u64);
-        let sql = format!("DELETE FROM {}.outbox WHERE seq = ANY($1)", self.schema);
-        sqlx::query(&sql).bind(&seqs).execute(&mut *tx).await?;
+        metrics::counter!("recaudo_events_published_total", "schema" => self.schema).increment(rows.len() as u64);
         tx.commit().await?;
-        Ok(seqs.len())
+        Ok(rows.len())
     }
 }

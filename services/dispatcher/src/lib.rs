@@ -45,6 +45,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(5, "attempt_time_zone", include_str!("../migrations/0005_attempt_time_zone.sql")),
         Migration::new(6, "attempt_decision", include_str!("../migrations/0006_attempt_decision.sql")),
         Migration::new(7, "channels", include_str!("../migrations/0007_channels.sql")),
+        Migration::new(8, "outbox_without_event_key", recaudo_bus::inbox::outbox_without_event_key(SCHEMA)),
     ]
 }
 

@@ -41,6 +41,7 @@ pub fn migrations() -> Vec<Migration> {
     vec![
         Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
         Migration::new(2, "imports", include_str!("../migrations/0002_imports.sql")),
+        Migration::new(3, "outbox_without_event_key", recaudo_bus::inbox::outbox_without_event_key(SCHEMA)),
     ]
 }
 

@@ -30,6 +30,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(4, "account_versions", include_str!("../migrations/0004_account_versions.sql")),
         Migration::new(5, "streamed_apply", include_str!("../migrations/0005_streamed_apply.sql")),
         Migration::new(6, "promises", include_str!("../migrations/0006_promises.sql")),
+        Migration::new(7, "outbox_without_event_key", recaudo_bus::inbox::outbox_without_event_key(SCHEMA)),
     ]
 }
 

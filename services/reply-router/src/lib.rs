@@ -25,6 +25,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(2, "reply_router", include_str!("../migrations/0002_reply_router.sql")),
         Migration::new(3, "account_versions", include_str!("../migrations/0003_account_versions.sql")),
         Migration::new(4, "call_tasks", include_str!("../migrations/0004_call_tasks.sql")),
+        Migration::new(5, "outbox_without_event_key", recaudo_bus::inbox::outbox_without_event_key(SCHEMA)),
     ]
 }
 

@@ -41,6 +41,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(8, "overdue_at_request", include_str!("../migrations/0008_overdue_at_request.sql")),
         Migration::new(9, "templates", include_str!("../migrations/0009_templates.sql")),
         Migration::new(10, "promise_terms", include_str!("../migrations/0010_promise_terms.sql")),
+        Migration::new(11, "outbox_without_event_key", recaudo_bus::inbox::outbox_without_event_key(SCHEMA)),
     ]
 }
 

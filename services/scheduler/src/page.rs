@@ -13,7 +13,7 @@ use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use crate::debtor_state::HoldRow;
-use crate::planner::{accounts_sql, Account, PLAN};
+use crate::planner::{accounts_sql, Account};
 
 /// How far back the ledger is read: the caps look 31 days back, stop conditions count a step's contacts since its
 /// stage began.
@@ -173,8 +173,16 @@ pub(crate) struct Writes {
     pub call_tasks: Vec<NewCallTask>,
     /// Each event with the contact or task it announces (published only if that row was written), or `None`.
     pub events: Vec<(Option<Uuid>, RawMessage)>,
-    /// Each debtor's next look (`None`: drop the plan).
-    pub next: Vec<(String, Option<DateTime<Utc>>)>,
+    /// Each due plan's next look (`None`: drop the plan).
+    pub next: Vec<(DuePlan, Option<DateTime<Utc>>)>,
+}
+
+/// A due plan a page took: its debtor, and its row (`ctid`), which the page holds locked (`FOR UPDATE`) until it
+/// commits, so the row cannot move meanwhile and the page's update goes straight to it instead of through the key.
+#[derive(FromRow)]
+pub(crate) struct DuePlan {
+    pub debtor_id: String,
+    pub row: String,
 }
 
 impl Writes {
@@ -182,13 +190,16 @@ impl Writes {
         let mut written: HashSet<Uuid> = HashSet::new();
         if !self.contacts.is_empty() {
             let c = &self.contacts;
-            let ids: Vec<Uuid> = sqlx::query_scalar(
+            // A plain INSERT, not ON CONFLICT DO NOTHING (which costs the page half as much again): every writer of
+            // the ledger holds the debtor's lock and the page read the ledger after taking it, so a decision never
+            // repeats a step of the day. Should the one-per-step-and-day key still refuse a row (a replica whose
+            // clock runs behind the one that wrote it), the page fails whole and its retry reads that row.
+            sqlx::query(
                 "INSERT INTO scheduler.contact_ledger (contact_id, debtor_id, credit_id, channel, strategy,
                                                        strategy_version, stage, step, variant, local_date, requested_at,
                                                        balance_overdue)
                  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
-                                      $8::text[], $9::text[], $10::date[], $11::timestamptz[], $12::numeric[])
-                 ON CONFLICT DO NOTHING RETURNING contact_id",
+                                      $8::text[], $9::text[], $10::date[], $11::timestamptz[], $12::numeric[])",
             )
             .bind(c.iter().map(|x| x.contact_id).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.debtor_id.as_str()).collect::<Vec<_>>())
@@ -202,9 +213,9 @@ impl Writes {
             .bind(c.iter().map(|x| x.local_date).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.requested_at).collect::<Vec<_>>())
             .bind(c.iter().map(|x| x.balance_overdue).collect::<Vec<_>>())
-            .fetch_all(&mut *conn)
+            .execute(&mut *conn)
             .await?;
-            written.extend(ids);
+            written.extend(c.iter().map(|x| x.contact_id));
         }
         if !self.call_tasks.is_empty() {
             let t = &self.call_tasks;
@@ -237,19 +248,17 @@ impl Writes {
         if !later.is_empty() {
             sqlx::query(
                 "UPDATE scheduler.plans p SET next_at = u.next_at
-                 FROM unnest($1::text[], $2::timestamptz[]) AS u(debtor_id, next_at)
-                 WHERE p.debtor_id = u.debtor_id AND p.strategy = $3",
+                 FROM unnest($1::text[]::tid[], $2::timestamptz[]) AS u(plan_row, next_at)
+                 WHERE p.ctid = u.plan_row",
             )
-            .bind(later.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>())
+            .bind(later.iter().map(|(plan, _)| plan.row.as_str()).collect::<Vec<_>>())
             .bind(later.iter().map(|(_, at)| at.expect("partitioned")).collect::<Vec<_>>())
-            .bind(PLAN)
             .execute(&mut *conn)
             .await?;
         }
         if !dropped.is_empty() {
-            sqlx::query("DELETE FROM scheduler.plans WHERE debtor_id = ANY($1) AND strategy = $2")
-                .bind(dropped.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>())
-                .bind(PLAN)
+            sqlx::query("DELETE FROM scheduler.plans WHERE ctid = ANY($1::text[]::tid[])")
+                .bind(dropped.iter().map(|(plan, _)| plan.row.as_str()).collect::<Vec<_>>())
                 .execute(&mut *conn)
                 .await?;
         }

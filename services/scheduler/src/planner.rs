@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::debtor_state;
-use crate::page::{LedgerEntry, NewCallTask, NewContact, PageFacts, Writes};
+use crate::page::{DuePlan, LedgerEntry, NewCallTask, NewContact, PageFacts, Writes};
 use crate::strategies::Active;
 
 /// The one plan key of a debtor: the segment picks the strategy at each decision.
@@ -257,8 +257,8 @@ impl Planner {
     /// One page of due plans decided at `now`, in the caller's transaction (the simulation runs the planner this
     /// way on a clock of its own, and rolls everything back).
     pub(crate) async fn round_on(&self, tx: &mut PgConnection, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
-        let due: Vec<String> = sqlx::query_scalar(
-            "SELECT debtor_id FROM scheduler.plans WHERE strategy = $1 AND next_at <= $2
+        let due: Vec<DuePlan> = sqlx::query_as(
+            "SELECT debtor_id, ctid::text AS row FROM scheduler.plans WHERE strategy = $1 AND next_at <= $2
              ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED",
         )
         .bind(PLAN)
@@ -269,14 +269,16 @@ impl Planner {
         if due.is_empty() {
             return Ok(0);
         }
+        let debtors: Vec<String> = due.iter().map(|p| p.debtor_id.clone()).collect();
         let strategies = self.strategies.load(&mut *tx).await?;
-        lock_debtors(&mut *tx, &due).await?;
-        let facts = PageFacts::load(&mut *tx, &due, now).await?;
+        lock_debtors(&mut *tx, &debtors).await?;
+        let facts = PageFacts::load(&mut *tx, &debtors, now).await?;
         let mut writes = Writes::default();
-        for debtor_id in &due {
-            let next = self.decide(&facts, debtor_id, now, &strategies, &mut writes)?;
+        let n = due.len();
+        for plan in due {
+            let next = self.decide(&facts, &plan.debtor_id, now, &strategies, &mut writes)?;
             writes.next.push((
-                debtor_id.clone(),
+                plan,
                 match next {
                     Next::Drop => None,
                     Next::At(at) => Some(at),
@@ -284,7 +286,7 @@ impl Planner {
             ));
         }
         writes.apply(&mut *tx, &self.outbox).await?;
-        Ok(due.len())
+        Ok(n)
     }
 
     /// How many plans a round takes at most.
