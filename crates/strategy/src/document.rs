@@ -77,7 +77,8 @@ impl DaysRange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    /// Unique in the document; named on every decision and event.
+    /// Unique in the document; named on every decision and event. Not `promise_reminder` (the promise reminder's
+    /// own) and without `#` (which marks a fallback's contacts in the ledger).
     pub id: String,
     /// Days from the stage's first day (its `from`) on which the step fires; with `every`, the first of them.
     #[serde(default)]

@@ -21,6 +21,9 @@ use sha2::{Digest, Sha256};
 
 pub use document::{Channel, Document, Escalation, PromiseReminder, Stage, Step};
 
+/// The step the promise reminder's contacts are recorded under, which no step of a document may take.
+pub const PROMISE_REMINDER_STEP: &str = "promise_reminder";
+
 /// The strategy that takes every debtor no segment matches.
 pub const DEFAULT: &str = "default";
 
@@ -391,6 +394,22 @@ promise_reminder:
         let no_segment = "stages:\n  - name: a\n    days_past_due: { from: 1 }\n    steps: [{ id: s, channel: sms, template: sms_reminder_v1 }]\n";
         assert!(parse("default", no_segment, &Catalogue::builtin()).is_ok());
         assert_eq!(parse("other", no_segment, &Catalogue::builtin()).unwrap_err()[0].path, "segment");
+    }
+
+    #[test]
+    fn a_step_cannot_take_a_name_the_ledger_gives_another_meaning() {
+        for (id, reason) in [("promise_reminder", "promise reminder"), ("nudge#2", "'#'")] {
+            let doc = format!(
+                "stages:\n  - name: a\n    days_past_due: {{ from: 1 }}\n    steps:\n      - id: {id}\n        channel: sms\n        template: sms_reminder_v1\n"
+            );
+            let problems = parse("default", &doc, &Catalogue::builtin()).unwrap_err();
+            assert_eq!(
+                (problems[0].path.as_str(), problems[0].line),
+                ("stages[0].steps[0].id", Some(5)),
+                "{problems:?}"
+            );
+            assert!(problems[0].reason.contains(reason), "{problems:?}");
+        }
     }
 
     #[test]

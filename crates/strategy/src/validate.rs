@@ -82,6 +82,10 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines, templates: Option
             let at = format!("{at}.steps[{k}]");
             if step.id.trim().is_empty() || step.id.len() > 64 || step.id.chars().any(char::is_control) {
                 problem(format!("{at}.id"), "must be 1 to 64 visible characters".into());
+            } else if step.id == crate::PROMISE_REMINDER_STEP {
+                problem(format!("{at}.id"), "is the promise reminder's own step; choose another id".into());
+            } else if step.id.contains('#') {
+                problem(format!("{at}.id"), "must not contain '#', which marks a fallback's contacts".into());
             } else if !step_ids.insert(step.id.as_str()) {
                 problem(format!("{at}.id"), format!("another step has id {:?}", step.id));
             }

@@ -170,7 +170,7 @@ pub(crate) fn evaluate<'a>(
 }
 
 /// The step a promise reminder is recorded under in the ledger and named by on its events.
-pub(crate) const PROMISE_REMINDER: &str = "promise_reminder";
+pub(crate) const PROMISE_REMINDER: &str = recaudo_strategy::PROMISE_REMINDER_STEP;
 
 /// What a promise reminder is decided from: the debtor's evaluation and the page's facts.
 struct Reminder<'e, 'f> {
