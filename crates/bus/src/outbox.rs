@@ -162,16 +162,18 @@ impl Outbox {
         // JetStream drops them by `Nats-Msg-Id` (its duplicate window is an hour; consumers' inboxes cover the rest).
         sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
         let sql = format!(
-            "DELETE FROM {0}.outbox WHERE seq IN (SELECT seq FROM {0}.outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
-             RETURNING seq, event_id, subject, headers, payload",
+            // RETURNING does not promise an order; events go out in the order they were written.
+            "WITH taken AS (
+                 DELETE FROM {0}.outbox
+                 WHERE seq IN (SELECT seq FROM {0}.outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+                 RETURNING seq, event_id, subject, headers, payload)
+             SELECT event_id, subject, headers, payload FROM taken ORDER BY seq",
             self.schema
         );
-        let mut rows = sqlx::query(&sql).bind(BATCH).fetch_all(&mut *tx).await?;
+        let rows = sqlx::query(&sql).bind(BATCH).fetch_all(&mut *tx).await?;
         if rows.is_empty() {
             return Ok(0);
         }
-        // RETURNING does not promise an order; events go out in the order they were written.
-        rows.sort_by_cached_key(|row| row.try_get::<i64, _>("seq").unwrap_or_default());
         let mut pending = Vec::with_capacity(rows.len());
         for row in &rows {
             let headers: serde_json::Value = row.try_get("headers")?;

@@ -118,9 +118,9 @@ pub fn check(
     // `{% if advisor %}` and `{% if promise %}` fail): any template can then go on any step.
     let mut warnings = Vec::new();
     let mut sms = None;
-    for with_advisor in [true, false] {
-        let ctx = sample(with_advisor);
-        let who = if with_advisor { "" } else { " for a debtor with no assigned advisor or promise" };
+    for with_optional in [true, false] {
+        let ctx = sample(with_optional);
+        let who = if with_optional { "" } else { " for a debtor with no assigned advisor or promise" };
         for (path, source) in &parts {
             match render_part(name, path, source, &ctx) {
                 Err(e) => {
@@ -144,7 +144,7 @@ pub fn check(
                     }
                 }
                 Ok(text) => {
-                    if with_advisor && path == "body" && template.channel == Channel::Sms {
+                    if with_optional && path == "body" && template.channel == Channel::Sms {
                         let cost = segments::count(&text);
                         if cost.segments > sms_segment_warning {
                             let why = if cost.non_gsm.is_empty() {
@@ -275,8 +275,9 @@ fn check_syntax_and_tags(path: &str, source: &str, problems: &mut Vec<Problem>) 
     }
 }
 
-/// A debtor with long-ish names and a reply link as long as the real ones, so the segment count is honest.
-fn sample(with_advisor: bool) -> MessageContext {
+/// A debtor with long-ish names and a reply link as long as the real ones, so the segment count is honest; with
+/// `with_optional`, also an assigned advisor and a promise to pay.
+fn sample(with_optional: bool) -> MessageContext {
     MessageContext {
         debtor: DebtorTags {
             first_name: "María José".into(),
@@ -291,12 +292,12 @@ fn sample(with_advisor: bool) -> MessageContext {
             days_past_due: 45,
             due_date: Some("15 de septiembre de 2026".into()),
         },
-        advisor: with_advisor.then(|| AdvisorTags {
+        advisor: with_optional.then(|| AdvisorTags {
             first_name: "Juan Carlos".into(),
             name: "Juan Carlos Gómez".into(),
             phone: "+573001234567".into(),
         }),
-        promise: with_advisor
+        promise: with_optional
             .then(|| PromiseTags { amount: "$ 500.000,00".into(), due_date: "30 de septiembre de 2026".into() }),
         reply_link: "https://cobranza.example.co/r/AbCdEfGhIjKlMnOpQrStUv".into(),
     }

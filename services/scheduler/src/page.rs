@@ -171,7 +171,7 @@ pub(crate) struct NewCallTask {
 pub(crate) struct Writes {
     pub contacts: Vec<NewContact>,
     pub call_tasks: Vec<NewCallTask>,
-    /// Each event with the contact or task it announces (published only if that row was written), or `None`.
+    /// Each event with the call task it announces (published only if that task was written: one a day), or `None`.
     pub events: Vec<(Option<Uuid>, RawMessage)>,
     /// Each due plan's next look (`None`: drop the plan).
     pub next: Vec<(DuePlan, Option<DateTime<Utc>>)>,
@@ -187,7 +187,6 @@ pub(crate) struct DuePlan {
 
 impl Writes {
     pub async fn apply(self, conn: &mut PgConnection, outbox: &Outbox) -> Result<(), sqlx::Error> {
-        let mut written: HashSet<Uuid> = HashSet::new();
         if !self.contacts.is_empty() {
             let c = &self.contacts;
             // A plain INSERT, not ON CONFLICT DO NOTHING (which costs the page half as much again): every writer of
@@ -215,8 +214,8 @@ impl Writes {
             .bind(c.iter().map(|x| x.balance_overdue).collect::<Vec<_>>())
             .execute(&mut *conn)
             .await?;
-            written.extend(c.iter().map(|x| x.contact_id));
         }
+        let mut written: HashSet<Uuid> = HashSet::new();
         if !self.call_tasks.is_empty() {
             let t = &self.call_tasks;
             let ids: Vec<Uuid> = sqlx::query_scalar(

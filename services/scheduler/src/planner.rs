@@ -17,7 +17,7 @@ use recaudo_events::{
 };
 use recaudo_policy::{engine, Channel as PolicyChannel, Debtor, Hold, HoldKind, Past, Policies, Policy};
 use recaudo_runtime::Clock;
-use recaudo_strategy::{Chosen, CreditFacts, DebtorFacts, Facts, Stage, Step, Strategy};
+use recaudo_strategy::{Chosen, CreditFacts, DebtorFacts, Facts, Stage, Step, Strategy, PROMISE_REMINDER_STEP};
 use recaudo_templates::Catalogue;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -169,9 +169,6 @@ pub(crate) fn evaluate<'a>(
     Some(Evaluation { account: account.clone(), days_past_due: dpd, strategy: strategy.clone(), stage, steps, facts })
 }
 
-/// The step a promise reminder is recorded under in the ledger and named by on its events.
-pub(crate) const PROMISE_REMINDER: &str = recaudo_strategy::PROMISE_REMINDER_STEP;
-
 /// What a promise reminder is decided from: the debtor's evaluation and the page's facts.
 struct Reminder<'e, 'f> {
     eval: &'e Evaluation<'f>,
@@ -208,6 +205,24 @@ impl Pending<'_> {
 
     fn without_address(&self) -> Result<ContactSuppressed, sqlx::Error> {
         self.suppressed("no_channel_address", format!("the debtor has no address for {}", self.channel.as_str()))
+    }
+
+    /// Its ledger row, once the law lets it go.
+    fn contact(&self, local_date: NaiveDate, requested_at: DateTime<Utc>) -> NewContact {
+        NewContact {
+            contact_id: self.contact_id,
+            debtor_id: self.account.debtor_id.clone(),
+            credit_id: self.account.credit_id.clone(),
+            channel: self.channel.as_str(),
+            strategy: self.strategy.name.clone(),
+            strategy_version: self.strategy.version,
+            stage: self.made.stage.clone(),
+            step: self.made.step.clone().unwrap_or_default(),
+            variant: self.made.variant.clone().unwrap_or_default(),
+            local_date,
+            requested_at,
+            balance_overdue: self.account.balance_overdue,
+        }
     }
 }
 
@@ -390,20 +405,7 @@ impl Planner {
                 later = later.min(next.max(now + chrono::Duration::seconds(1)));
                 continue;
             }
-            let contact = NewContact {
-                contact_id,
-                debtor_id: debtor_id.to_string(),
-                credit_id: eval.account.credit_id.clone(),
-                channel: channel.as_str(),
-                strategy: strategy.name.clone(),
-                strategy_version: strategy.version,
-                stage: Some(stage.name.clone()),
-                step: step.id.clone(),
-                variant: chosen.variant.to_string(),
-                local_date: today,
-                requested_at: now,
-                balance_overdue: eval.account.balance_overdue,
-            };
+            let contact = pending.contact(today, now);
             let event =
                 request(&eval, channel, template, &facts.templates, to, country, &debtor, made, contact_id, now)?;
             self.requested(w, &mut ledger, &mut history, contact, event)?;
@@ -422,7 +424,7 @@ impl Planner {
         event: ContactRequested,
     ) -> Result<(), sqlx::Error> {
         history.push(Past { at: contact.requested_at, channel: event.channel.into(), conversation: false });
-        w.events.push((Some(contact.contact_id), self.outbox.message(contact.requested_at, event)?));
+        w.events.push((None, self.outbox.message(contact.requested_at, event)?));
         ledger.to_mut().push(LedgerEntry::of(&contact));
         w.contacts.push(contact);
         Ok(())
@@ -454,7 +456,7 @@ impl Planner {
         if today < day {
             return Ok(instant(day));
         }
-        if today > day || ledger.iter().any(|e| e.step == PROMISE_REMINDER && e.local_date == today) {
+        if today > day || ledger.iter().any(|e| e.step == PROMISE_REMINDER_STEP && e.local_date == today) {
             return Ok(None);
         }
         if let Some(at) = instant(today).filter(|at| now < *at) {
@@ -467,7 +469,7 @@ impl Planner {
         let made = Made {
             strategy_version: Some(strategy.version),
             stage: eval.stage.map(|s| s.name.clone()),
-            step: Some(PROMISE_REMINDER.into()),
+            step: Some(PROMISE_REMINDER_STEP.into()),
             variant: Some("default".into()),
         };
         let contact_id = Uuid::now_v7();
@@ -488,6 +490,7 @@ impl Planner {
                 .filter(|t| Policy::local_date(debtor.zone, *t) == today)
                 .map(|t| t.max(now + chrono::Duration::seconds(1))));
         }
+        let contact = pending.contact(today, now);
         let mut event = request_for(
             account,
             strategy,
@@ -496,7 +499,7 @@ impl Planner {
             &r.facts.templates,
             r.country,
             &unpaused,
-            made.clone(),
+            made,
             contact_id,
             today,
             now,
@@ -506,20 +509,6 @@ impl Planner {
             amount: promise.amount,
             due_on: promise.due_on,
         });
-        let contact = NewContact {
-            contact_id,
-            debtor_id: debtor_id.clone(),
-            credit_id: account.credit_id.clone(),
-            channel: channel.as_str(),
-            strategy: strategy.name.clone(),
-            strategy_version: strategy.version,
-            stage: made.stage,
-            step: PROMISE_REMINDER.into(),
-            variant: "default".into(),
-            local_date: today,
-            requested_at: now,
-            balance_overdue: account.balance_overdue,
-        };
         self.requested(w, ledger, history, contact, event)?;
         Ok(None)
     }
