@@ -21,8 +21,20 @@ pub async fn authenticate(State(access): State<Arc<Access>>, mut req: Request, n
             req.extensions_mut().insert(principal);
             next.run(req).await
         }
+        // A person opening a console page without a session is sent to sign in, and back to the page after.
+        Err(ApiError::Unauthenticated { .. }) if is_console_page(&req) => {
+            let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/console/");
+            let encoded = percent_encoding::utf8_percent_encode(target, percent_encoding::NON_ALPHANUMERIC);
+            axum::response::Redirect::to(&format!("/auth/login?return_to={encoded}")).into_response()
+        }
         Err(e) => e.into_response(),
     }
+}
+
+fn is_console_page(req: &Request) -> bool {
+    req.method() == Method::GET
+        && req.uri().path().starts_with("/console/")
+        && !req.headers().contains_key("hx-request")
 }
 
 async fn principal_of(access: &Access, req: &mut Request) -> Result<Principal, ApiError> {

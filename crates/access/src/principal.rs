@@ -51,7 +51,10 @@ impl Role {
             Role::Auditor => {
                 matches!(p, DebtorsRead | QueuesRead | AdvisorsRead | ImportsRead | ReportsRead | AuditRead | UsersRead)
             }
-            Role::Supervisor | Role::Advisor => matches!(p, DebtorsRead | QueuesRead | AdvisorsRead | ContactsWrite),
+            Role::Supervisor => {
+                matches!(p, DebtorsRead | QueuesRead | AdvisorsRead | ContactsWrite | CasesWrite | TeamsManage)
+            }
+            Role::Advisor => matches!(p, DebtorsRead | QueuesRead | AdvisorsRead | ContactsWrite | CasesWrite),
         }
     }
 }
@@ -102,10 +105,14 @@ pub enum Permission {
     ContactsWrite,
     /// Driving the provider simulators of a development process (admins).
     SimulatorsControl,
+    /// Working cases: claim, reply, notes, snooze, outcomes (advisors, supervisors, managers).
+    CasesWrite,
+    /// Running a team: transferring cases, marking advisors away (supervisors, managers).
+    TeamsManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 18] = [
         Permission::DebtorsRead,
         Permission::QueuesRead,
         Permission::AdvisorsRead,
@@ -122,6 +129,8 @@ impl Permission {
         Permission::TemplatesWrite,
         Permission::ContactsWrite,
         Permission::SimulatorsControl,
+        Permission::CasesWrite,
+        Permission::TeamsManage,
     ];
 
     /// Whether a service credential may carry this scope: all but managing people and credentials.
@@ -147,6 +156,8 @@ impl Permission {
             Permission::TemplatesWrite => "templates:write",
             Permission::ContactsWrite => "contacts:write",
             Permission::SimulatorsControl => "simulators:control",
+            Permission::CasesWrite => "cases:write",
+            Permission::TeamsManage => "teams:manage",
         }
     }
 

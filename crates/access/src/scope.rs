@@ -18,12 +18,75 @@ pub enum Resource<'a> {
     Debtor(&'a str),
     /// An advisor, with their queue.
     Advisor(Uuid),
+    /// A case of reply-router: held by `advisor_id`, escalated to (or pooled under) `supervisor_id`.
+    Case(CaseHolder),
+}
+
+/// Who holds a case, as far as visibility goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseHolder {
+    pub advisor_id: Uuid,
+    pub supervisor_id: Option<Uuid>,
+    /// In the supervisor's team pool, where any advisor of that supervisor may see and claim it.
+    pub pooled: bool,
+}
+
+/// What a principal sees of cases, read once and applied to many (a live stream's events, a list's rows). A
+/// stream re-reads it for every batch, so a reassignment takes effect at the next event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseScope {
+    Everything,
+    /// An advisor: their own cases, and the pool of their supervisor.
+    Advisor {
+        me: Uuid,
+        supervisor: Option<Uuid>,
+    },
+    /// A supervisor: cases escalated or pooled to them, and every case of their advisors.
+    Supervisor {
+        me: Uuid,
+        advisors: Vec<Uuid>,
+    },
+}
+
+impl CaseScope {
+    pub fn allows(&self, case: &CaseHolder) -> bool {
+        match self {
+            CaseScope::Everything => true,
+            CaseScope::Advisor { me, supervisor } => {
+                case.advisor_id == *me || (case.pooled && supervisor.is_some() && case.supervisor_id == *supervisor)
+            }
+            CaseScope::Supervisor { me, advisors } => {
+                case.supervisor_id == Some(*me) || advisors.contains(&case.advisor_id)
+            }
+        }
+    }
+}
+
+/// The case scope of `who`.
+pub async fn case_scope(pool: &PgPool, who: &Principal) -> Result<CaseScope, sqlx::Error> {
+    Ok(match who.team() {
+        Team::Everyone => CaseScope::Everything,
+        Team::Advisor(me) => {
+            let supervisor: Option<Uuid> =
+                sqlx::query_scalar("SELECT supervisor_id FROM access.advisors WHERE advisor_id = $1")
+                    .bind(me.0)
+                    .fetch_optional(pool)
+                    .await?
+                    .flatten();
+            CaseScope::Advisor { me: me.0, supervisor }
+        }
+        Team::Supervisor(me) => {
+            let advisors = visible_advisors(pool, who).await?.unwrap_or_default();
+            CaseScope::Supervisor { me: me.0, advisors }
+        }
+    })
 }
 
 /// Whether `who` may see `resource`.
 pub async fn allows(pool: &PgPool, who: &Principal, resource: Resource<'_>) -> Result<bool, sqlx::Error> {
     match (who.team(), resource) {
         (Team::Everyone, _) => Ok(true),
+        (_, Resource::Case(case)) => Ok(case_scope(pool, who).await?.allows(&case)),
         (Team::Advisor(me), Resource::Advisor(id)) => Ok(me.0 == id),
         (Team::Supervisor(me), Resource::Advisor(id)) => {
             sqlx::query_scalar(

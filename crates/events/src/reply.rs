@@ -71,6 +71,8 @@ pub enum ReplyKind {
     Message,
     /// A strategy's escalation: the advisor is to phone the debtor.
     CallTask,
+    /// A promise the debtor made was broken: back to the advisor at high priority.
+    BrokenPromise,
 }
 
 /// A reply was routed to the debtor's current advisor.

@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
-use recaudo_events::{ContactRequested, ReplyKind};
+use recaudo_events::ContactRequested;
 use recaudo_templates::{MessageContext, TemplateError};
-use uuid::Uuid;
 
 use crate::{Router, SCHEMA};
 
@@ -33,31 +32,23 @@ impl Handler for CallTaskHandler {
                 tracing::warn!(task_id = %task.contact_id, error = %e, "call task template not rendered");
                 format!("Llamar: {} {}", task.credit.product, task.credit.id)
             });
-        let advisor: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
-            "SELECT v.id, v.supervisor_id FROM reply_router.accounts a JOIN reply_router.advisors v ON v.id = a.advisor_id
-             WHERE a.credit_id = $1",
-        )
-        .bind(task.credit.id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let advisor = crate::cases::current_advisor(&mut tx, task.credit.id.as_str()).await?;
         let mut queue_item = None;
         if let Some((advisor_id, supervisor_id)) = advisor {
-            let kind = ReplyKind::CallTask;
-            let item = crate::queue::open_item(
-                &mut tx,
-                r,
+            let arrival = crate::cases::Arrival {
                 advisor_id,
                 supervisor_id,
-                kind,
-                &task.debtor.id,
-                &task.credit.id,
-                now,
-            )
-            .await?;
-            queue_item = Some(item);
+                reason: crate::cases::Reason::Call,
+                debtor_id: &task.debtor.id,
+                credit_id: &task.credit.id,
+                message: None,
+            };
+            queue_item = Some(crate::cases::land(&mut tx, r, arrival, now).await?);
         } else {
             tracing::warn!(task_id = %task.contact_id, "call task for a credit with no advisor; recorded, not queued");
         }
+        let detail = serde_json::json!({ "task_id": task.contact_id, "strategy": task.strategy, "body": body });
+        crate::timeline::add(&mut tx, task.debtor.id.as_str(), queue_item, now, "call_task", None, detail).await?;
         sqlx::query(
             "INSERT INTO reply_router.call_tasks (task_id, debtor_id, credit_id, advisor_id, queue_item_id, strategy, body,
                                                   requested_at, queued_at)

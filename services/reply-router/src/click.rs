@@ -116,17 +116,15 @@ async fn click(
     let mut tx = r.pool.begin().await?;
     let mut queue_item = None;
     if let Some(advisor_id) = t.advisor_id {
-        let item_id = crate::queue::open_item(
-            &mut tx,
-            &r,
+        let arrival = crate::cases::Arrival {
             advisor_id,
-            t.supervisor_id,
-            ReplyKind::Click,
-            &debtor_id,
-            &credit_id,
-            now,
-        )
-        .await?;
+            supervisor_id: t.supervisor_id,
+            reason: crate::cases::Reason::Click,
+            debtor_id: &debtor_id,
+            credit_id: &credit_id,
+            message: None,
+        };
+        let item_id = crate::cases::land(&mut tx, &r, arrival, now).await?;
         let routed = ReplyRouted {
             queue_item_id: item_id,
             kind: ReplyKind::Click,
@@ -138,6 +136,9 @@ async fn click(
         r.outbox.enqueue(&mut tx, now, routed).await?;
         queue_item = Some(item_id);
     }
+    let detail =
+        serde_json::json!({ "channel": channel.as_str(), "attempt_id": t.attempt_id, "credit_id": credit_id.as_str() });
+    crate::timeline::add(&mut tx, debtor_id.as_str(), queue_item, now, "click", None, detail).await?;
     sqlx::query("INSERT INTO reply_router.clicks (id, token, advisor_id, queue_item_id, clicked_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(click_id)
         .bind(&token)

@@ -4,12 +4,11 @@
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
 use recaudo_events::{AccountsUpserted, AdvisorUpserted, AttemptOutcome, ContactAttempted, ContactPrepared, Event};
 use serde::Serialize;
-use sqlx::PgPool;
 
 use crate::SCHEMA;
 
 pub struct Projection {
-    pub pool: PgPool,
+    pub router: std::sync::Arc<crate::Router>,
 }
 
 #[derive(Serialize)]
@@ -20,13 +19,23 @@ struct AccountRow<'a> {
     debtor_last_name: &'a str,
     advisor_id: Option<uuid::Uuid>,
     snapshot_version: u64,
+    country: &'a str,
+    city: Option<&'a str>,
+    product: &'a str,
+    currency: &'a str,
+    balance_total: rust_decimal::Decimal,
+    balance_overdue: rust_decimal::Decimal,
+    due_date: chrono::NaiveDate,
+    days_past_due: u32,
+    phone: Option<&'a str>,
+    email: Option<&'a str>,
 }
 
 impl Handler for Projection {
     async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
         let consumer =
             if msg.envelope.ty == ContactAttempted::TYPE { "reply-router-attempts" } else { "reply-router-portfolio" };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.router.pool.begin().await?;
         if !inbox::claim(&mut tx, SCHEMA, consumer, msg.envelope.id).await? {
             return Ok(());
         }
@@ -71,16 +80,34 @@ impl Handler for Projection {
                         debtor_last_name: &a.debtor_last_name,
                         advisor_id: a.advisor_id.map(|id| id.0),
                         snapshot_version: a.version,
+                        country: a.country.code(),
+                        city: a.city.as_deref(),
+                        product: &a.product,
+                        currency: a.currency.code(),
+                        balance_total: a.balance_total,
+                        balance_overdue: a.balance_overdue,
+                        due_date: a.due_date,
+                        days_past_due: a.days_past_due,
+                        phone: a.phone.as_ref().map(|p| p.e164()),
+                        email: a.email.as_deref(),
                     })
                     .collect();
                 sqlx::query(
                     "INSERT INTO reply_router.accounts (credit_id, debtor_id, debtor_first_name, debtor_last_name,
-                                                        advisor_id, snapshot_version, updated_at)
+                                                        advisor_id, snapshot_version, country, city, product, currency,
+                                                        balance_total, balance_overdue, due_date, days_past_due, phone,
+                                                        email, updated_at)
                      SELECT r.*, $2 FROM jsonb_to_recordset($1) AS r(credit_id TEXT, debtor_id TEXT,
-                         debtor_first_name TEXT, debtor_last_name TEXT, advisor_id UUID, snapshot_version BIGINT)
+                         debtor_first_name TEXT, debtor_last_name TEXT, advisor_id UUID, snapshot_version BIGINT,
+                         country TEXT, city TEXT, product TEXT, currency TEXT, balance_total NUMERIC,
+                         balance_overdue NUMERIC, due_date DATE, days_past_due INT, phone TEXT, email TEXT)
                      ON CONFLICT (credit_id) DO UPDATE SET debtor_id = EXCLUDED.debtor_id,
                          debtor_first_name = EXCLUDED.debtor_first_name, debtor_last_name = EXCLUDED.debtor_last_name,
                          advisor_id = EXCLUDED.advisor_id, snapshot_version = EXCLUDED.snapshot_version,
+                         country = EXCLUDED.country, city = EXCLUDED.city, product = EXCLUDED.product,
+                         currency = EXCLUDED.currency, balance_total = EXCLUDED.balance_total,
+                         balance_overdue = EXCLUDED.balance_overdue, due_date = EXCLUDED.due_date,
+                         days_past_due = EXCLUDED.days_past_due, phone = EXCLUDED.phone, email = EXCLUDED.email,
                          updated_at = EXCLUDED.updated_at
                      WHERE (accounts.snapshot_version, accounts.updated_at)
                            <= (EXCLUDED.snapshot_version, EXCLUDED.updated_at)",
@@ -89,6 +116,8 @@ impl Handler for Projection {
                 .bind(snapshot_time)
                 .execute(&mut *tx)
                 .await?;
+                let debtors: Vec<&str> = rows.iter().map(|r| r.debtor_id).collect();
+                crate::reassign::follow_assignments(&mut tx, &self.router, &debtors, self.router.clock.now()).await?;
             }
             // The link works from the moment the dispatcher is about to call the provider.
             ContactPrepared::TYPE => {
@@ -96,6 +125,16 @@ impl Handler for Projection {
             }
             ContactAttempted::TYPE => {
                 let e = msg.envelope.decode::<ContactAttempted>()?.data;
+                let detail = serde_json::json!({
+                    "attempt_id": e.attempt_id,
+                    "channel": e.channel.as_str(),
+                    "outcome": e.outcome,
+                    "strategy": e.strategy,
+                    "body": e.body,
+                    "error": e.error,
+                });
+                crate::timeline::add(&mut tx, e.debtor_id.as_str(), None, e.attempted_at, "attempt", None, detail)
+                    .await?;
                 // Attempts from before `contact.prepared` existed: only a message that went out carries a link.
                 if e.outcome == AttemptOutcome::Sent {
                     let link = ContactPrepared {

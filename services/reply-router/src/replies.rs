@@ -7,7 +7,6 @@ use std::sync::Arc;
 use recaudo_bus::{inbox, HandleError, Handler, Incoming};
 use recaudo_domain::AdvisorId;
 use recaudo_events::{ReplyKind, ReplyReceived, ReplyRouted};
-use uuid::Uuid;
 
 use crate::{Router, SCHEMA};
 
@@ -28,30 +27,32 @@ impl Handler for ReplyHandler {
             return Ok(());
         }
         let now = r.clock.now();
-        let advisor: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
-            "SELECT v.id, v.supervisor_id FROM reply_router.accounts a JOIN reply_router.advisors v ON v.id = a.advisor_id
-             WHERE a.credit_id = $1",
-        )
-        .bind(reply.credit_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let advisor = crate::cases::current_advisor(&mut tx, reply.credit_id.as_str()).await?;
+        let detail = serde_json::json!({
+            "channel": reply.channel.as_str(),
+            "body": reply.body,
+            "button": reply.button,
+            "attempt_id": reply.attempt_id,
+        });
         let Some((advisor_id, supervisor_id)) = advisor else {
             tracing::warn!(reply_id = %reply.reply_id, "reply for a credit with no advisor; not queued");
+            crate::timeline::add(&mut tx, reply.debtor_id.as_str(), None, reply.received_at, "reply", None, detail)
+                .await?;
             tx.commit().await?;
             return Ok(());
         };
         let kind = ReplyKind::Message;
-        let item = crate::queue::open_item(
-            &mut tx,
-            r,
+        let arrival = crate::cases::Arrival {
             advisor_id,
             supervisor_id,
-            kind,
-            &reply.debtor_id,
-            &reply.credit_id,
-            now,
-        )
-        .await?;
+            reason: crate::cases::Reason::Reply,
+            debtor_id: &reply.debtor_id,
+            credit_id: &reply.credit_id,
+            message: Some(&reply.body),
+        };
+        let item = crate::cases::land(&mut tx, r, arrival, now).await?;
+        crate::timeline::add(&mut tx, reply.debtor_id.as_str(), Some(item), reply.received_at, "reply", None, detail)
+            .await?;
         let routed = ReplyRouted {
             queue_item_id: item,
             kind,

@@ -1,0 +1,43 @@
+// Recaudo console: live updates from the desk stream (GET /api/stream, Server-Sent Events). Every element that
+// carries `data-refresh-on` reloads itself (htmx) when an event of the caller's scope arrives; the browser's
+// EventSource reconnects by itself with Last-Event-ID, and the server replays what was missed.
+(function () {
+  "use strict";
+  var KINDS = ["case.opened", "case.updated", "case.claimed", "case.escalated", "case.warned", "case.closed",
+               "case.transferred", "advisor.away"];
+  function announce(text) {
+    var region = document.getElementById("live-status");
+    if (region && text) { region.textContent = text; }
+  }
+  function refresh(kind, data) {
+    document.querySelectorAll("[data-refresh-on]").forEach(function (el) {
+      var caseId = el.getAttribute("data-case-id");
+      if (caseId && data && data.case_id && caseId !== data.case_id) { return; }
+      if (window.htmx) { window.htmx.trigger(el, "desk-changed"); }
+    });
+    var label = document.body.getAttribute("data-label-" + kind.replace(".", "-"));
+    if (label) { announce(label + (data && data.debtor_id ? " · " + data.debtor_id : "")); }
+  }
+  function localTimes(root) {
+    (root || document).querySelectorAll("time[datetime]").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (!isNaN(d)) { t.textContent = d.toLocaleString(document.documentElement.lang, { dateStyle: "short", timeStyle: "short" }); }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
+    document.body.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); });
+    if (document.body.getAttribute("data-live") !== "true" || !window.EventSource) { return; }
+    var source = new EventSource("/api/stream");
+    KINDS.forEach(function (kind) {
+      source.addEventListener(kind, function (e) {
+        var data = null;
+        try { data = JSON.parse(e.data); } catch (_) { /* not ours */ }
+        refresh(kind, data);
+      });
+    });
+    document.body.setAttribute("data-stream", "connecting");
+    source.onopen = function () { document.body.setAttribute("data-stream", "open"); };
+    source.onerror = function () { document.body.setAttribute("data-stream", "reconnecting"); };
+  });
+})();
