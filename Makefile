@@ -9,6 +9,8 @@ test: infra test-deps  ## The whole test suite (unit, integration, end-to-end) o
 
 test-deps:      ## The certified OpenID provider the sign-in tests start (oidc-provider on Node.js), from its lockfile
 	npm ci --no-audit --no-fund --prefix tests/oidc-provider
+	bash scripts/browser-deps.sh
+	npm ci --no-audit --no-fund --prefix tests/browser
 
 infra:          ## Start (installing where missing) PostgreSQL and NATS JetStream for development
 	bash scripts/dev-infra.sh

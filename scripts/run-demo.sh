@@ -32,10 +32,16 @@ for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.2
 curl -sf "$BASE/readyz" >/dev/null || { echo "recaudo did not become ready" >&2; kill $SERVER; exit 1; }
 
 $BIN import "$SAMPLE" --as-of 2026-11-20
+# The demo advisor and supervisor of the console (bound to the portfolio's first advisor and that advisor's
+# supervisor), so the sign-in page lists them.
+RECAUDO_DEV_IDP=on $BIN dev token --role advisor >/dev/null 2>&1 || true
+RECAUDO_DEV_IDP=on $BIN dev token --role supervisor >/dev/null 2>&1 || true
 
 cat <<TXT
 
-Recaudo is running at $BASE (Ctrl-C stops it). Every /api route needs a credential; in another shell:
+Recaudo is running at $BASE (Ctrl-C stops it).
+The console: open $BASE/console/ and sign in as dev-advisor-... (the demo advisor) or dev-supervisor-...
+Every /api route needs a credential; in another shell:
   export RECAUDO_DEV_IDP=on TOKEN=\$($BIN dev token --role admin)      # or manager, auditor, supervisor, advisor
   alias rc='curl -s -H "Authorization: Bearer \$TOKEN"'
 Where to look:

@@ -128,6 +128,12 @@ fn is_public(path: &str) -> bool {
     ["/healthz", "/readyz", "/metrics", "/r/{token}", "/u/{token}", "/auth/login", "/auth/callback"].contains(&path)
         || path.starts_with("/webhooks/")
         || path.starts_with("/dev-idp/")
+        || path.starts_with("/console/static/")
+}
+
+/// A console page a person opens in a browser: without a session it sends them to sign in instead of answering 401.
+fn is_console_page(path: &str, method: &str) -> bool {
+    path.starts_with("/console/") && method == "GET"
 }
 
 fn concrete(path: &str) -> String {
@@ -171,7 +177,8 @@ async fn no_route_ships_unprotected_or_undocumented() {
                 for m in methods {
                     let url = format!("{}{}", app.base, concrete(&route.path));
                     let resp = app.anonymous.request(m.parse().unwrap(), &url).send().await.unwrap();
-                    assert_eq!(resp.status().as_u16(), 401, "{m} {} without a credential", route.path);
+                    let expected = if is_console_page(&route.path, m) { 303 } else { 401 };
+                    assert_eq!(resp.status().as_u16(), expected, "{m} {} without a credential", route.path);
                 }
             }
         }
@@ -194,6 +201,12 @@ async fn no_route_ships_unprotected_or_undocumented() {
         }
         let url = format!("{}{}", app.base, concrete(path));
         let resp = app.anonymous.request(method.parse().unwrap(), &url).send().await.unwrap();
+        if is_console_page(path, method) {
+            assert_eq!(resp.status().as_u16(), 303, "{method} {path} without a session");
+            let to = resp.headers()["location"].to_str().unwrap();
+            assert!(to.starts_with("/auth/login?return_to=%2Fconsole%2F"), "{method} {path}: {to}");
+            continue;
+        }
         assert_eq!(resp.status().as_u16(), 401, "{method} {path} without a credential");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["error"]["code"], "no_credential", "{method} {path}");

@@ -1,6 +1,7 @@
 //! Test harness shared by every crate's integration tests: a fresh PostgreSQL database per test and a private
 //! `nats-server` with JetStream on a free port and a temporary store. Real infrastructure, nothing faked.
 
+pub mod browser;
 pub mod idp;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

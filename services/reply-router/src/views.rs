@@ -15,6 +15,8 @@ pub struct QueueItem {
     pub id: Uuid,
     pub debtor_id: String,
     pub debtor_name: Option<String>,
+    pub debtor_first_name: Option<String>,
+    pub debtor_last_name: Option<String>,
     pub credit_id: String,
     pub advisor_id: Uuid,
     pub supervisor_id: Option<Uuid>,
@@ -54,7 +56,8 @@ pub enum Queue {
 }
 
 const ITEM_SELECT: &str = "
-    SELECT c.id, c.debtor_id, NULLIF(trim(d.first_name || ' ' || d.last_name), '') AS debtor_name, c.credit_id,
+    SELECT c.id, c.debtor_id, NULLIF(trim(d.first_name || ' ' || d.last_name), '') AS debtor_name,
+           d.first_name AS debtor_first_name, d.last_name AS debtor_last_name, c.credit_id,
            c.advisor_id, c.supervisor_id, c.kind, c.reason,
            CASE WHEN c.high_priority THEN 'high' ELSE 'normal' END AS priority, c.state, c.queue, c.timer,
            c.due_at AS deadline, c.due_at, (c.timer IS NOT NULL AND c.warn_at IS NULL) AS at_risk, c.escalations,
