@@ -30,7 +30,8 @@ UPDATE reply_router.cases SET reason = CASE kind WHEN 'click' THEN 'click' WHEN 
                               timer = CASE WHEN state = 'open' THEN 'pickup' END,
                               last_activity_at = updated_at;
 CREATE UNIQUE INDEX cases_open ON reply_router.cases (advisor_id, debtor_id) WHERE state <> 'closed';
-CREATE INDEX cases_debtor ON reply_router.cases (debtor_id) WHERE state <> 'closed';
+-- A debtor's cases, latest first: the timeline announces its entries on the debtor's latest case.
+CREATE INDEX cases_debtor ON reply_router.cases (debtor_id, opened_at DESC);
 CREATE INDEX cases_supervisor ON reply_router.cases (supervisor_id) WHERE state <> 'closed';
 CREATE INDEX cases_due ON reply_router.cases (due_at) WHERE timer IS NOT NULL;
 CREATE INDEX cases_warn ON reply_router.cases (warn_at) WHERE warn_at IS NOT NULL;

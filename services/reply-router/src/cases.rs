@@ -91,7 +91,8 @@ impl Case {
     }
 }
 
-const CASE_COLUMNS: &str = "id, advisor_id, supervisor_id, debtor_id, credit_id, state, queue, reason, high_priority,
+pub const CASE_COLUMNS: &str =
+    "id, advisor_id, supervisor_id, debtor_id, credit_id, state, queue, reason, high_priority,
                             claimed_by, timer, due_at, warn_at, escalations";
 
 /// The case, locked for the rest of the transaction.

@@ -19,6 +19,9 @@ pub struct Entry {
     pub detail: Value,
 }
 
+/// Adds an entry. One about no case in particular (an attempt, a delivery status, a promise) is announced on the
+/// desks as a change of the debtor's latest case, so an open case page shows it without a reload; callers that
+/// pass a case announce their own change.
 pub async fn add(
     conn: &mut PgConnection,
     debtor_id: &str,
@@ -39,8 +42,20 @@ pub async fn add(
     .bind(kind)
     .bind(actor)
     .bind(detail)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if case_id.is_none() {
+        let latest: Option<crate::cases::Case> = sqlx::query_as(&format!(
+            "SELECT {} FROM reply_router.cases WHERE debtor_id = $1 ORDER BY opened_at DESC, id DESC LIMIT 1",
+            crate::cases::CASE_COLUMNS
+        ))
+        .bind(debtor_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(case) = latest {
+            crate::cases::announce(conn, at, "case.updated", &case).await?;
+        }
+    }
     Ok(())
 }
 
