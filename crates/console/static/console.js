@@ -24,9 +24,27 @@
       if (!isNaN(d)) { t.textContent = d.toLocaleString(document.documentElement.lang, { dateStyle: "short", timeStyle: "short" }); }
     });
   }
+  // The outcome form shows only the fields of the chosen kind (`data-kinds` on each field's label).
+  function outcomeFields(root) {
+    (root || document).querySelectorAll("select[name='kind']").forEach(function (select) {
+      var form = select.form;
+      function show() {
+        form.querySelectorAll("[data-kinds]").forEach(function (label) {
+          label.hidden = label.getAttribute("data-kinds").split(" ").indexOf(select.value) < 0;
+        });
+      }
+      select.addEventListener("change", show);
+      show();
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
-    document.body.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); });
+    outcomeFields(document);
+    document.body.addEventListener("htmx:afterSwap", function (e) { localTimes(e.target); outcomeFields(e.target); });
+    // A successful action clears the refusal of an earlier one.
+    document.body.addEventListener("action-done", function () {
+      document.querySelectorAll("#case-errors, #team-errors").forEach(function (el) { el.textContent = ""; });
+    });
     if (document.body.getAttribute("data-live") !== "true" || !window.EventSource) { return; }
     var source = new EventSource("/api/stream");
     KINDS.forEach(function (kind) {

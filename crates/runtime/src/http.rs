@@ -72,6 +72,19 @@ impl ApiError {
         ApiError::Unavailable { code, message: message.into() }
     }
 
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
+    /// The message the caller is told: an internal error's details stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => "internal error; see the server logs".to_string(),
+            other => other.to_string(),
+        }
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
@@ -97,13 +110,10 @@ impl From<sqlx::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = match &self {
-            ApiError::Internal(e) => {
-                tracing::error!(error = %format!("{e:#}"), "internal error");
-                "internal error; see the server logs".to_string()
-            }
-            other => other.to_string(),
-        };
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = %format!("{e:#}"), "internal error");
+        }
+        let message = self.public_message();
         let mut error = json!({ "code": code, "message": message });
         if let ApiError::Unprocessable { details, .. } = &self {
             error["details"] = details.clone();
@@ -115,6 +125,19 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The value of cookie `name` in a request's `Cookie` headers, if set and not empty.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// Who may reach a route without a credential.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Extension;
@@ -30,6 +30,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("supervisor.html", include_str!("../templates/supervisor.html")),
     ("supervisor_panel.html", include_str!("../templates/supervisor_panel.html")),
     ("home.html", include_str!("../templates/home.html")),
+    ("error.html", include_str!("../templates/error.html")),
+    ("refusal.html", include_str!("../templates/refusal.html")),
 ];
 
 const OUTCOME_KINDS: [&str; 10] = [
@@ -70,32 +72,39 @@ struct PageQuery {
     lang: Option<String>,
 }
 
-/// What every full page gets: language, CSRF token, navigation.
-fn shell(who: &Principal, session: Option<&CurrentSession>, lang: Lang, title_key: &str, current: &str) -> Value {
-    let mut nav = vec![];
-    match who.team() {
-        Team::Advisor(me) => {
-            let href = format!("/console/advisors/{me}");
-            nav.push(json!({ "href": href, "key": "nav.queue", "current": current == href }));
-        }
-        Team::Supervisor(me) => {
-            let href = format!("/console/supervisors/{me}");
-            nav.push(json!({ "href": href, "key": "nav.team", "current": current == href }));
-        }
-        Team::Everyone => {
-            nav.push(json!({ "href": "/console/", "key": "nav.home", "current": current == "/console/" }))
-        }
-    }
-    json!({
-        "title": recaudo_console_title(lang, title_key),
-        "csrf": session.map(|s| s.csrf_token.as_str()).unwrap_or(""),
-        "nav": nav,
-        "who_label": who.role().map(Role::as_str).unwrap_or("service"),
-    })
+/// Who asks for a full page, and in which language.
+struct Viewer {
+    who: Principal,
+    csrf: String,
+    lang: Lang,
+    /// The language was chosen with `?lang=` and is remembered in a cookie.
+    chosen: bool,
 }
 
-fn recaudo_console_title(lang: Lang, key: &str) -> String {
-    recaudo_console::text(lang, key).to_string()
+impl Viewer {
+    fn new(who: Principal, session: Option<Extension<CurrentSession>>, headers: &HeaderMap, q: &PageQuery) -> Viewer {
+        Viewer {
+            who,
+            csrf: session.map(|s| s.csrf_token.clone()).unwrap_or_default(),
+            lang: lang_of(headers, q.lang.as_deref()),
+            chosen: q.lang.is_some(),
+        }
+    }
+
+    /// What every full page gets: title, CSRF token, navigation, the caller's role.
+    fn shell(&self, title_key: &str, here: &str) -> Value {
+        let (href, key) = match self.who.team() {
+            Team::Advisor(me) => (format!("/console/advisors/{me}"), "nav.queue"),
+            Team::Supervisor(me) => (format!("/console/supervisors/{me}"), "nav.team"),
+            Team::Everyone => ("/console/".to_string(), "nav.home"),
+        };
+        json!({
+            "title": recaudo_console::text(self.lang, title_key),
+            "csrf": self.csrf,
+            "nav": [{ "href": href, "key": key, "current": href == here }],
+            "role": self.who.role().map(Role::as_str).unwrap_or("service"),
+        })
+    }
 }
 
 fn merge(mut a: Value, b: Value) -> Value {
@@ -105,27 +114,47 @@ fn merge(mut a: Value, b: Value) -> Value {
     a
 }
 
-/// A full page, remembering a language chosen with `?lang=`.
-fn page(c: &Console, template: &str, lang: Lang, chosen: bool, ctx: Value) -> Response {
-    let mut response = c.pages.page(template, lang, ctx);
-    if chosen {
-        let cookie = format!("{LANG_COOKIE}={}; Path=/console; SameSite=Lax; Max-Age=31536000", lang.code());
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().insert(header::SET_COOKIE, v);
+/// A full page (the shell, titled `title_key`, around `template`), or a page that says what went wrong, with the
+/// API's status. A language chosen with `?lang=` is remembered.
+fn full_page(
+    c: &Console,
+    v: &Viewer,
+    template: &str,
+    title_key: &str,
+    here: &str,
+    data: Result<Value, ApiError>,
+) -> Response {
+    let mut response = match data {
+        Ok(data) => c.pages.page(template, v.lang, merge(v.shell(title_key, here), data)),
+        Err(e) => {
+            let (status, message) = status_and_message(e);
+            let ctx = merge(v.shell("error.title", here), json!({ "message": message, "live": false }));
+            (status, c.pages.page("error.html", v.lang, ctx)).into_response()
+        }
+    };
+    if v.chosen {
+        let cookie = format!("{LANG_COOKIE}={}; Path=/console; SameSite=Lax; Max-Age=31536000", v.lang.code());
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
         }
     }
     response
 }
 
-fn error_page(c: &Console, lang: Lang, e: ApiError) -> Response {
-    // A console page answers the API's status; the body is a page, not JSON.
-    let status = e.into_response().status();
-    let html = c.pages.render(
-        "home.html",
-        lang,
-        json!({ "title": status.canonical_reason().unwrap_or("Error"), "advisors": [] }),
-    );
-    (status, axum::response::Html(html.unwrap_or_default())).into_response()
+/// A part of a page for htmx to swap in; an error is the API's JSON answer, which htmx leaves unswapped.
+fn fragment(c: &Console, headers: &HeaderMap, template: &str, data: Result<Value, ApiError>) -> Response {
+    match data {
+        Ok(data) => c.pages.page(template, lang_of(headers, None), data),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The status and message an error answers with, logging an internal one as the API does.
+fn status_and_message(e: ApiError) -> (StatusCode, String) {
+    if let ApiError::Internal(inner) = &e {
+        tracing::error!(error = %format!("{inner:#}"), "internal error");
+    }
+    (e.status(), e.public_message())
 }
 
 async fn home(
@@ -139,26 +168,22 @@ async fn home(
         Team::Advisor(me) => Redirect::to(&format!("/console/advisors/{me}{suffix}")).into_response(),
         Team::Supervisor(me) => Redirect::to(&format!("/console/supervisors/{me}{suffix}")).into_response(),
         Team::Everyone => {
-            let lang = lang_of(&headers, q.lang.as_deref());
-            if let Err(e) = who.require(Permission::QueuesRead) {
-                return error_page(&c, lang, e);
+            let data = async {
+                who.require(Permission::QueuesRead)?;
+                let advisors: Vec<(Uuid, String, String)> = sqlx::query_as(
+                    "SELECT id, first_name, last_name FROM reply_router.advisors ORDER BY last_name, first_name, id",
+                )
+                .fetch_all(&c.r.pool)
+                .await?;
+                let advisors: Vec<Value> = advisors
+                    .into_iter()
+                    .map(|(id, f, l)| json!({ "id": id, "first_name": f, "last_name": l }))
+                    .collect();
+                Ok(json!({ "advisors": advisors, "live": false }))
             }
-            let advisors: Vec<Value> = match sqlx::query_as::<_, (Uuid, String, String)>(
-                "SELECT id, first_name, last_name FROM reply_router.advisors ORDER BY last_name, first_name, id",
-            )
-            .fetch_all(&c.r.pool)
-            .await
-            {
-                Ok(rows) => {
-                    rows.into_iter().map(|(id, f, l)| json!({ "id": id, "first_name": f, "last_name": l })).collect()
-                }
-                Err(e) => return error_page(&c, lang, e.into()),
-            };
-            let ctx = merge(
-                shell(&who, None, lang, "title.home", "/console/"),
-                json!({ "advisors": advisors, "live": false }),
-            );
-            page(&c, "home.html", lang, q.lang.is_some(), ctx)
+            .await;
+            let v = Viewer::new(who, None, &headers, &q);
+            full_page(&c, &v, "home.html", "title.home", "/console/", data)
         }
     }
 }
@@ -171,21 +196,16 @@ async fn advisor_page(
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let lang = lang_of(&headers, q.lang.as_deref());
-    let result = async {
-        let advisor = parse_id("an advisor", &id)?;
-        let items = api::advisor_queue_items(&c.r, &who, advisor).await?;
-        let own = matches!(who.team(), Team::Advisor(me) if me.0 == advisor);
-        let title = if own { "title.queue" } else { "title.advisor_queue" };
-        let here = format!("/console/advisors/{advisor}");
-        let shell = shell(&who, session.as_deref(), lang, title, &here);
-        Ok::<_, ApiError>(merge(shell, json!({ "items": items, "fragment": format!("{here}/queue") })))
+    let here = format!("/console/advisors/{id}");
+    let advisor = parse_id("an advisor", &id);
+    let own = matches!((who.team(), &advisor), (Team::Advisor(me), Ok(a)) if me.0 == *a);
+    let data = async {
+        let items = api::advisor_queue_items(&c.r, &who, advisor?).await?;
+        Ok(json!({ "items": items, "fragment": format!("{here}/queue") }))
     }
     .await;
-    match result {
-        Ok(ctx) => page(&c, "queue.html", lang, q.lang.is_some(), ctx),
-        Err(e) => error_page(&c, lang, e),
-    }
+    let title = if own { "title.queue" } else { "title.advisor_queue" };
+    full_page(&c, &Viewer::new(who, session, &headers, &q), "queue.html", title, &here, data)
 }
 
 async fn advisor_fragment(
@@ -194,16 +214,12 @@ async fn advisor_fragment(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let lang = lang_of(&headers, None);
-    let result = async {
-        let advisor = parse_id("an advisor", &id)?;
-        api::advisor_queue_items(&c.r, &who, advisor).await
+    let data = async {
+        let items = api::advisor_queue_items(&c.r, &who, parse_id("an advisor", &id)?).await?;
+        Ok(json!({ "items": items }))
     }
     .await;
-    match result {
-        Ok(items) => c.pages.page("queue_items.html", lang, json!({ "items": items })),
-        Err(e) => e.into_response(),
-    }
+    fragment(&c, &headers, "queue_items.html", data)
 }
 
 async fn supervisor_context(c: &Console, who: &Principal, id: Uuid) -> Result<Value, ApiError> {
@@ -220,20 +236,9 @@ async fn supervisor_page(
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let lang = lang_of(&headers, q.lang.as_deref());
-    let result = async {
-        let id = parse_id("a supervisor", &id)?;
-        let ctx = supervisor_context(&c, &who, id).await?;
-        Ok::<_, ApiError>(merge(
-            shell(&who, session.as_deref(), lang, "title.team", &format!("/console/supervisors/{id}")),
-            ctx,
-        ))
-    }
-    .await;
-    match result {
-        Ok(ctx) => page(&c, "supervisor.html", lang, q.lang.is_some(), ctx),
-        Err(e) => error_page(&c, lang, e),
-    }
+    let data = async { supervisor_context(&c, &who, parse_id("a supervisor", &id)?).await }.await;
+    let here = format!("/console/supervisors/{id}");
+    full_page(&c, &Viewer::new(who, session, &headers, &q), "supervisor.html", "title.team", &here, data)
 }
 
 async fn supervisor_fragment(
@@ -242,16 +247,8 @@ async fn supervisor_fragment(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let lang = lang_of(&headers, None);
-    let result = async {
-        let id = parse_id("a supervisor", &id)?;
-        supervisor_context(&c, &who, id).await
-    }
-    .await;
-    match result {
-        Ok(ctx) => c.pages.page("supervisor_panel.html", lang, ctx),
-        Err(e) => e.into_response(),
-    }
+    let data = async { supervisor_context(&c, &who, parse_id("a supervisor", &id)?).await }.await;
+    fragment(&c, &headers, "supervisor_panel.html", data)
 }
 
 /// The case page's data: the view, plus the advisors a supervisor may transfer it to.
@@ -266,21 +263,17 @@ async fn case_context(c: &Console, who: &Principal, id: Uuid) -> Result<Value, A
         .bind(id)
         .fetch_one(&c.r.pool)
         .await?;
-    let mut ctx = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.into()))?;
-    // The view flattens the case; the template reads it as `case`.
-    let case = serde_json::to_value(&view.case).map_err(|e| ApiError::Internal(e.into()))?;
-    ctx = merge(
-        ctx,
-        json!({
-            "case": case,
-            "advisors": advisors,
-            "reply_channel": channel,
-            "default_template": format!("{channel}_reminder_v1"),
-            "outcome_kinds": OUTCOME_KINDS,
-            "outcome": outcome,
-        }),
-    );
-    Ok(ctx)
+    Ok(json!({
+        "case": view.case,
+        "debtor": view.debtor,
+        "credits": view.credits,
+        "timeline": view.timeline,
+        "advisors": advisors,
+        "reply_channel": channel,
+        "default_template": format!("{channel}_reminder_v1"),
+        "outcome_kinds": OUTCOME_KINDS,
+        "outcome": outcome,
+    }))
 }
 
 async fn case_page(
@@ -291,18 +284,9 @@ async fn case_page(
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let lang = lang_of(&headers, q.lang.as_deref());
-    let result = async {
-        let id = parse_id("a case", &id)?;
-        let ctx = case_context(&c, &who, id).await?;
-        let here = format!("/console/cases/{id}");
-        Ok::<_, ApiError>(merge(shell(&who, session.as_deref(), lang, "title.case", &here), ctx))
-    }
-    .await;
-    match result {
-        Ok(ctx) => page(&c, "case.html", lang, q.lang.is_some(), ctx),
-        Err(e) => error_page(&c, lang, e),
-    }
+    let data = async { case_context(&c, &who, parse_id("a case", &id)?).await }.await;
+    let here = format!("/console/cases/{id}");
+    full_page(&c, &Viewer::new(who, session, &headers, &q), "case.html", "title.case", &here, data)
 }
 
 async fn case_fragment(
@@ -311,32 +295,27 @@ async fn case_fragment(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let lang = lang_of(&headers, None);
-    let result = async {
-        let id = parse_id("a case", &id)?;
-        case_context(&c, &who, id).await
-    }
-    .await;
-    match result {
-        Ok(ctx) => c.pages.page("case_panel.html", lang, ctx),
-        Err(e) => e.into_response(),
-    }
+    let data = async { case_context(&c, &who, parse_id("a case", &id)?).await }.await;
+    fragment(&c, &headers, "case_panel.html", data)
 }
 
-/// An action's failure, shown above the case (htmx swaps it into the alert region): the API's message, which names
-/// the field or the rule.
-fn refusal(target: &str, message: &str) -> Response {
-    let html = format!(
-        "<p class=\"alert\">{}</p>",
-        message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-    );
-    let mut r = axum::response::Html(html).into_response();
-    r.headers_mut().insert("hx-retarget", HeaderValue::from_str(target).unwrap_or(HeaderValue::from_static("body")));
+/// The part of a page an action changed; an `action-done` event clears an earlier refusal.
+fn action_done(c: &Console, headers: &HeaderMap, template: &str, data: Value) -> Response {
+    let mut response = c.pages.page(template, lang_of(headers, None), data);
+    response.headers_mut().insert("hx-trigger", HeaderValue::from_static("action-done"));
+    response
+}
+
+/// An action's refusal, swapped by htmx into the alert region `target`: the API's message, which names the field
+/// or the rule.
+fn refusal(c: &Console, headers: &HeaderMap, target: &'static str, message: &str) -> Response {
+    let mut r = c.pages.page("refusal.html", lang_of(headers, None), json!({ "message": message }));
+    r.headers_mut().insert("hx-retarget", HeaderValue::from_static(target));
     r.headers_mut().insert("hx-reswap", HeaderValue::from_static("innerHTML"));
     r
 }
 
-/// The message of an error answer, as the API would give it.
+/// The message of the scheduler's answer to a refused reply, with the rule that refused it.
 async fn message_of(response: Response) -> String {
     let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
     let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -375,7 +354,6 @@ async fn case_action(
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let lang = lang_of(&headers, None);
     let id = match parse_id("a case", &id) {
         Ok(id) => id,
         Err(e) => return e.into_response(),
@@ -413,16 +391,10 @@ async fn case_action(
     }
     .await;
     if let Err(e) = done {
-        let message = message_of(e.into_response()).await;
-        return refusal("#case-errors", &message);
+        return refusal(&c, &headers, "#case-errors", &status_and_message(e).1);
     }
     match case_context(&c, &who, id).await {
-        Ok(ctx) => {
-            let mut response = c.pages.page("case_panel.html", lang, ctx);
-            // Clears an earlier refusal.
-            response.headers_mut().insert("hx-trigger", HeaderValue::from_static("case-action-done"));
-            response
-        }
+        Ok(ctx) => action_done(&c, &headers, "case_panel.html", ctx),
         // Transferred out of the caller's scope, say: back to the queue.
         Err(_) => {
             let mut response = axum::response::Html(String::new()).into_response();
@@ -473,7 +445,6 @@ async fn away(
     Path(id): Path<String>,
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let lang = lang_of(&headers, None);
     let result = async {
         let advisor = parse_id("an advisor", &id)?;
         let req = AwayRequest {
@@ -488,11 +459,8 @@ async fn away(
     }
     .await;
     match result {
-        Ok(ctx) => c.pages.page("supervisor_panel.html", lang, ctx),
-        Err(e) => {
-            let message = message_of(e.into_response()).await;
-            refusal("#team-errors", &message)
-        }
+        Ok(ctx) => action_done(&c, &headers, "supervisor_panel.html", ctx),
+        Err(e) => refusal(&c, &headers, "#team-errors", &status_and_message(e).1),
     }
 }
 
@@ -505,14 +473,50 @@ mod tests {
         let _ = Pages::new(TEMPLATES);
         let key = regex_free_keys();
         assert!(!key.is_empty());
-        for k in key {
-            assert!(recaudo_console::known(&k), "the console has no words for {k:?}");
+        // A key ending in `.` is a family completed at render time (`t("reason." ~ c.reason)`); the families are
+        // checked below with every value they take.
+        for k in key.iter().filter(|k| !k.ends_with('.')) {
+            assert!(recaudo_console::known(k), "the console has no words for {k:?}");
+        }
+        let families: [(&str, &[&str]); 8] = [
+            ("state", &["open", "claimed", "snoozed", "closed"]),
+            ("queue", &["advisor", "supervisor", "pool"]),
+            ("channel", &["sms", "whatsapp", "email", "voice", "letter", "call"]),
+            ("attempt", &["sent", "failed", "unknown"]),
+            ("status", &["queued", "sent", "delivered", "read", "failed", "undelivered"]),
+            ("role", &["admin", "manager", "supervisor", "advisor", "auditor", "service"]),
+            (
+                "tl",
+                &[
+                    "case_opened",
+                    "click",
+                    "reply",
+                    "call_task",
+                    "attempt",
+                    "status",
+                    "outcome",
+                    "note",
+                    "claim",
+                    "transfer",
+                    "escalation",
+                    "warning",
+                    "snooze",
+                    "woken",
+                    "reply_sent",
+                    "promise_made",
+                    "promise_kept",
+                    "promise_broken",
+                ],
+            ),
+            ("reason", &["reply", "click", "call", "broken_promise", "escalated"]),
+        ];
+        for (family, values) in families {
+            for v in values {
+                assert!(recaudo_console::known(&format!("{family}.{v}")), "{family}.{v}");
+            }
         }
         for k in OUTCOME_KINDS {
             assert!(recaudo_console::known(&format!("outcome.{k}")), "outcome.{k}");
-        }
-        for k in ["reply", "click", "call", "broken_promise", "escalated"] {
-            assert!(recaudo_console::known(&format!("reason.{k}")), "reason.{k}");
         }
     }
 
