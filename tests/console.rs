@@ -12,9 +12,7 @@ use common::{App, Infra, WAIT};
 use fantoccini::Locator;
 use recaudo::Target;
 use recaudo_access::Role;
-use recaudo_bus::{Bus, Prefix, RawMessage};
-use recaudo_domain::{CreditId, DebtorId};
-use recaudo_events::{Channel, ReplyReceived};
+use recaudo_bus::{Bus, Prefix};
 use recaudo_testkit::browser::Browser;
 use serde_json::Value;
 use uuid::Uuid;
@@ -44,23 +42,6 @@ async fn token(infra: &Infra, app: &App, now: &str, role: Role, record: Option<S
     let ttl = Duration::from_secs(3600);
     let record = record.map(|r| r.parse::<Uuid>().unwrap());
     recaudo_access::dev_idp::cli_token(&pool, &config, &app.base, role, record, ttl).await.unwrap()
-}
-
-async fn reply(bus: &Bus, debtor: &str, body: &str) {
-    let event = ReplyReceived {
-        reply_id: Uuid::now_v7(),
-        channel: Channel::Whatsapp,
-        debtor_id: DebtorId::parse(debtor).unwrap(),
-        credit_id: CreditId::parse(&format!("CR-{debtor}")).unwrap(),
-        attempt_id: Uuid::now_v7(),
-        provider: "meta".into(),
-        provider_message_id: format!("wamid.{}", Uuid::now_v7()),
-        body: body.into(),
-        button: None,
-        opt_out: false,
-        received_at: "2026-11-23T15:00:00Z".parse().unwrap(),
-    };
-    bus.publish(&RawMessage::event(bus.prefix(), "test/debtor", chrono::Utc::now(), event).unwrap()).await.unwrap();
 }
 
 /// Signs in through `/console/` and the development provider's list of users.
@@ -120,8 +101,8 @@ async fn advisors_and_supervisors_work_cases_in_the_browser() {
     browser.assert_accessible("advisor queue").await;
 
     // ... and the debtor's reply arrives without a reload.
-    reply(&bus, "D1", "Hola, quiero ponerme al día").await;
-    reply(&bus, "D2", "¿Me llaman?").await;
+    common::publish_reply(&bus, "D1", "Hola, quiero ponerme al día").await;
+    common::publish_reply(&bus, "D2", "¿Me llaman?").await;
     browser.wait_for_text("#queue", "Hola, quiero ponerme al día", SEE).await.unwrap();
     browser.wait_for_text("#queue", "Beto Dos", SEE).await.unwrap();
     browser.screenshot("advisor-queue-live").await;

@@ -11,12 +11,10 @@ use std::time::Duration;
 
 use common::{App, Infra, WAIT};
 use recaudo::Target;
-use recaudo_bus::{Bus, Prefix, RawMessage};
-use recaudo_domain::{CreditId, DebtorId};
-use recaudo_events::{Channel, Event, ReplyReceived};
+use recaudo_bus::{Bus, Prefix};
+use recaudo_events::Event;
 use recaudo_testkit::eventually;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 const HEADER: &str = "id_cliente,tipo_documento,numero_documento,nombre,apellido,telefono,email,id_credito,producto,\
 moneda,saldo_total,saldo_vencido,cuota,fecha_vencimiento,dias_atraso,pais,ciudad,asesor_nombre,asesor_apellido,\
@@ -68,24 +66,6 @@ async fn set_up(app: &App, infra: &Infra) -> Team {
     })
     .await;
     Team { advisors, supervisor }
-}
-
-async fn reply(bus: &Bus, debtor: &str, body: &str) {
-    let event = ReplyReceived {
-        reply_id: Uuid::now_v7(),
-        channel: Channel::Whatsapp,
-        debtor_id: DebtorId::parse(debtor).unwrap(),
-        credit_id: CreditId::parse(&format!("CR-{debtor}")).unwrap(),
-        attempt_id: Uuid::now_v7(),
-        provider: "meta".into(),
-        provider_message_id: format!("wamid.{}", Uuid::now_v7()),
-        body: body.into(),
-        button: None,
-        opt_out: false,
-        received_at: "2026-11-23T15:00:00Z".parse().unwrap(),
-    };
-    let msg = RawMessage::event(bus.prefix(), "test/debtor", chrono::Utc::now(), event).unwrap();
-    bus.publish(&msg).await.unwrap();
 }
 
 async fn post_as(app: &App, token: &str, path: &str, body: Value) -> (u16, Value) {
@@ -180,7 +160,7 @@ async fn an_advisor_works_a_case_from_reply_to_promise_and_no_other_team_sees_it
     let mut uno_stream = Sse::open(&app, &uno, None).await;
     let mut otro_stream = Sse::open(&app, &otro, None).await;
 
-    reply(&bus, "D1", "Hola, quiero ponerme al día").await;
+    common::publish_reply(&bus, "D1", "Hola, quiero ponerme al día").await;
     let queue = format!("/api/advisors/{}/queue", team.advisors["uno"]);
     let item = case_in(&app, &uno, &queue, "D1").await;
     assert_eq!(item["reason"], "reply", "{item}");
@@ -301,7 +281,7 @@ async fn timers_that_fell_due_while_down_escalate_to_the_supervisor_then_the_poo
     let (uno, dos, sup) = (infra.idp.token("adv-uno"), infra.idp.token("adv-dos"), infra.idp.token("sup"));
     let mut escalations = bus.client().subscribe("recaudo.case.escalated").await.unwrap();
 
-    reply(&bus, "D2", "¿Me pueden llamar?").await;
+    common::publish_reply(&bus, "D2", "¿Me pueden llamar?").await;
     let uno_queue = format!("/api/advisors/{}/queue", team.advisors["uno"]);
     let item = case_in(&app, &uno, &uno_queue, "D2").await;
     let case_id = item["id"].as_str().unwrap().to_string();
@@ -367,7 +347,7 @@ async fn timers_that_fell_due_while_down_escalate_to_the_supervisor_then_the_poo
         .map(|r| (r.status().as_u16(), r))
         .unwrap();
     assert_eq!(s, 200, "{:?}", body.text().await);
-    reply(&bus, "D1", "Buenas").await;
+    common::publish_reply(&bus, "D1", "Buenas").await;
     let to_sup = case_in(&app, &sup, &sup_queue, "D1").await;
     assert_eq!((to_sup["queue"].as_str(), to_sup["reason"].as_str()), (Some("supervisor"), Some("reply")));
     let team_view = app.get_as(&sup, &format!("/api/supervisors/{}/team", team.supervisor)).await.1;

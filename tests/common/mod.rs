@@ -278,3 +278,23 @@ pub fn contact_request(
     }))
     .expect("a contact request")
 }
+
+/// A debtor's WhatsApp reply to their credit `CR-<debtor>`, as the dispatcher publishes it after a signed webhook.
+#[allow(dead_code)] // Not every test binary has debtors who write.
+pub async fn publish_reply(bus: &recaudo_bus::Bus, debtor: &str, body: &str) {
+    let event = recaudo_events::ReplyReceived {
+        reply_id: uuid::Uuid::now_v7(),
+        channel: Channel::Whatsapp,
+        debtor_id: recaudo_domain::DebtorId::parse(debtor).unwrap(),
+        credit_id: recaudo_domain::CreditId::parse(&format!("CR-{debtor}")).unwrap(),
+        attempt_id: uuid::Uuid::now_v7(),
+        provider: "meta".into(),
+        provider_message_id: format!("wamid.{}", uuid::Uuid::now_v7()),
+        body: body.into(),
+        button: None,
+        opt_out: false,
+        received_at: "2026-11-23T15:00:00Z".parse().unwrap(),
+    };
+    let msg = recaudo_bus::RawMessage::event(bus.prefix(), "test/debtor", chrono::Utc::now(), event).unwrap();
+    bus.publish(&msg).await.unwrap();
+}

@@ -52,19 +52,7 @@ pub fn pkce_challenge(verifier: &str) -> String {
 }
 
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    cookie(headers, COOKIE)
-}
-
-fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == wanted)
-        .map(|(_, value)| value.trim().to_string())
-        .filter(|v| !v.is_empty())
+    recaudo_runtime::http::cookie(headers, COOKIE)
 }
 
 /// A sign-in's `state` as this server makes them: base64url, so anything else is no sign-in of ours.
@@ -196,7 +184,7 @@ pub(crate) async fn callback(
     if !plausible_state(&state) {
         return Err(unknown());
     }
-    if cookie(&headers, LOGIN_COOKIE).as_deref() != Some(state.as_str()) {
+    if recaudo_runtime::http::cookie(&headers, LOGIN_COOKIE).as_deref() != Some(state.as_str()) {
         return Err(ApiError::bad_request(
             "unknown_login",
             "this sign-in was not started in this browser; start again at /auth/login",

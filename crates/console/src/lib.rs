@@ -119,15 +119,7 @@ pub fn lang_of(headers: &HeaderMap, query_lang: Option<&str>) -> Lang {
     if let Some(q) = query_lang {
         return Lang::from_code(q);
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == LANG_COOKIE)
-        .map(|(_, v)| Lang::from_code(v.trim()))
-        .unwrap_or_default()
+    recaudo_runtime::http::cookie(headers, LANG_COOKIE).map(|v| Lang::from_code(&v)).unwrap_or_default()
 }
 
 #[cfg(test)]

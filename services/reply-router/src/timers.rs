@@ -47,14 +47,13 @@ pub async fn run(r: Arc<Router>, shutdown: CancellationToken) {
 pub async fn sweep(r: &Router) -> Result<usize, sqlx::Error> {
     let now = r.clock.now();
     let mut tx = r.pool.begin().await?;
-    let due: Vec<Case> = sqlx::query_as(
-        "SELECT id, advisor_id, supervisor_id, debtor_id, credit_id, state, queue, reason, high_priority, claimed_by,
-                timer, due_at, warn_at, escalations
-         FROM reply_router.cases
+    let due: Vec<Case> = sqlx::query_as(&format!(
+        "SELECT {} FROM reply_router.cases
          WHERE id IN (SELECT id FROM reply_router.cases WHERE timer IS NOT NULL AND due_at <= $1
                       UNION SELECT id FROM reply_router.cases WHERE warn_at <= $1)
          ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-    )
+        cases::CASE_COLUMNS
+    ))
     .bind(now)
     .bind(BATCH)
     .fetch_all(&mut *tx)
