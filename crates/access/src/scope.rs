@@ -18,6 +18,8 @@ pub enum Resource<'a> {
     Debtor(&'a str),
     /// An advisor, with their queue.
     Advisor(Uuid),
+    /// A supervisor, with their queue and team: only the supervisor themself (and people who see everyone).
+    Supervisor(Uuid),
     /// A case of reply-router: held by `advisor_id`, escalated to (or pooled under) `supervisor_id`.
     Case(CaseHolder),
 }
@@ -87,6 +89,8 @@ pub async fn allows(pool: &PgPool, who: &Principal, resource: Resource<'_>) -> R
     match (who.team(), resource) {
         (Team::Everyone, _) => Ok(true),
         (_, Resource::Case(case)) => Ok(case_scope(pool, who).await?.allows(&case)),
+        (Team::Supervisor(me), Resource::Supervisor(id)) => Ok(me.0 == id),
+        (Team::Advisor(_), Resource::Supervisor(_)) => Ok(false),
         (Team::Advisor(me), Resource::Advisor(id)) => Ok(me.0 == id),
         (Team::Supervisor(me), Resource::Advisor(id)) => {
             sqlx::query_scalar(

@@ -200,12 +200,9 @@ pub async fn transfer(r: &Router, who: &Principal, id: Uuid, to: Uuid) -> Result
     let case = in_scope(&mut tx, r, who, id).await?;
     open_or_conflict(&case)?;
     scope::require(&r.pool, who, Resource::Advisor(to), &format!("advisor {to}")).await?;
-    let supervisor: Option<Option<Uuid>> =
-        sqlx::query_scalar("SELECT supervisor_id FROM reply_router.advisors WHERE id = $1")
-            .bind(to)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(supervisor) = supervisor else { return Err(ApiError::NotFound(format!("no advisor {to}"))) };
+    let Some(supervisor) = cases::supervisor_of(&mut *tx, to).await? else {
+        return Err(ApiError::NotFound(format!("no advisor {to}")));
+    };
     if to == case.advisor_id && case.queue == "advisor" {
         return Err(ApiError::Conflict(format!("case {id} is already with advisor {to}")));
     }
@@ -425,12 +422,9 @@ pub async fn set_away(r: &Router, who: &Principal, advisor: Uuid, req: AwayReque
     scope::require(&r.pool, who, Resource::Advisor(advisor), &format!("advisor {advisor}")).await?;
     let now = r.clock.now();
     let mut tx = begin(r).await?;
-    let supervisor: Option<Option<Uuid>> =
-        sqlx::query_scalar("SELECT supervisor_id FROM reply_router.advisors WHERE id = $1")
-            .bind(advisor)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(supervisor) = supervisor else { return Err(ApiError::NotFound(format!("no advisor {advisor}"))) };
+    let Some(supervisor) = cases::supervisor_of(&mut *tx, advisor).await? else {
+        return Err(ApiError::NotFound(format!("no advisor {advisor}")));
+    };
     if req.away {
         let reason = req.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("away");
         if reason.chars().count() > 200 {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use recaudo_access::{audit, scope, AuditEntry, Permission, Principal, Resource, Team};
+use recaudo_access::{audit, scope, AuditEntry, Permission, Principal, Resource};
 use recaudo_runtime::{ApiError, Routes};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::actions::{self, AwayRequest, OutcomeRequest};
 use crate::views::{self, Queue};
-use crate::Router;
+use crate::{cases, Router};
 
 pub fn routes(r: Arc<Router>) -> Routes {
     Routes::new()
@@ -46,14 +46,6 @@ fn body<T: DeserializeOwned>(b: Result<Json<T>, JsonRejection>) -> Result<T, Api
     b.map(|Json(v)| v).map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))
 }
 
-/// The supervisor of an advisor, from the router's own projection.
-pub async fn supervisor_of(r: &Router, advisor: Uuid) -> Result<Option<Option<Uuid>>, ApiError> {
-    Ok(sqlx::query_scalar("SELECT supervisor_id FROM reply_router.advisors WHERE id = $1")
-        .bind(advisor)
-        .fetch_optional(&r.pool)
-        .await?)
-}
-
 pub async fn advisor_queue_items(
     r: &Router,
     who: &Principal,
@@ -61,7 +53,7 @@ pub async fn advisor_queue_items(
 ) -> Result<Vec<views::QueueItem>, ApiError> {
     who.require(Permission::QueuesRead)?;
     scope::require(&r.pool, who, Resource::Advisor(advisor), &format!("advisor {advisor}")).await?;
-    let Some(supervisor_id) = supervisor_of(r, advisor).await? else {
+    let Some(supervisor_id) = cases::supervisor_of(&r.pool, advisor).await? else {
         return Err(ApiError::NotFound(format!("no advisor {advisor}")));
     };
     let items =
@@ -81,18 +73,9 @@ async fn advisor_queue(
     Ok(Json(json!({ "advisor_id": advisor, "items": items })))
 }
 
-/// Whether `who` may see supervisor `id`'s queue and team: the supervisor, and people who see everyone.
-pub fn require_supervisor(who: &Principal, id: Uuid) -> Result<(), ApiError> {
-    match who.team() {
-        Team::Everyone => Ok(()),
-        Team::Supervisor(me) if me.0 == id => Ok(()),
-        _ => Err(ApiError::NotFound(format!("no supervisor {id}"))),
-    }
-}
-
 pub async fn supervisor_queue_items(r: &Router, who: &Principal, id: Uuid) -> Result<Vec<views::QueueItem>, ApiError> {
     who.require(Permission::QueuesRead)?;
-    require_supervisor(who, id)?;
+    scope::require(&r.pool, who, Resource::Supervisor(id), &format!("supervisor {id}")).await?;
     let items = views::queue(&r.pool, &Queue::Supervisor(id), &r.config.queue_order).await?;
     let sid = id.to_string();
     audit::record_now(&r.pool, who, AuditEntry::new("queue.read", "supervisor", Some(&sid))).await?;
@@ -111,7 +94,7 @@ async fn supervisor_queue(
 
 pub async fn team_members(r: &Router, who: &Principal, id: Uuid) -> Result<Vec<views::TeamMember>, ApiError> {
     who.require(Permission::QueuesRead)?;
-    require_supervisor(who, id)?;
+    scope::require(&r.pool, who, Resource::Supervisor(id), &format!("supervisor {id}")).await?;
     // "Today" from midnight UTC-5 would favour one country; the last 24 hours are everyone's today.
     let since = r.clock.now() - chrono::Duration::hours(24);
     Ok(views::team(&r.pool, id, since).await?)
@@ -126,13 +109,9 @@ async fn team(State(r): State<Arc<Router>>, who: Principal, Path(id): Path<Strin
 /// The case with its debtor, credits and timeline, if `who` sees it; the read is audited.
 pub async fn case_view(r: &Router, who: &Principal, id: Uuid) -> Result<views::CaseView, ApiError> {
     who.require(Permission::QueuesRead)?;
-    let view = views::case(&r.pool, id).await?.ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
-    let holder = recaudo_access::scope::CaseHolder {
-        advisor_id: view.case.advisor_id,
-        supervisor_id: view.case.supervisor_id,
-        pooled: view.case.queue == "pool",
-    };
-    scope::require(&r.pool, who, Resource::Case(holder), &format!("case {id}")).await?;
+    let item = views::item(&r.pool, id).await?.ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
+    scope::require(&r.pool, who, Resource::Case(item.holder()), &format!("case {id}")).await?;
+    let view = views::case(&r.pool, item).await?;
     let sid = id.to_string();
     let entry = AuditEntry::new("case.read", "case", Some(&sid)).details(json!({ "debtor_id": view.case.debtor_id }));
     audit::record_now(&r.pool, who, entry).await?;

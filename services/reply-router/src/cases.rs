@@ -257,6 +257,18 @@ pub fn kind_name(kind: ReplyKind) -> &'static str {
     }
 }
 
+/// The supervisor of an advisor the router knows (`None` for an advisor it does not know; `Some(None)` for one
+/// without a supervisor), as the latest client file says.
+pub async fn supervisor_of<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    advisor: Uuid,
+) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT supervisor_id FROM reply_router.advisors WHERE id = $1")
+        .bind(advisor)
+        .fetch_optional(db)
+        .await
+}
+
 /// The credit's advisor now and that advisor's supervisor, if the credit has an advisor.
 pub async fn current_advisor(
     conn: &mut PgConnection,

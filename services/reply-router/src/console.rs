@@ -453,7 +453,7 @@ async fn away(
             until: None,
         };
         actions::set_away(&c.r, &who, advisor, req).await?;
-        let supervisor = api::supervisor_of(&c.r, advisor).await?.flatten();
+        let supervisor = cases::supervisor_of(&c.r.pool, advisor).await?.flatten();
         let supervisor = supervisor.ok_or_else(|| ApiError::NotFound(format!("no supervisor of advisor {advisor}")))?;
         supervisor_context(&c, &who, supervisor).await
     }

@@ -28,12 +28,7 @@ pub async fn send(
     who.require(Permission::CasesWrite)?;
     who.require(Permission::ContactsWrite)?;
     let item = views::item(&r.pool, id).await?.ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
-    let holder = recaudo_access::scope::CaseHolder {
-        advisor_id: item.advisor_id,
-        supervisor_id: item.supervisor_id,
-        pooled: item.queue == "pool",
-    };
-    scope::require(&r.pool, who, Resource::Case(holder), &format!("case {id}")).await?;
+    scope::require(&r.pool, who, Resource::Case(item.holder()), &format!("case {id}")).await?;
     if item.state == "closed" {
         return Err(ApiError::Conflict(format!("case {id} is closed")));
     }

@@ -126,13 +126,7 @@ async fn escalate(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     // The supervisor now, as the latest client file says.
-    let supervisor: Option<uuid::Uuid> =
-        sqlx::query_scalar("SELECT supervisor_id FROM reply_router.advisors WHERE id = $1")
-            .bind(case.advisor_id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .flatten()
-            .or(case.supervisor_id);
+    let supervisor = cases::supervisor_of(&mut *conn, case.advisor_id).await?.flatten().or(case.supervisor_id);
     let to = match (supervisor, case.escalations) {
         (None, _) => None,
         (Some(_), 0) if case.queue == "advisor" => Some(CaseQueue::Supervisor),

@@ -47,6 +47,16 @@ pub struct QueueItem {
     pub last_activity_at: Option<DateTime<Utc>>,
 }
 
+impl QueueItem {
+    pub fn holder(&self) -> recaudo_access::scope::CaseHolder {
+        recaudo_access::scope::CaseHolder {
+            advisor_id: self.advisor_id,
+            supervisor_id: self.supervisor_id,
+            pooled: self.queue == "pool",
+        }
+    }
+}
+
 /// Which cases a queue holds.
 pub enum Queue {
     /// An advisor's own cases, and the pool of the advisor's supervisor.
@@ -137,8 +147,8 @@ pub struct CaseView {
     pub timeline: Vec<timeline::Entry>,
 }
 
-pub async fn case(pool: &PgPool, id: Uuid) -> Result<Option<CaseView>, sqlx::Error> {
-    let Some(case) = item(pool, id).await? else { return Ok(None) };
+/// The rest of the case page around `case`: the debtor, the credits, the reply channel and the timeline.
+pub async fn case(pool: &PgPool, case: QueueItem) -> Result<CaseView, sqlx::Error> {
     let debtor: Option<Debtor> = sqlx::query_as(
         "SELECT debtor_id, debtor_first_name AS first_name, debtor_last_name AS last_name, country, city, phone, email
          FROM reply_router.accounts WHERE debtor_id = $1 ORDER BY credit_id LIMIT 1",
@@ -155,7 +165,7 @@ pub async fn case(pool: &PgPool, id: Uuid) -> Result<Option<CaseView>, sqlx::Err
     .await?;
     let reply_channel = reply_channel(pool, &case.debtor_id).await?;
     let timeline = timeline::of_debtor(pool, &case.debtor_id, 500).await?;
-    Ok(Some(CaseView { case, debtor, credits, reply_channel, timeline }))
+    Ok(CaseView { case, debtor, credits, reply_channel, timeline })
 }
 
 /// The channel the debtor last wrote on, if they ever did.
