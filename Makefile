@@ -1,5 +1,5 @@
 # The commands a person runs. Everything the project needs is installed by these targets (see scripts/).
-.PHONY: run test test-deps infra lint fmt schemas build bench-ingest bench-plan bench-dispatch
+.PHONY: run test test-deps infra lint fmt schemas build bench-ingest bench-plan bench-dispatch bench-desk
 
 run:            ## The whole system on sample data, with the SMS simulator, at http://127.0.0.1:8080
 	bash scripts/run-demo.sh
@@ -36,3 +36,6 @@ bench-plan:     ## One planning day for 1,000,000 credits beside the set-based f
 
 bench-dispatch: ## 100,000 contact requests through the dispatcher and the simulators beside the floor; prints rates and peak RSS
 	bash scripts/bench-dispatch.sh
+
+bench-desk:     ## 20,000 clicks and replies onto 200 advisors' live streams beside the floor; timers with 100,000 open cases
+	bash scripts/bench-desk.sh

@@ -110,6 +110,11 @@ async fn advisors_and_supervisors_work_cases_in_the_browser() {
     // The case: claim, then a promise, which lands on the timeline.
     browser.find(Locator::LinkText("Ana Uno")).await.unwrap().click().await.unwrap();
     browser.wait_for_text("#case-state", "Sin tomar", SEE).await.unwrap();
+    // The debtor's contact plan, from the scheduler, in the page's language.
+    browser.wait_for_text("#plan", "Estrategia", SEE).await.unwrap();
+    let plan = browser.find(Locator::Css("#plan")).await.unwrap().text().await.unwrap();
+    assert!(plan.contains("Próximos contactos") && plan.contains("Ley aplicada"), "{plan}");
+    assert!(!plan.contains("no está disponible"), "{plan}");
     browser.assert_accessible("case").await;
     browser.wait_for("#claim", SEE).await.unwrap().click().await.unwrap();
     browser.wait_for_text("#case-state", "Tomado", SEE).await.unwrap();
@@ -147,7 +152,8 @@ async fn advisors_and_supervisors_work_cases_in_the_browser() {
     let dos_id = dos["id"].as_str().unwrap();
     browser.execute(&format!("document.getElementById('transfer-to').value = '{dos_id}'"), vec![]).await.unwrap();
     browser.find(Locator::Css("#transfer")).await.unwrap().click().await.unwrap();
-    browser.wait_for("li[data-kind='transfer']", SEE).await.unwrap();
+    // The timeline names both advisors.
+    browser.wait_for_text("li[data-kind='transfer']", "Asesora Uno → Asesor Dos", SEE).await.unwrap();
     browser.screenshot("case-transferred").await;
     let (_, admin) = token(&infra, &app, later, Role::Admin, None).await;
     let queue = get(&app, &admin, &format!("/api/advisors/{dos_id}/queue")).await;

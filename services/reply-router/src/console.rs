@@ -27,6 +27,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("queue_items.html", include_str!("../templates/queue_items.html")),
     ("case.html", include_str!("../templates/case.html")),
     ("case_panel.html", include_str!("../templates/case_panel.html")),
+    ("case_plan.html", include_str!("../templates/case_plan.html")),
     ("supervisor.html", include_str!("../templates/supervisor.html")),
     ("supervisor_panel.html", include_str!("../templates/supervisor_panel.html")),
     ("home.html", include_str!("../templates/home.html")),
@@ -63,6 +64,7 @@ pub fn routes(r: Arc<Router>) -> Routes {
         .protected("/console/supervisors/{id}/panel", get(supervisor_fragment))
         .protected("/console/cases/{id}", get(case_page))
         .protected("/console/cases/{id}/panel", get(case_fragment))
+        .protected("/console/cases/{id}/plan", get(plan_fragment))
         .protected("/console/cases/{id}/{action}", post(case_action))
         .with_state(c)
 }
@@ -297,6 +299,22 @@ async fn case_fragment(
 ) -> Response {
     let data = async { case_context(&c, &who, parse_id("a case", &id)?).await }.await;
     fragment(&c, &headers, "case_panel.html", data)
+}
+
+/// The debtor's contact plan, loaded by the case page once it is shown (the scheduler may be another process).
+async fn plan_fragment(
+    State(c): State<Arc<Console>>,
+    who: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let data = async {
+        let id = parse_id("a case", &id)?;
+        let plan = crate::plan::of_case(&c.r, &who, id, &headers).await?;
+        Ok(json!({ "plan": plan }))
+    }
+    .await;
+    fragment(&c, &headers, "case_plan.html", data)
 }
 
 /// The part of a page an action changed; an `action-done` event clears an earlier refusal.

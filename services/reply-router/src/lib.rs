@@ -12,6 +12,7 @@ mod click;
 mod config;
 mod console;
 mod desk;
+mod plan;
 mod projection;
 mod promises;
 mod reassign;

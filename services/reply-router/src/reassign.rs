@@ -79,7 +79,19 @@ pub async fn move_case(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let detail = json!({ "from_advisor_id": case.advisor_id, "to_advisor_id": to, "reason": reason });
+    // The names as they are today, so the timeline reads the same after a later file renames or drops an advisor.
+    let name_of = |id: uuid::Uuid| {
+        sqlx::query_scalar::<_, String>(
+            "SELECT first_name || ' ' || last_name FROM reply_router.advisors WHERE id = $1",
+        )
+        .bind(id)
+    };
+    let from_name = name_of(case.advisor_id).fetch_optional(&mut *conn).await?;
+    let to_name = name_of(to).fetch_optional(&mut *conn).await?;
+    let detail = json!({
+        "from_advisor_id": case.advisor_id, "from_advisor": from_name,
+        "to_advisor_id": to, "to_advisor": to_name, "reason": reason,
+    });
     timeline::add(conn, &case.debtor_id, Some(case.id), now, "transfer", Some(actor), detail).await?;
     let debtor_id = DebtorId::parse(&case.debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
     let event = CaseTransferred {

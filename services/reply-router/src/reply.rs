@@ -18,6 +18,16 @@ use crate::{cases, timeline, views, Router};
 /// The headers that carry the caller's credential on to the scheduler.
 const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "x-csrf-token"];
 
+/// `request` with the caller's credential, for a route of the scheduler that checks it again.
+pub fn with_credentials(mut request: reqwest::RequestBuilder, headers: &HeaderMap) -> reqwest::RequestBuilder {
+    for name in CREDENTIAL_HEADERS {
+        if let Some(v) = headers.get(name) {
+            request = request.header(name, v);
+        }
+    }
+    request
+}
+
 pub async fn send(
     r: &Router,
     who: &Principal,
@@ -36,16 +46,11 @@ pub async fn send(
         Some(c) => c.to_string(),
         None => views::reply_channel(&r.pool, &item.debtor_id).await?.unwrap_or_else(|| "sms".into()),
     };
-    let mut outbound = r
+    let outbound = r
         .http
         .post(format!("{}/api/debtors/{}/contacts", r.scheduler_url, item.debtor_id))
         .json(&json!({ "channel": channel, "template": req.template }));
-    for name in CREDENTIAL_HEADERS {
-        if let Some(v) = headers.get(name) {
-            outbound = outbound.header(name, v);
-        }
-    }
-    let answer = outbound.send().await.map_err(|e| {
+    let answer = with_credentials(outbound, headers).send().await.map_err(|e| {
         tracing::warn!(error = %e, "the scheduler did not answer a case reply");
         ApiError::unavailable("scheduler_unavailable", "the scheduler cannot take the reply now; try again")
     })?;

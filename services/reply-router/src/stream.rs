@@ -1,6 +1,6 @@
 //! `GET /api/stream`: the caller's desk as Server-Sent Events. Each event is a row of `reply_router.desk_events`
 //! (its `seq` the event id, its kind the event name, the case's summary the data), filtered by the access layer's
-//! case scope, re-read for every batch. A client that reconnects with `Last-Event-ID` first receives every event of
+//! case scope (re-read when it is a second old). A client that reconnects with `Last-Event-ID` first receives every event of
 //! its scope after that id from the table, then the live ones, each once, even across a restart of the server.
 //!
 //! One feed per process listens for the writers' notifications, reads each new row once and hands it to every open
@@ -8,7 +8,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -58,6 +58,8 @@ pub struct Feed {
 
 /// How many rows the feed keeps for streams that are a little behind.
 const FEED_CAPACITY: usize = 4096;
+/// How old a stream's scope may be when it filters an event: a change of team reaches open streams within this.
+const SCOPE_FRESHNESS: Duration = Duration::from_secs(1);
 /// The most rows one read of the table returns.
 const PAGE: i64 = 1000;
 
@@ -192,6 +194,7 @@ async fn pump(
     mut live: broadcast::Receiver<Arc<Row>>,
     out: mpsc::Sender<Event>,
 ) {
+    let mut scope_read_at = Instant::now();
     // Catch up from the table.
     if catch_up(&pool, &scope, &mut sent, &out).await.is_err() {
         return;
@@ -211,12 +214,19 @@ async fn pump(
         while let Ok(row) = live.try_recv() {
             batch.push(row);
         }
-        // The scope is read again for every batch: a reassignment takes effect at the next event.
-        match scope::case_scope(&pool, &who).await {
-            Ok(s) => scope = s,
-            Err(e) => {
-                tracing::warn!(error = %e, "desk stream: scope not read; the stream ends and the client reconnects");
-                return;
+        // A reassignment in a new client file changes who is in a supervisor's team: the scope is read again
+        // before a batch once it is older than SCOPE_FRESHNESS, rather than for every batch, which would cost one
+        // query per open stream per event.
+        if scope_read_at.elapsed() >= SCOPE_FRESHNESS {
+            match scope::case_scope(&pool, &who).await {
+                Ok(s) => {
+                    scope = s;
+                    scope_read_at = Instant::now();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "desk stream: scope not read; the stream ends and the client reconnects");
+                    return;
+                }
             }
         }
         for row in batch {
