@@ -211,7 +211,7 @@ async fn main() -> anyhow::Result<()> {
         ("RECAUDO_META_ACCESS_TOKEN", secret()),
         ("RECAUDO_META_APP_SECRET", secret()),
         ("RECAUDO_META_VERIFY_TOKEN", secret()),
-        ("RECAUDO_SENDGRID_API_KEY", format!("SG.{}", secret())),
+        ("RECAUDO_SENDGRID_API_KEY", format!("SG.{}.{}{}", &secret()[..22], secret(), &secret()[..11])),
         ("RECAUDO_SENDGRID_FROM_EMAIL", "cobranza@lender.example".into()),
         ("RECAUDO_SENDGRID_INBOUND_USER", "sendgrid".into()),
         ("RECAUDO_SENDGRID_INBOUND_PASSWORD", secret()),

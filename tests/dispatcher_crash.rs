@@ -9,10 +9,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Infra, ADMIN};
+use common::{ready, serve_child, Infra, ADMIN};
 use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
 use recaudo_testkit::{eventually, free_port};
 
@@ -26,45 +25,6 @@ fn client_file() -> Vec<u8> {
         file.push_str(&format!("K{i:05},Deudor,55{i:08},KC-{i:05},MXN,1000,100,2026-11-10,MX\n"));
     }
     file.into_bytes()
-}
-
-/// A child process that is killed when dropped, so that a failing test leaves nothing running.
-struct Process(Child);
-
-impl Process {
-    fn kill(&mut self) {
-        let _ = self.0.kill(); // SIGKILL
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// `recaudo serve` with `targets` in a child process, with the test's environment and `extra` on top.
-fn spawn(infra: &Infra, port: u16, targets: &str, channels: &str, extra: &[(&str, &str)]) -> Process {
-    let addr = format!("127.0.0.1:{port}");
-    let mut vars = vec![("RECAUDO_HTTP_ADDR", addr.as_str()), ("RECAUDO_NOW", "2026-11-23T16:00:00Z")];
-    vars.extend_from_slice(extra);
-    let env = infra.env(&vars);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_recaudo"));
-    cmd.args(["serve", "--target", targets, "--channel", channels]);
-    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RECAUDO_LOG", "warn");
-    for (k, v) in env.vars() {
-        cmd.env(k, v);
-    }
-    Process(cmd.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null()).spawn().expect("recaudo serve"))
-}
-
-async fn ready(port: u16) {
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    eventually("the process to be ready", Duration::from_secs(60), || async {
-        reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(|_| ())
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,7 +41,7 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
     let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
     // Everything but the dispatcher, in a process that stays up.
     let rest_port = free_port().unwrap();
-    let mut rest = spawn(&infra, rest_port, "ingestion,portfolio,scheduler,reply-router,metrics", "sms", &[]);
+    let mut rest = serve_child(&infra, rest_port, "ingestion,portfolio,scheduler,reply-router,metrics", "sms", &[]);
     ready(rest_port).await;
     let dispatcher_env = [
         ("RECAUDO_SMS_PROVIDER", "twilio"),
@@ -93,7 +53,7 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
         ("RECAUDO_RECONCILE_AFTER_SECS", "1"),
     ];
     let dispatcher_port = free_port().unwrap();
-    let mut dispatcher = spawn(&infra, dispatcher_port, "dispatcher", "sms", &dispatcher_env);
+    let mut dispatcher = serve_child(&infra, dispatcher_port, "dispatcher", "sms", &dispatcher_env);
     ready(dispatcher_port).await;
 
     let import = reqwest::Client::new()
@@ -112,7 +72,7 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
         tokio::time::sleep(Duration::from_millis(pause)).await;
         dispatcher.kill();
         kills += 1;
-        dispatcher = spawn(&infra, dispatcher_port, "dispatcher", "sms", &dispatcher_env);
+        dispatcher = serve_child(&infra, dispatcher_port, "dispatcher", "sms", &dispatcher_env);
         ready(dispatcher_port).await;
     }
     let sent_before_the_end: i64 =
@@ -239,7 +199,7 @@ async fn aborted_between_the_providers_answer_and_the_commit_every_channel_sends
         ("RECAUDO_META_PHONE_NUMBER_ID", meta_config.phone_number_id.as_str()),
         ("RECAUDO_META_ACCESS_TOKEN", meta_config.access_token.as_str()),
         ("RECAUDO_META_APP_SECRET", meta_config.app_secret.as_str()),
-        ("RECAUDO_META_VERIFY_TOKEN", "verify"),
+        ("RECAUDO_META_VERIFY_TOKEN", "verify-token-of-the-crash-test"),
         ("RECAUDO_EMAIL_PROVIDER", "sendgrid"),
         ("RECAUDO_SENDGRID_BASE_URL", sendgrid_url.as_str()),
         ("RECAUDO_SENDGRID_API_KEY", sendgrid_config.api_key.as_str()),
@@ -253,7 +213,7 @@ async fn aborted_between_the_providers_answer_and_the_commit_every_channel_sends
         ("RECAUDO_CRASH_AT", "after_provider_call:9"),
     ];
     let channels = "sms,whatsapp,email";
-    let mut dispatcher = spawn(&infra, port, "dispatcher", channels, &env);
+    let mut dispatcher = serve_child(&infra, port, "dispatcher", channels, &env);
     ready(port).await;
     let bus = recaudo_bus::Bus::connect(&infra.nats.url, recaudo_bus::Prefix::parse("recaudo").unwrap()).await.unwrap();
     for msg in requests(&bus) {
@@ -276,10 +236,10 @@ async fn aborted_between_the_providers_answer_and_the_commit_every_channel_sends
             std::time::Instant::now() < deadline,
             "not settled after {aborts} aborts: {all} attempts, {sending} sending"
         );
-        if dispatcher.0.try_wait().unwrap().is_some() {
+        if dispatcher.has_exited() {
             aborts += 1;
             // Not waited for: it may well abort again before it answers.
-            dispatcher = spawn(&infra, port, "dispatcher", channels, &env);
+            dispatcher = serve_child(&infra, port, "dispatcher", channels, &env);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -222,7 +222,10 @@ async fn pay(app: &App, secret: &str, body: &Value) -> (u16, Value) {
 async fn payments_are_applied_once_by_reference() {
     let infra = Infra::start().await;
     infra.migrate().await;
-    let env = infra.env(&[("RECAUDO_NOW", NOW), ("RECAUDO_PAYMENTS_SECRET", "test-secret")]);
+    let env = infra.env(&[
+        ("RECAUDO_NOW", NOW),
+        ("RECAUDO_PAYMENTS_SECRET", "payments-secret-shared-with-the-lender-in-the-test"),
+    ]);
     let app = App::spawn(env.clone(), &Target::ALL).await;
     app.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
 
@@ -233,15 +236,15 @@ async fn payments_are_applied_once_by_reference() {
         { "credit_id": "CR-NOPE", "paid_on": "2026-11-22", "amount": "5", "method": "PSE", "reference": "R-4" }
     ]);
     assert_eq!(pay(&app, "wrong-secret", &payments).await.0, 401);
-    let (status, body) = pay(&app, "test-secret", &payments).await;
+    let (status, body) = pay(&app, "payments-secret-shared-with-the-lender-in-the-test", &payments).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["accepted"], 4);
     // The same reference again changes nothing.
     let again = json!({ "credit_id": "CR-0000002-1", "paid_on": "2026-11-22", "amount": "1000.00", "method": "PSE", "reference": "R-1" });
-    assert_eq!(pay(&app, "test-secret", &again).await.0, 202);
+    assert_eq!(pay(&app, "payments-secret-shared-with-the-lender-in-the-test", &again).await.0, 202);
     let (status, body) = pay(
         &app,
-        "test-secret",
+        "payments-secret-shared-with-the-lender-in-the-test",
         &json!([{ "credit_id": "CR-1", "paid_on": "2026-11-22", "amount": "-3", "reference": "" }]),
     )
     .await;

@@ -66,7 +66,7 @@ async fn a_failing_provider_opens_the_circuit_retry_after_pauses_and_the_rate_ho
         ("RECAUDO_META_PHONE_NUMBER_ID", config.phone_number_id.as_str()),
         ("RECAUDO_META_ACCESS_TOKEN", config.access_token.as_str()),
         ("RECAUDO_META_APP_SECRET", config.app_secret.as_str()),
-        ("RECAUDO_META_VERIFY_TOKEN", "verify-me"),
+        ("RECAUDO_META_VERIFY_TOKEN", "verify-token-of-the-outage-test"),
         ("RECAUDO_BREAKER_FAILURES", "3"),
         ("RECAUDO_BREAKER_COOLDOWN_SECS", "2"),
         ("RECAUDO_WHATSAPP_RATE_PER_SEC", "5"),

@@ -298,3 +298,53 @@ pub async fn publish_reply(bus: &recaudo_bus::Bus, debtor: &str, body: &str) {
     let msg = recaudo_bus::RawMessage::event(bus.prefix(), "test/debtor", chrono::Utc::now(), event).unwrap();
     bus.publish(&msg).await.unwrap();
 }
+
+/// A child process that is killed when dropped, so that a failing test leaves nothing running.
+pub struct Process(std::process::Child);
+
+impl Process {
+    pub fn kill(&mut self) {
+        let _ = self.0.kill(); // SIGKILL
+        let _ = self.0.wait();
+    }
+
+    /// Whether the process has ended (a crash test's abort, say).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `recaudo serve` with `targets` in a child process, with the test's environment and `extra` on top.
+pub fn serve_child(infra: &Infra, port: u16, targets: &str, channels: &str, extra: &[(&str, &str)]) -> Process {
+    let addr = format!("127.0.0.1:{port}");
+    let mut vars = vec![("RECAUDO_HTTP_ADDR", addr.as_str()), ("RECAUDO_NOW", "2026-11-23T16:00:00Z")];
+    vars.extend_from_slice(extra);
+    let env = infra.env(&vars);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_recaudo"));
+    cmd.args(["serve", "--target", targets, "--channel", channels]);
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RECAUDO_LOG", "warn");
+    for (k, v) in env.vars() {
+        cmd.env(k, v);
+    }
+    Process(
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("recaudo serve"),
+    )
+}
+
+pub async fn ready(port: u16) {
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    eventually("the process to be ready", Duration::from_secs(60), || async {
+        reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(|_| ())
+    })
+    .await;
+}

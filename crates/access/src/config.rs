@@ -108,6 +108,10 @@ impl AccessConfig {
         if retention_days == 0 {
             return Err(ConfigError::new("RECAUDO_AUDIT_RETENTION_DAYS", "0", "must be at least 1"));
         }
+        let client_secret = env
+            .raw("RECAUDO_OIDC_CLIENT_SECRET")
+            .map(|s| recaudo_runtime::secrets::checked("RECAUDO_OIDC_CLIENT_SECRET", s.trim().to_string()))
+            .transpose()?;
         let browser = match (env.raw("RECAUDO_OIDC_CLIENT_ID"), &identity) {
             (Some(id), _) => Some(id.trim().to_string()),
             (None, Identity::Development) => Some(DEV_CLIENT_ID.to_string()),
@@ -115,7 +119,7 @@ impl AccessConfig {
         }
         .map(|client_id| BrowserClient {
             client_id,
-            client_secret: env.raw("RECAUDO_OIDC_CLIENT_SECRET").map(|s| s.trim().to_string()),
+            client_secret,
             redirect_url: env.raw("RECAUDO_OIDC_REDIRECT_URL").map(|s| s.trim().to_string()),
         });
         let session_hours: u64 = env.get("RECAUDO_SESSION_HOURS", 8)?;

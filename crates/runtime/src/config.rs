@@ -124,8 +124,10 @@ impl CommonConfig {
         if !(1..=5).contains(&stream_replicas) {
             return Err(ConfigError::new("RECAUDO_STREAM_REPLICAS", &stream_replicas.to_string(), "expected 1 to 5"));
         }
+        let database_url: String = env.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/recaudo".to_string())?;
+        crate::secrets::check_url_password("DATABASE_URL", &database_url)?;
         Ok(CommonConfig {
-            database_url: env.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/recaudo".to_string())?,
+            database_url,
             nats_url: env.get("NATS_URL", "nats://127.0.0.1:4222".to_string())?,
             http_addr: env.get("RECAUDO_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),

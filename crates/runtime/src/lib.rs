@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod process;
+pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
 

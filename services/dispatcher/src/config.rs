@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use recaudo_events::Channel;
 use recaudo_providers::twilio::TwilioConfig;
+use recaudo_runtime::secrets;
 use recaudo_runtime::{ConfigError, Env};
 
 /// The messaging channels a dispatcher can run, in the order `--target all` starts them.
@@ -230,7 +231,9 @@ impl Config {
     /// The Twilio client settings, from the environment (a real account).
     pub(crate) fn twilio_client(&self, var_for: &str) -> Result<TwilioConfig, ConfigError> {
         let required = |value: &Option<String>, var: &str| {
-            value.clone().ok_or_else(|| ConfigError::new(var, "", format!("required with {var_for}=twilio")))
+            let value =
+                value.clone().ok_or_else(|| ConfigError::new(var, "", format!("required with {var_for}=twilio")))?;
+            secrets::checked(var, value)
         };
         Ok(TwilioConfig {
             base_url: self
@@ -243,5 +246,29 @@ impl Config {
             from: self.twilio.from.clone(),
             messaging_service_sid: self.twilio.messaging_service_sid.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn twilio(token: &str) -> Result<TwilioConfig, ConfigError> {
+        let env = Env::from_pairs([
+            ("RECAUDO_SMS_PROVIDER", "twilio"),
+            ("RECAUDO_TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
+            ("RECAUDO_TWILIO_AUTH_TOKEN", token),
+        ]);
+        Config::from_env(&env, &[Channel::Sms])?.twilio_client("RECAUDO_SMS_PROVIDER")
+    }
+
+    #[test]
+    fn the_example_secrets_placeholder_stops_the_dispatcher_naming_the_variable() {
+        let e = twilio("CHANGE_ME").unwrap_err();
+        assert_eq!(e.var, "RECAUDO_TWILIO_AUTH_TOKEN");
+        assert!(e.reason.contains("placeholder"), "{e}");
+        let e = twilio("0123456789abcdef").unwrap_err();
+        assert!(e.reason.contains("32 hexadecimal digits"), "{e}");
+        assert!(twilio("0123456789abcdef0123456789abcdef").is_ok());
     }
 }

@@ -14,6 +14,7 @@ mod crash;
 mod inbound;
 mod manual_forward;
 mod providers;
+mod rate;
 mod reconcile;
 mod send;
 mod simulator_control;
@@ -46,6 +47,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(6, "attempt_decision", include_str!("../migrations/0006_attempt_decision.sql")),
         Migration::new(7, "channels", include_str!("../migrations/0007_channels.sql")),
         Migration::new(8, "outbox_without_event_key", recaudo_bus::inbox::outbox_without_event_key(SCHEMA)),
+        Migration::new(9, "send_rate", include_str!("../migrations/0009_send_rate.sql")),
     ]
 }
 
@@ -75,8 +77,8 @@ pub(crate) struct Dispatcher {
     pub interrupted_after: Duration,
     /// Holds requests back while the provider is down or asks us to wait.
     pub breaker: breaker::Breaker,
-    /// The provider's send rate for this process.
-    pub limiter: governor::DefaultDirectRateLimiter,
+    /// The provider's send rate, shared by every dispatcher process.
+    pub limiter: rate::SharedRate,
     /// Crash tests only: where to abort.
     pub crash_at: Option<Arc<crash::CrashAt>>,
 }
@@ -122,7 +124,11 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
                 config.breaker_cooldown,
                 shutdown.clone(),
             ),
-            limiter: governor::RateLimiter::direct(governor::Quota::per_second(channel.rate_per_sec)),
+            limiter: rate::SharedRate::new(
+                infra.pool.clone(),
+                format!("{}:{}", channel.channel, provider.name()),
+                channel.rate_per_sec,
+            ),
             crash_at: crash_at.clone(),
             provider,
         });

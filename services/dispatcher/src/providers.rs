@@ -11,7 +11,7 @@ use recaudo_providers::sendgrid::{SendGrid, SendGridConfig};
 use recaudo_providers::smtp::{Smtp, SmtpConfig};
 use recaudo_providers::twilio::{TwilioChannel, TwilioConfig, TwilioSms};
 use recaudo_providers::MessagingProvider;
-use recaudo_runtime::{ConfigError, Infra, Routes};
+use recaudo_runtime::{secrets, ConfigError, Infra, Routes};
 use recaudo_simulators::meta::{MetaSimConfig, MetaSimulator};
 use recaudo_simulators::sendgrid::{SendGridSimConfig, SendGridSimulator};
 use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
@@ -63,6 +63,13 @@ pub(crate) fn build(
     sims: &mut Simulators,
 ) -> anyhow::Result<Arc<dyn MessagingProvider>> {
     let var = crate::config::provider_var(channel.channel);
+    if channel.provider == ProviderKind::Simulator {
+        tracing::warn!(
+            channel = %channel.channel,
+            "the {} channel runs on the provider simulator ({var}=simulator): no message reaches a debtor",
+            channel.channel
+        );
+    }
     Ok(match (channel.channel, channel.provider) {
         (Channel::Sms, ProviderKind::Twilio) => {
             Arc::new(TwilioSms::for_channel(config.twilio_client(&var)?, TwilioChannel::Sms).map_err(bad(&var))?)
@@ -89,7 +96,8 @@ pub(crate) fn build(
         (Channel::Whatsapp, ProviderKind::Meta) => {
             let m = &config.meta;
             let required = |value: Option<String>, name: &str| {
-                value.ok_or_else(|| ConfigError::new(name, "", format!("required with {var}=meta")))
+                let value = value.ok_or_else(|| ConfigError::new(name, "", format!("required with {var}=meta")))?;
+                secrets::checked(name, value)
             };
             let secret = |value: &Option<crate::config::Secret>| value.as_ref().map(|k| k.0.clone());
             let client = MetaConfig {
@@ -134,7 +142,8 @@ pub(crate) fn build(
         (Channel::Email, ProviderKind::SendGrid) => {
             let s = &config.sendgrid;
             let required = |value: Option<String>, name: &str| {
-                value.ok_or_else(|| ConfigError::new(name, "", format!("required with {var}=sendgrid")))
+                let value = value.ok_or_else(|| ConfigError::new(name, "", format!("required with {var}=sendgrid")))?;
+                secrets::checked(name, value)
             };
             let client = SendGridConfig {
                 base_url: s.base_url.clone().unwrap_or_else(|| recaudo_providers::sendgrid::DEFAULT_BASE_URL.into()),
@@ -155,8 +164,10 @@ pub(crate) fn build(
             let required = |value: Option<String>, name: &str| {
                 value.ok_or_else(|| ConfigError::new(name, "", format!("required with {var}=smtp")))
             };
+            let url = required(s.url.as_ref().map(|u| u.0.clone()), "RECAUDO_SMTP_URL")?;
+            secrets::check_url_password("RECAUDO_SMTP_URL", &url)?;
             let client = SmtpConfig {
-                url: required(s.url.as_ref().map(|u| u.0.clone()), "RECAUDO_SMTP_URL")?,
+                url,
                 from_email: required(s.from_email.clone(), "RECAUDO_SMTP_FROM_EMAIL")?,
                 from_name: s.from_name.clone(),
                 timeout: s.timeout,

@@ -77,7 +77,10 @@ impl Config {
             max_upload_bytes: env.get("RECAUDO_IMPORT_MAX_BYTES", 2u64 * 1024 * 1024 * 1024)?,
             batch_rows,
             max_error_rate,
-            payments_secret: env.optional("RECAUDO_PAYMENTS_SECRET")?,
+            payments_secret: env
+                .optional::<String>("RECAUDO_PAYMENTS_SECRET")?
+                .map(|s| recaudo_runtime::secrets::checked("RECAUDO_PAYMENTS_SECRET", s))
+                .transpose()?,
             signature_tolerance_secs: match env.get("RECAUDO_PAYMENTS_SIGNATURE_TOLERANCE_SECS", 300i64)? {
                 t if t > 0 => t,
                 t => {

@@ -52,8 +52,8 @@ impl MetaSimConfig {
             phone_number_id: "100000000000001".to_string(),
             display_phone_number: "15550001111".to_string(),
             business_account_id: "200000000000002".to_string(),
-            access_token: "EAAsimulator-recaudo".to_string(),
-            app_secret: "73696d756c61746f72".to_string(),
+            access_token: "EAAsimulator-recaudo-0000000000000000000000000".to_string(),
+            app_secret: "73696d756c61746f7200000000000000".to_string(),
             webhook_url: None,
             status_delay: Duration::from_millis(200),
         }

@@ -51,7 +51,7 @@ impl SendGridSimConfig {
     /// nothing but the simulator accepts them.
     pub fn demo() -> Self {
         Self {
-            api_key: "SG.recaudo-simulator.0000000000000000000000".to_string(),
+            api_key: "SG.recaudo-simulator-0000.0000000000000000000000000000000000000000000".to_string(),
             events_url: None,
             inbound_url: None,
             inbound_user: "sendgrid".to_string(),
