@@ -80,6 +80,12 @@ async fn a_manager_writes_and_activates_strategies_and_every_decision_names_its_
     let problem = &body["error"]["details"]["problems"][0];
     assert_eq!(problem["path"], "stages[0].steps[0].template", "{body}");
     assert_eq!(problem["line"], 19, "{body}");
+    // An integer at the edge of its type is a problem like any other, not a dropped connection.
+    let extreme = CONSUMER_CREDIT.replacen("to: 0 }", "to: -2147483648 }", 1);
+    assert_ne!(extreme, CONSUMER_CREDIT);
+    let (status, body) = put(&app, &manager, "consumer-credit", &extreme).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("stages[0].days_past_due.to"), "{body}");
     assert_eq!(app.get("/api/strategies/consumer-credit").await.0, 404, "nothing of a refused document is kept");
     // Only managers (and admins) write strategies.
     assert_eq!(put(&app, &advisor, "consumer-credit", CONSUMER_CREDIT).await.0, 403);

@@ -207,7 +207,10 @@ impl Application {
         // The span names the method only: paths and queries carry reply-link tokens, sign-in codes and subjects.
         let trace = TraceLayer::new_for_http()
             .make_span_with(|req: &axum::http::Request<_>| tracing::debug_span!("http", method = %req.method()));
-        let app = router.layer(trace).into_make_service_with_connect_info::<SocketAddr>();
+        let app = router
+            .layer(axum::middleware::from_fn(crate::http::answer_panics))
+            .layer(trace)
+            .into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let server = tokio::spawn(async move { server.await });
 

@@ -122,7 +122,7 @@ impl Strategy {
 
     /// The stage's steps that fire on the day the credit is `days_past_due`, in the order written.
     pub fn steps_on<'a>(&self, stage: &'a Stage, days_past_due: i32) -> impl Iterator<Item = &'a Step> {
-        let d = (days_past_due - stage.days_past_due.from) as i64;
+        let d = i64::from(days_past_due) - i64::from(stage.days_past_due.from);
         stage.steps.iter().filter(move |step| {
             let since = d - step.day as i64;
             since >= 0 && step.every.map_or(since == 0, |n| since % n as i64 == 0)
@@ -335,6 +335,21 @@ promise_reminder: { channel: sms, template: sms_promise_reminder_v1, at: "09:00"
         // A new version of the same strategy keeps each debtor's variant.
         let v2 = Strategy::load("consumo-b", 2, parse("consumo-b", AB, &Catalogue::builtin()).unwrap()).unwrap();
         assert_eq!(v2.variant(&v2.document.stages[1].steps[0], "D7"), s.variant(step, "D7"));
+    }
+
+    #[test]
+    fn the_extreme_integers_are_problems_not_panics() {
+        for (from, to) in [(i32::MIN, i32::MIN), (1, i32::MIN), (i32::MIN, i32::MAX), (i32::MAX, i32::MAX)] {
+            let doc = format!(
+                "stages:\n  - name: a\n    days_past_due: {{ from: {from}, to: {to} }}\n    steps: [{{ id: s, channel: sms, template: sms_reminder_v1 }}]\n"
+            );
+            let problems = parse("x", &doc, &Catalogue::builtin()).unwrap_err();
+            let text = problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n");
+            assert!(text.contains("within ±36500 days"), "{from}..{to}: {text}");
+        }
+        let call = "stages:\n  - name: a\n    days_past_due: { from: 1 }\n    steps: [{ id: s, channel: sms, template: sms_reminder_v1 }]\nescalations:\n  - { kind: call_task, from_days_past_due: -2147483648, call: advisor, template: call_task_v1 }\n";
+        let problems = parse("x", call, &Catalogue::builtin()).unwrap_err();
+        assert!(problems.iter().any(|p| p.path == "escalations[0].from_days_past_due"), "{problems:?}");
     }
 
     #[test]

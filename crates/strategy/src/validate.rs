@@ -51,7 +51,8 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines, templates: Option
         }
         let range = stage.days_past_due;
         for (end, value) in [("from", Some(range.from)), ("to", range.to)] {
-            if value.is_some_and(|v| v.abs() > MAX_DAYS_PAST_DUE) {
+            // `unsigned_abs`: `i32::MIN.abs()` overflows (a panic in a debug build, a negative number in release).
+            if value.is_some_and(|v| v.unsigned_abs() > MAX_DAYS_PAST_DUE.unsigned_abs()) {
                 problem(
                     format!("{at}.days_past_due.{end}"),
                     format!("must be within ±{MAX_DAYS_PAST_DUE} days (a hundred years)"),
@@ -77,7 +78,7 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines, templates: Option
         if stage.steps.is_empty() {
             problem(format!("{at}.steps"), "at least one step is needed".into());
         }
-        let length = range.to.map(|to| (to - range.from) as i64);
+        let length = range.to.map(|to| i64::from(to) - i64::from(range.from));
         for (k, step) in stage.steps.iter().enumerate() {
             let at = format!("{at}.steps[{k}]");
             if step.id.trim().is_empty() || step.id.len() > 64 || step.id.chars().any(char::is_control) {
@@ -109,7 +110,7 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines, templates: Option
         let at = format!("escalations[{i}]");
         match e {
             Escalation::CallTask { template, every, from_days_past_due, .. } => {
-                if from_days_past_due.abs() > MAX_DAYS_PAST_DUE {
+                if from_days_past_due.unsigned_abs() > MAX_DAYS_PAST_DUE.unsigned_abs() {
                     problem(format!("{at}.from_days_past_due"), format!("must be within ±{MAX_DAYS_PAST_DUE} days"));
                 }
                 template_for(templates, Channel::Call, template, &format!("{at}.template"), &mut problem);
