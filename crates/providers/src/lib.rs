@@ -126,6 +126,8 @@ pub struct StatusUpdate {
     pub error_code: Option<String>,
     /// Our attempt id as the provider echoed it back, where it does.
     pub attempt_ref: Option<String>,
+    /// When the provider took the message, by its own record (Twilio's `date_created`), where the report says.
+    pub taken_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A message a debtor sent us, or a button they tapped.

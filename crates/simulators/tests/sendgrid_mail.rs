@@ -174,6 +174,7 @@ async fn a_send_is_answered_with_its_message_id_then_signed_events_tie_back_to_t
             normalized: Normalized::Delivered,
             error_code: None,
             attempt_ref: Some("attempt-1".into()),
+            taken_at: None,
         })]
     );
 

@@ -224,6 +224,21 @@ async fn a_sent_message_is_listed_with_the_fields_it_was_sent_with() {
     assert_eq!(fetched["uri"], format!("/2010-04-01/Accounts/{account}/Messages/{}.json", receipt.provider_message_id));
 }
 
+/// A message found in the provider's records carries the provider's own time of taking it: an attempt adopted from
+/// them is dated by that, not by when the reconciler searched.
+#[tokio::test]
+async fn a_message_found_in_the_list_says_when_twilio_took_it() {
+    let simulated = start_simulator_with_delay(Duration::from_secs(30)).await;
+    let message = sms(DEBTOR, "Recordatorio de pago", None);
+    let receipt = simulated.client().send(&message).await.expect("accepted");
+    let taken = simulated.sim.messages()[0].date_created;
+    let since = taken - chrono::Duration::days(1);
+    let found = simulated.client().find_message(&message, since).await.expect("searched").expect("found");
+    assert_eq!(found.provider_message_id, receipt.provider_message_id);
+    // Twilio's record is to the second (RFC 2822).
+    assert_eq!(found.taken_at.map(|t| t.timestamp()), Some(taken.timestamp()));
+}
+
 #[tokio::test]
 async fn twilios_magic_numbers_are_rejected_with_their_codes() {
     let simulated = start_simulator().await;

@@ -95,7 +95,7 @@ async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
         match found {
             Ok(Some(update)) => {
                 crate::webhooks::lock_message(&mut tx, d, &update.provider_message_id).await?;
-                crate::webhooks::adopt_message(&mut tx, d, row.id, &update.provider_message_id, now).await?;
+                crate::webhooks::adopt_message(&mut tx, d, row.id, &update, now).await?;
                 crate::webhooks::record_status(&mut tx, d, &update, now).await?;
                 tracing::info!(attempt_id = %row.id, status = %update.normalized, "interrupted attempt found at the provider");
             }

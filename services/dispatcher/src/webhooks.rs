@@ -89,7 +89,7 @@ pub(crate) async fn record_status(
     // The provider echoes our attempt id: an attempt whose send was cut off before the answer learns its message
     // id here.
     if let Some(attempt_id) = update.attempt_ref.as_deref().and_then(|r| r.parse::<Uuid>().ok()) {
-        if adopt_message(tx, d, attempt_id, &update.provider_message_id, now).await? {
+        if adopt_message(tx, d, attempt_id, update, now).await? {
             apply_status(tx, d, update, now, now).await?;
             return Ok(());
         }
@@ -202,18 +202,20 @@ async fn apply_status(
 }
 
 /// Gives an attempt without a message id (its send cut off, or its answer unreadable) the id a provider's report
-/// ties to it. An attempt still `sending` is published as attempted now; one already published as `unknown` is
-/// settled by the status that follows. False when there is no such attempt.
+/// ties to it, and the provider's own time of taking it where the report has it (not the time we found it). An
+/// attempt still `sending` is published as attempted; one already published as `unknown` is settled by the status
+/// that follows. False when there is no such attempt.
 pub(crate) async fn adopt_message(
     conn: &mut PgConnection,
     d: &Dispatcher,
     attempt_id: Uuid,
-    provider_message_id: &str,
+    update: &StatusUpdate,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
+    let provider_message_id = update.provider_message_id.as_str();
     let adopted: Option<(String,)> = sqlx::query_as(
         "UPDATE dispatcher.attempts a
-         SET provider_message_id = $3, updated_at = $4, attempted_at = coalesce(a.attempted_at, $4),
+         SET provider_message_id = $3, updated_at = $4, attempted_at = coalesce($6, a.attempted_at, $4),
              status = CASE WHEN a.status = 'sending' THEN 'queued' ELSE a.status END,
              next_check_at = $5
          FROM (SELECT id, status FROM dispatcher.attempts WHERE id = $1 FOR UPDATE) before
@@ -225,13 +227,15 @@ pub(crate) async fn adopt_message(
     .bind(provider_message_id)
     .bind(now)
     .bind(crate::reconcile::after(d.reconcile_after))
+    .bind(update.taken_at)
     .fetch_optional(&mut *conn)
     .await?;
     let Some((before,)) = adopted else {
         return Ok(false);
     };
     if before == "sending" {
-        crate::attempts::publish_attempted(conn, d, attempt_id, AttemptOutcome::Sent, None, now).await?;
+        let at = update.taken_at.unwrap_or(now);
+        crate::attempts::publish_attempted(conn, d, attempt_id, AttemptOutcome::Sent, None, at).await?;
     }
     Ok(true)
 }
@@ -265,6 +269,7 @@ pub(crate) async fn apply_early_reports(
             normalized,
             error_code,
             attempt_ref: None,
+            taken_at: None,
         };
         apply_status(conn, d, &update, reported_at, now).await?;
     }

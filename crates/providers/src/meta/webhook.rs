@@ -63,6 +63,7 @@ fn status_update(status: &WebhookStatus) -> Option<StatusUpdate> {
         status: status.status.clone(),
         error_code: status.errors.iter().find_map(|e| e.code.clone()),
         attempt_ref: status.biz_opaque_callback_data.clone().filter(|r| !r.is_empty()),
+        taken_at: None,
     })
 }
 
@@ -198,6 +199,7 @@ mod tests {
                 normalized: Normalized::Failed,
                 error_code: Some("131047".into()),
                 attempt_ref: Some("attempt-9".into()),
+                taken_at: None,
             })]
         );
     }

@@ -50,6 +50,7 @@ fn item(event: Event) -> Option<WebhookItem> {
         normalized,
         error_code,
         attempt_ref: event.attempt_id,
+        taken_at: None,
     }))
 }
 

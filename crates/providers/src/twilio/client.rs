@@ -190,6 +190,11 @@ fn status_of(message: &MessageResource) -> Option<StatusUpdate> {
         status: message.status.clone(),
         error_code: message.error_code.clone(),
         attempt_ref: None,
+        taken_at: message
+            .date_created
+            .as_deref()
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+            .map(|d| d.with_timezone(&chrono::Utc)),
     })
 }
 

@@ -20,6 +20,7 @@ pub(crate) fn parse_status(
         normalized,
         error_code: params.get("ErrorCode").filter(|code| !code.is_empty()).map(str::to_string),
         attempt_ref: None,
+        taken_at: None,
     }))
 }
 
@@ -142,6 +143,7 @@ mod tests {
                 normalized: Normalized::Delivered,
                 error_code: None,
                 attempt_ref: None,
+                taken_at: None,
             }))
         );
     }
