@@ -13,8 +13,9 @@ use common::{ready, serve_child, Infra};
 use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
 use recaudo_testkit::{eventually, free_port};
 
-const RATE: usize = 10;
-const REQUESTS: usize = 60;
+/// Three slots a lease (a tenth of a second's worth), as at the providers' real rates.
+const RATE: usize = 30;
+const REQUESTS: usize = 150;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_and_a_restart_keep_one_rate_at_the_provider() {
@@ -95,15 +96,16 @@ async fn two_replicas_and_a_restart_keep_one_rate_at_the_provider() {
     let mut at = arrivals.lock().unwrap().clone();
     at.sort();
     assert!(at.len() >= REQUESTS - 1, "{} messages reached the provider", at.len());
-    // Every second, however it is cut: at most the rate (one more where a second's edge meets a slot that started
-    // just before it, as the sends' own latency varies by a few milliseconds).
+    // Every second, however it is cut: the rate, give or take the few milliseconds by which one send's own work
+    // (a transaction, a request) outlasts another's; two replicas with a limit each would send twice the rate.
     let busiest = (0..at.len())
         .map(|i| at[i..].iter().take_while(|t| t.duration_since(at[i]) < Duration::from_secs(1)).count())
         .max()
         .unwrap();
-    assert!(busiest <= RATE + 1, "{busiest} messages within one second at a rate of {RATE}");
+    assert!(busiest <= RATE + RATE / 10, "{busiest} messages within one second at a rate of {RATE}");
     // And over the whole run, slot after slot: no faster than the rate.
     let span = at.last().unwrap().duration_since(at[0]).as_secs_f64();
     let floor = (at.len() - 1) as f64 / RATE as f64;
+    eprintln!("{} messages in {span:.2} s, at most {busiest} within a second, at a rate of {RATE}", at.len());
     assert!(span >= floor - 0.1, "{} messages in {span:.2} s; at {RATE}/s they take {floor:.2} s", at.len());
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, AckKind};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use recaudo_events::RawEnvelope;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -213,7 +213,12 @@ async fn process<H: Handler>(bus: &Bus, spec: &ConsumerSpec, handler: &H, messag
     trace::continue_from(&span, &headers);
 
     let incoming = Incoming { subject, envelope, delivered, stream_sequence };
-    let handling = handler.handle(incoming).instrument(span.clone());
+    // A handler that panics (an overflow: release builds keep overflow checks) gives the message up to the
+    // dead-letter subject, where it waits for a fix and a replay, and the consumer goes on with the next one.
+    let handling = std::panic::AssertUnwindSafe(handler.handle(incoming))
+        .catch_unwind()
+        .map(|done| done.unwrap_or_else(|_| Err(HandleError::Reject(anyhow::anyhow!("the handler panicked")))))
+        .instrument(span.clone());
     tokio::pin!(handling);
     // A handler that takes long (applying a large import) keeps its message: JetStream is told it is in progress
     // well before `ack_wait` runs out, and redelivers only when the process holding it is gone.

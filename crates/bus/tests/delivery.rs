@@ -175,6 +175,11 @@ async fn poison_and_exhausted_messages_go_to_the_dead_letter_subject_without_blo
             if e.data.reason == "stubborn" {
                 return Err(HandleError::retry(anyhow::anyhow!("always fails")));
             }
+            if e.data.reason == "overflows" {
+                let n: i32 = std::hint::black_box(i32::MIN);
+                let negated = -n; // overflow checks are on: a panic
+                self.0.lock().unwrap().push(negated.to_string());
+            }
             self.0.lock().unwrap().push(e.data.reason);
             Ok(())
         }
@@ -190,19 +195,26 @@ async fn poison_and_exhausted_messages_go_to_the_dead_letter_subject_without_blo
     };
     s.bus.publish(&garbage).await.unwrap();
     publish_event(&s, "stubborn").await;
+    publish_event(&s, "overflows").await;
     publish_event(&s, "fine").await;
 
     let first = tokio::time::timeout(WAIT, dlq.next()).await.unwrap().unwrap();
     assert_eq!(&first.payload[..], b"not json");
     let reason = first.headers.as_ref().unwrap().get("Recaudo-Dead-Letter-Reason").unwrap().as_str().to_string();
     assert!(reason.contains("not a CloudEvents JSON envelope"), "{reason}");
-    let second = tokio::time::timeout(WAIT, dlq.next()).await.unwrap().unwrap();
-    let env: serde_json::Value = serde_json::from_slice(&second.payload).unwrap();
-    assert_eq!(env["data"]["reason"], "stubborn");
-    assert_eq!(
-        second.headers.as_ref().unwrap().get("Recaudo-Original-Subject").unwrap().as_str(),
-        "test.import.failed"
-    );
+    // The exhausted message and the one whose handler panicked (given up at once, and the consumer goes on), in
+    // whichever order they are given up.
+    let mut given_up = std::collections::BTreeMap::new();
+    for _ in 0..2 {
+        let m = tokio::time::timeout(WAIT, dlq.next()).await.unwrap().unwrap();
+        let env: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        let headers = m.headers.as_ref().unwrap();
+        assert_eq!(headers.get("Recaudo-Original-Subject").unwrap().as_str(), "test.import.failed");
+        let reason = headers.get("Recaudo-Dead-Letter-Reason").unwrap().as_str().to_string();
+        given_up.insert(env["data"]["reason"].as_str().unwrap().to_string(), reason);
+    }
+    assert!(given_up["stubborn"].contains("always fails"), "{given_up:?}");
+    assert!(given_up["overflows"].contains("panicked"), "{given_up:?}");
     eventually("the good message", WAIT, || async {
         handled.lock().unwrap().contains(&"fine".to_string()).then_some(())
     })

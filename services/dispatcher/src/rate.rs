@@ -5,11 +5,13 @@
 //! rate; a restarted process continues after the slots already taken instead of starting with a full burst, which
 //! a per-process limiter did (56 messages in a second against a limit of 30).
 //!
-//! A process reserves about a tenth of a second of slots at a time (one statement per few messages at the rates
-//! providers allow) and never sends on a slot that has passed: a slot unused while the process was idle is lost,
-//! not spent later on top of newer ones.
+//! A process reserves as many slots as it has sends waiting, up to a tenth of a second's worth (one statement per
+//! few messages at the rates providers allow), and never sends on a slot that has passed: a slot unused while the
+//! process was idle is lost, not spent later on top of newer ones. While the database cannot be asked, nothing is
+//! sent (the attempt could not be recorded either): the process asks again, backing off.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -22,11 +24,11 @@ pub struct SharedRate {
     /// The row: `<channel>:<provider>`.
     account: String,
     interval: Duration,
-    /// Slots reserved per statement.
-    lease: i64,
+    /// The most slots reserved per statement.
+    lease: usize,
     slots: Mutex<VecDeque<Instant>>,
-    /// When the database cannot be asked: this process's own share, so that sending goes on at a safe pace.
-    fallback: governor::DefaultDirectRateLimiter,
+    /// Sends waiting for a slot in this process.
+    waiting: AtomicUsize,
 }
 
 impl SharedRate {
@@ -36,40 +38,48 @@ impl SharedRate {
             pool,
             account,
             interval: Duration::from_secs_f64(1.0 / f64::from(rate)),
-            lease: i64::from(rate / 10).clamp(1, 1000),
+            lease: (rate / 10).clamp(1, 1000) as usize,
             slots: Mutex::new(VecDeque::new()),
-            fallback: governor::RateLimiter::direct(governor::Quota::per_second(per_second)),
+            waiting: AtomicUsize::new(0),
         }
     }
 
     /// Waits for this process's next send slot.
     pub async fn until_ready(&self) {
-        let mut slots = self.slots.lock().await;
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let slot = self.next_slot().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        tokio::time::sleep_until(slot).await;
+    }
+
+    async fn next_slot(&self) -> Instant {
+        let mut backoff = Duration::from_millis(250);
         loop {
+            let mut slots = self.slots.lock().await;
             let now = Instant::now();
             while slots.front().is_some_and(|s| *s + self.interval <= now) {
                 slots.pop_front(); // passed unused
             }
             if let Some(slot) = slots.pop_front() {
-                drop(slots);
-                tokio::time::sleep_until(slot).await;
-                return;
+                return slot;
             }
-            match self.reserve().await {
+            let wanted = self.waiting.load(Ordering::SeqCst).clamp(1, self.lease);
+            match self.reserve(wanted).await {
                 Ok(reserved) => slots.extend(reserved),
                 Err(e) => {
-                    tracing::warn!(account = %self.account, error = %e, "shared send rate not reachable; this process's own share for now");
                     drop(slots);
-                    self.fallback.until_ready().await;
-                    return;
+                    tracing::warn!(account = %self.account, error = %e, "send rate not reachable in the database; nothing is sent until it is");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
         }
     }
 
-    /// The next `lease` slots of the shared timeline, as instants of this process's clock.
-    async fn reserve(&self) -> Result<Vec<Instant>, sqlx::Error> {
-        let span = self.interval.as_secs_f64() * self.lease as f64;
+    /// The next `n` slots of the shared timeline, as instants of this process's clock.
+    async fn reserve(&self, n: usize) -> Result<Vec<Instant>, sqlx::Error> {
+        let span = self.interval.as_secs_f64() * n as f64;
+        let asked = Instant::now();
         let (first, db_now): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
             "INSERT INTO dispatcher.send_rate AS r (account, tat) VALUES ($1, clock_timestamp() + make_interval(secs => $2))
              ON CONFLICT (account) DO UPDATE SET tat = greatest(r.tat, clock_timestamp()) + make_interval(secs => $2)
@@ -79,8 +89,9 @@ impl SharedRate {
         .bind(span)
         .fetch_one(&self.pool)
         .await?;
-        let here = Instant::now();
+        // The database's "now" is taken about halfway through the round trip.
+        let then = asked + asked.elapsed() / 2;
         let ahead = (first - db_now).to_std().unwrap_or(Duration::ZERO);
-        Ok((0..self.lease).map(|i| here + ahead + self.interval * i as u32).collect())
+        Ok((0..n).map(|i| then + ahead + self.interval * i as u32).collect())
     }
 }

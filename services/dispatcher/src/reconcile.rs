@@ -107,7 +107,7 @@ async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
                     .then(|| after(d.reconcile_after * 2u32.pow(row.checks.clamp(0, 10) as u32)));
                 sqlx::query(
                     "UPDATE dispatcher.attempts
-                     SET status = 'unknown', updated_at = $2, attempted_at = coalesce(attempted_at, $2),
+                     SET status = 'unknown', updated_at = $2, attempted_at = coalesce(attempted_at, created_at),
                          error = coalesce(error, 'interrupted before the provider answered; not resent'),
                          checks = checks + 1, next_check_at = $3
                      WHERE id = $1",
@@ -119,7 +119,9 @@ async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
                 .await?;
                 if row.status == "sending" {
                     let error = Some("interrupted before the provider answered; not resent".to_string());
-                    crate::attempts::publish_attempted(&mut tx, d, row.id, AttemptOutcome::Unknown, error, now).await?;
+                    // Dated when it was recorded, just before the call that was cut off, not when it was found.
+                    let at = row.created_at;
+                    crate::attempts::publish_attempted(&mut tx, d, row.id, AttemptOutcome::Unknown, error, at).await?;
                 }
             }
         }
