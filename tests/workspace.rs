@@ -326,6 +326,11 @@ async fn timers_that_fell_due_while_down_escalate_to_the_supervisor_then_the_poo
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["case"]["advisor_id"], team.advisors["dos"].as_str());
     assert!(app.get_as(&uno, &uno_queue).await.1["items"].as_array().unwrap().iter().all(|i| i["debtor_id"] != "D2"));
+    // Holding the case, Asesor Dos sees its debtor (the plan, the contacts), although the file assigns D2 to Uno.
+    eventually("the claimant to see the debtor", WAIT, || async {
+        (app.get_as(&dos, "/api/debtors/D2/plan").await.0 == 200).then_some(())
+    })
+    .await;
 
     // Transfers are the supervisor's: back to Asesora Uno, unclaimed, with a fresh timer.
     let transfer = format!("/api/cases/{case_id}/transfer");
@@ -335,6 +340,11 @@ async fn timers_that_fell_due_while_down_escalate_to_the_supervisor_then_the_poo
     let (s, body) = post_as(&app, &sup, &transfer, json!({"advisor_id": team.advisors["uno"]})).await;
     assert_eq!(s, 200, "{body}");
     assert_eq!((body["case"]["state"].as_str(), body["case"]["queue"].as_str()), (Some("open"), Some("advisor")));
+    // ... and with the case gone to Uno, Dos no longer does.
+    eventually("the transfer to take the debtor from Dos", WAIT, || async {
+        (app.get_as(&dos, "/api/debtors/D2/plan").await.0 == 404).then_some(())
+    })
+    .await;
 
     // Away: new cases of Asesora Uno go to the supervisor meanwhile.
     let (s, body) = app

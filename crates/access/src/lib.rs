@@ -9,6 +9,7 @@ pub mod admin;
 mod api;
 pub mod audit;
 pub mod browser;
+mod case_holders;
 pub mod config;
 pub mod credentials;
 pub mod dev_idp;
@@ -41,6 +42,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(1, "outbox_inbox", recaudo_bus::inbox::ddl(SCHEMA)),
         Migration::new(2, "access", include_str!("../migrations/0002_access.sql")),
         Migration::new(3, "outbox_without_event_key", recaudo_bus::inbox::outbox_without_event_key(SCHEMA)),
+        Migration::new(4, "case_holders", include_str!("../migrations/0004_case_holders.sql")),
     ]
 }
 
@@ -93,6 +95,12 @@ async fn start(infra: Infra, config: AccessConfig, shutdown: CancellationToken) 
         projection::Projection { pool: infra.pool.clone() },
         shutdown.clone(),
     );
+    let cases = consume::run(
+        infra.bus.clone(),
+        ConsumerSpec::new(case_holders::CONSUMER, case_holders::FILTER),
+        case_holders::CaseHolders { pool: infra.pool.clone() },
+        shutdown.clone(),
+    );
     let purge = audit::purge_periodically(infra.pool.clone(), access.config.audit_retention, shutdown);
     let prefetch = {
         let access = access.clone();
@@ -110,6 +118,7 @@ async fn start(infra: Infra, config: AccessConfig, shutdown: CancellationToken) 
     Ok(Started::new(api::routes(access))
         .gate(gate)
         .consumer(projection::CONSUMER, projection)
+        .consumer(case_holders::CONSUMER, cases)
         .worker(purge)
         .worker(prefetch))
 }

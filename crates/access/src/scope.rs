@@ -101,17 +101,23 @@ pub async fn allows(pool: &PgPool, who: &Principal, resource: Resource<'_>) -> R
             .fetch_one(pool)
             .await
         }
+        // The debtor's advisor by the client file, or the advisor an open case of the debtor was transferred to.
         (Team::Advisor(me), Resource::Debtor(id)) => {
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM access.accounts WHERE debtor_id = $1 AND advisor_id = $2)")
-                .bind(id)
-                .bind(me.0)
-                .fetch_one(pool)
-                .await
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM access.accounts WHERE debtor_id = $1 AND advisor_id = $2)
+                     OR EXISTS (SELECT 1 FROM access.case_holders WHERE debtor_id = $1 AND advisor_id = $2 AND NOT closed)",
+            )
+            .bind(id)
+            .bind(me.0)
+            .fetch_one(pool)
+            .await
         }
         (Team::Supervisor(me), Resource::Debtor(id)) => {
             sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM access.accounts c JOIN access.advisors a ON a.advisor_id = c.advisor_id
-                                WHERE c.debtor_id = $1 AND a.supervisor_id = $2)",
+                                WHERE c.debtor_id = $1 AND a.supervisor_id = $2)
+                     OR EXISTS (SELECT 1 FROM access.case_holders h JOIN access.advisors a ON a.advisor_id = h.advisor_id
+                                WHERE h.debtor_id = $1 AND a.supervisor_id = $2 AND NOT h.closed)",
             )
             .bind(id)
             .bind(me.0)
