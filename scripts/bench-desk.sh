@@ -7,14 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
-DB=recaudo_bench_desk
 
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh
 
-psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-export DATABASE_URL="$PG/$DB" NATS_URL="nats://127.0.0.1:$NATS_PORT" RECAUDO_SUBJECT_PREFIX=bench
-export RECAUDO_LOG=warn RECAUDO_DEV_IDP=on BIN
-"$BIN" migrate >/dev/null
-"$BIN" streams apply >/dev/null
+fresh_database recaudo_bench_desk
 cargo bench --bench desk 2>&1 | grep -v '^\s*\(Compiling\|Finished\|Running\)'

@@ -25,3 +25,13 @@ cleanup() {
   rm -rf "$WORK" || true
 }
 trap cleanup EXIT
+
+# A fresh database NAME for a benchmark driven by `cargo bench`: migrated, with the streams applied on the private
+# nats-server, and the variables the driver and the release binary read exported.
+fresh_database() {
+  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null
+  export DATABASE_URL="$PG/$1" NATS_URL="nats://127.0.0.1:$NATS_PORT" RECAUDO_SUBJECT_PREFIX=bench
+  export RECAUDO_LOG=warn RECAUDO_DEV_IDP=on BIN
+  "$BIN" migrate >/dev/null
+  "$BIN" streams apply >/dev/null
+}
