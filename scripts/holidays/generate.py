@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes crates/policy/src/holidays/data.rs: the public holidays of every supported country, 2025-2030.
+"""Writes crates/policy/src/holidays/data.rs: the public holidays of every supported country, 2025-2060.
 
 Generated from the `holidays` package (PyPI), the best-kept open holiday calendar; the output is checked in, so
 neither building nor running Recaudo needs Python. Regenerate after bumping the pinned version:
@@ -14,7 +14,9 @@ import holidays
 
 # Keep in step with crates/domain/src/country.rs.
 COUNTRIES = ["AR", "BO", "BR", "CL", "CO", "CR", "DO", "EC", "GT", "HN", "MX", "PA", "PY", "PE", "SV", "ES", "US", "UY"]
-YEARS = range(2025, 2031)
+# As far ahead as the package computes each country's rules (fixed dates, Easter, moved Mondays). Processes warn a
+# year before the last covered day (`recaudo_policy::holidays::horizon_warning`); regenerate well before then.
+YEARS = range(2025, 2061)
 
 out = pathlib.Path(__file__).resolve().parents[2] / "crates/policy/src/holidays/data.rs"
 lines = [

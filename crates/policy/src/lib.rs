@@ -3,7 +3,7 @@
 //! database). Pure: no I/O, no clock; callers pass the instant, the debtor's state and what was sent before.
 //!
 //! - [`preset`]: the law of each jurisdiction as data, every rule with its legal source.
-//! - [`holidays`]: public holidays 2025–2030, generated from the `holidays` package.
+//! - [`holidays`]: public holidays 2025–2060, generated from the `holidays` package.
 //! - [`engine`]: "may I contact now?" and "when next?", with the rule and a reason for every no.
 //! - [`tighten`]: a lender's settings, which may only make a preset stricter.
 //! - [`settings`]: the lender's settings file, read by every process that asks the engine.
