@@ -25,6 +25,7 @@ async fn each_service_runs_in_its_own_process() {
     assert_eq!(ingestion.get("/api/kpis").await.0, 404);
     let ready = scheduler.get_ok("/readyz").await;
     assert_eq!(ready["migrations"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["access", "scheduler"]);
+    assert_eq!(ready["notices"], serde_json::json!([]), "{ready}");
 
     let import = ingestion.import(fixture("clientes_asesores.csv"), "as_of=2026-11-20").await;
     assert_eq!(import["state"], "completed");
@@ -57,4 +58,16 @@ async fn each_service_runs_in_its_own_process() {
     for app in [reply_router, ingestion, portfolio, scheduler, dispatcher, metrics] {
         app.stop().await;
     }
+}
+
+/// The clock moved into the holiday calendar's last year: the scheduler says, ready as it is, that the calendar ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_warns_of_the_holiday_calendars_end_a_year_ahead() {
+    let infra = Infra::start().await;
+    infra.migrate().await;
+    let scheduler = App::spawn(infra.env(&[("RECAUDO_NOW", "2060-06-01T15:00:00Z")]), &[Target::Scheduler]).await;
+    let ready = scheduler.get_ok("/readyz").await;
+    assert_eq!(ready["ready"], true, "{ready}");
+    let notice = ready["notices"][0].as_str().unwrap_or_default();
+    assert!(notice.contains("holiday calendar ends on 2060-12-31"), "{ready}");
 }

@@ -255,7 +255,9 @@ async fn readyz(State(infra): State<Infra>) -> Response {
     }
     let ready = nats && postgres && migrations.values().all(|v| v == &json!(true));
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = json!({ "ready": ready, "nats": nats, "postgres": postgres, "migrations": migrations });
+    let notices = infra.notices.lock().map(|n| n.clone()).unwrap_or_default();
+    let body =
+        json!({ "ready": ready, "nats": nats, "postgres": postgres, "migrations": migrations, "notices": notices });
     (status, Json(body)).into_response()
 }
 

@@ -30,6 +30,9 @@ pub struct Infra {
     pub local_addr: SocketAddr,
     /// Schemas and migrations of the services in this process, for `/readyz`.
     pub schemas: Arc<Vec<(&'static str, Vec<Migration>)>>,
+    /// What operators should know of this process (the holiday calendar's end, say): listed by `/readyz`, which
+    /// they do not make unready.
+    pub notices: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Infra {
@@ -154,6 +157,7 @@ pub async fn build(
         env: Arc::new(env),
         local_addr,
         schemas: Arc::new(schemas),
+        notices: Arc::default(),
     };
     infra.public_url = common.public_url.clone().unwrap_or_else(|| infra.local_url());
 

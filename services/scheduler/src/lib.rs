@@ -85,17 +85,21 @@ pub fn service(config: Config) -> ServiceDef {
 }
 
 /// Past the holiday calendar's last day every day counts as a holiday and nothing is planned: operators see the
-/// days left in `recaudo_holiday_calendar_days_left` and, from a year before, a warning at every start.
-fn warn_of_the_calendars_end(today: chrono::NaiveDate) {
+/// days left in `recaudo_holiday_calendar_days_left` and, from a year before, a warning at every start and in
+/// `/readyz`'s notices.
+fn warn_of_the_calendars_end(infra: &Infra, today: chrono::NaiveDate) {
     let left = (recaudo_policy::holidays::last_covered_day() - today).num_days();
     metrics::gauge!("recaudo_holiday_calendar_days_left").set(left as f64);
     if let Some(warning) = recaudo_policy::holidays::horizon_warning(today) {
         tracing::warn!(days_left = left, "{warning}");
+        if let Ok(mut notices) = infra.notices.lock() {
+            notices.push(warning);
+        }
     }
 }
 
 async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> anyhow::Result<Started> {
-    warn_of_the_calendars_end(infra.clock.now().date_naive());
+    warn_of_the_calendars_end(&infra, infra.clock.now().date_naive());
     let outbox = Outbox::new(SCHEMA, "recaudo/scheduler", infra.common.subject_prefix.clone());
     let wake = Arc::new(Notify::new());
     let projection = projection::PortfolioHandler {
