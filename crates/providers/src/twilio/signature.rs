@@ -28,6 +28,46 @@ pub fn verify(auth_token: &str, url: &str, params: &[(String, String)], signatur
     mac_over(auth_token, url, params).verify_slice(&claimed).is_ok()
 }
 
+/// Verifies as Twilio's official helper libraries do (`RequestValidator.validate`): a signature over the URL
+/// without its port or with the scheme's default port added both pass. Twilio signs the URL it was configured
+/// with, and a proxy or load balancer in front of us may add or drop `:443`, which must not turn Twilio's genuine
+/// callbacks away.
+pub fn verify_any_port_form(auth_token: &str, url: &str, params: &[(String, String)], signature_header: &str) -> bool {
+    let (without, with) = port_forms(url);
+    verify(auth_token, &without, params, signature_header) || verify(auth_token, &with, params, signature_header)
+}
+
+/// `url` without an explicit port, and with the scheme's default port (`443` for https, `80` for http) where it had
+/// none; a URL with another port keeps it in the second form.
+fn port_forms(url: &str) -> (String, String) {
+    let Some((scheme, rest)) = url.split_once("://") else { return (url.to_string(), url.to_string()) };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    // The host starts after any user information; an IPv6 host is in brackets, with colons of its own.
+    let host_start = authority.rfind('@').map_or(0, |i| i + 1);
+    let host_and_port = &authority[host_start..];
+    let port_colon = host_and_port.rfind(':').filter(|&i| {
+        let port = &host_and_port[i + 1..];
+        !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !host_and_port[i..].contains(']')
+    });
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => "",
+    };
+    let (bare, port) = match port_colon {
+        Some(i) => (&authority[..host_start + i], Some(&host_and_port[i + 1..])),
+        None => (authority, None),
+    };
+    let without = format!("{scheme}://{bare}{tail}");
+    let with = match port {
+        Some(p) => format!("{scheme}://{bare}:{p}{tail}"),
+        None if default_port.is_empty() => without.clone(),
+        None => format!("{scheme}://{bare}:{default_port}{tail}"),
+    };
+    (without, with)
+}
+
 fn mac_over(auth_token: &str, url: &str, params: &[(String, String)]) -> HmacSha1 {
     let mut mac = HmacSha1::new_from_slice(auth_token.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(url.as_bytes());
@@ -90,6 +130,36 @@ mod tests {
         assert!(!verify(token, url, &params, ""));
         assert!(!verify(token, url, &params, "not base64!"));
         assert!(!verify(token, url, &params, &good[..good.len() - 4]));
+    }
+
+    /// Twilio's helper libraries accept a signature over the URL with or without the default port (their own test
+    /// suites check both), so a proxy that adds or drops `:443` does not turn genuine callbacks away.
+    #[test]
+    fn the_url_with_or_without_its_default_port_verifies_as_twilios_libraries_do() {
+        let (token, url, params) = twilio_documented_example();
+        let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
+        // Twilio signed the URL it was configured with, without a port; we received it with one, and vice versa.
+        assert!(verify_any_port_form(token, with_port, &params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+        let signed_with_port = sign(token, with_port, &params);
+        assert_ne!(signed_with_port, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
+        assert!(verify_any_port_form(token, url, &params, &signed_with_port));
+        assert!(verify_any_port_form(token, url, &params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+        // Another port is another URL.
+        let other = sign(token, "https://mycompany.com:8443/myapp.php?foo=1&bar=2", &params);
+        assert!(!verify_any_port_form(token, url, &params, &other));
+    }
+
+    #[test]
+    fn port_forms_keep_user_information_ipv6_hosts_and_the_rest_of_the_url() {
+        let forms = |u: &str| port_forms(u);
+        assert_eq!(
+            forms("https://user:pass@example.com/hook?x=1"),
+            ("https://user:pass@example.com/hook?x=1".into(), "https://user:pass@example.com:443/hook?x=1".into())
+        );
+        assert_eq!(forms("http://example.com:80/h"), ("http://example.com/h".into(), "http://example.com:80/h".into()));
+        assert_eq!(forms("https://[::1]:8443/h"), ("https://[::1]/h".into(), "https://[::1]:8443/h".into()));
+        assert_eq!(forms("https://[::1]/h"), ("https://[::1]/h".into(), "https://[::1]:443/h".into()));
+        assert_eq!(forms("https://example.com"), ("https://example.com".into(), "https://example.com:443".into()));
     }
 
     #[test]

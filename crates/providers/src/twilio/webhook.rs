@@ -70,7 +70,7 @@ impl VerifiedParams {
         // A body that does not decode cannot have been signed by Twilio, so it is reported as such.
         let params: Vec<(String, String)> =
             serde_urlencoded::from_bytes(req.body).map_err(|_| WebhookError::BadSignature)?;
-        if !signature::verify(&config.auth_token, req.url, &params, claimed) {
+        if !signature::verify_any_port_form(&config.auth_token, req.url, &params, claimed) {
             return Err(WebhookError::BadSignature);
         }
         let params = Self(params);
