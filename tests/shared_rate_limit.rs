@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::middleware::{self, Next};
-use common::{ready, serve_child, Infra};
+use common::{serve_ready, Infra};
 use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
-use recaudo_testkit::{eventually, free_port};
+use recaudo_testkit::eventually;
 
 /// Three slots a lease (a tenth of a second's worth), as at the providers' real rates.
 const RATE: usize = 30;
@@ -51,11 +51,8 @@ async fn two_replicas_and_a_restart_keep_one_rate_at_the_provider() {
         ("RECAUDO_SMS_RATE_PER_SEC", rate.as_str()),
         ("RECAUDO_INTERRUPTED_AFTER_SECS", "1"),
     ];
-    let (port_a, port_b) = (free_port().unwrap(), free_port().unwrap());
-    let _a = serve_child(&infra, port_a, "dispatcher", "sms", &env);
-    let mut b = serve_child(&infra, port_b, "dispatcher", "sms", &env);
-    ready(port_a).await;
-    ready(port_b).await;
+    let (_a, _) = serve_ready(&infra, "dispatcher", "sms", &env).await;
+    let (mut b, _) = serve_ready(&infra, "dispatcher", "sms", &env).await;
 
     let bus = recaudo_bus::Bus::connect(&infra.nats.url, recaudo_bus::Prefix::parse("recaudo").unwrap()).await.unwrap();
     for i in 0..REQUESTS {
@@ -79,8 +76,7 @@ async fn two_replicas_and_a_restart_keep_one_rate_at_the_provider() {
     })
     .await;
     b.kill();
-    b = serve_child(&infra, port_b, "dispatcher", "sms", &env);
-    ready(port_b).await;
+    b = serve_ready(&infra, "dispatcher", "sms", &env).await.0;
 
     let pool = sqlx::PgPool::connect(&infra.db.url).await.unwrap();
     eventually("every request attempted", Duration::from_secs(60), || async {

@@ -300,9 +300,14 @@ pub async fn publish_reply(bus: &recaudo_bus::Bus, debtor: &str, body: &str) {
 }
 
 /// A child process that is killed when dropped, so that a failing test leaves nothing running.
-pub struct Process(std::process::Child);
+pub struct Process(std::process::Child, tempfile::NamedTempFile);
 
 impl Process {
+    /// What the process wrote (its logs), to say why it failed.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(self.1.path()).unwrap_or_default()
+    }
+
     pub fn kill(&mut self) {
         let _ = self.0.kill(); // SIGKILL
         let _ = self.0.wait();
@@ -332,13 +337,35 @@ pub fn serve_child(infra: &Infra, port: u16, targets: &str, channels: &str, extr
     for (k, v) in env.vars() {
         cmd.env(k, v);
     }
-    Process(
-        cmd.stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .expect("recaudo serve"),
-    )
+    // Its output goes to a file of its own, shown when it fails to start.
+    let log = tempfile::NamedTempFile::new().expect("a log file");
+    let out = log.reopen().expect("the log file");
+    let err = out.try_clone().expect("the log file");
+    Process(cmd.stdout(out).stderr(err).stdin(std::process::Stdio::null()).spawn().expect("recaudo serve"), log)
+}
+
+/// `recaudo serve` as [`serve_child`] does, on a free port, once it is ready. A port found free can be taken by
+/// another socket before the child binds it (an outgoing connection gets it as its ephemeral port): a child that
+/// stops before it is ready is started again on another port.
+pub async fn serve_ready(infra: &Infra, targets: &str, channels: &str, extra: &[(&str, &str)]) -> (Process, u16) {
+    for _ in 0..5 {
+        let port = recaudo_testkit::free_port().unwrap();
+        let mut child = serve_child(infra, port, targets, channels, extra);
+        let url = format!("http://127.0.0.1:{port}/readyz");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline && !child.has_exited() {
+            if reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()) {
+                return (child, port);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(child.has_exited(), "recaudo serve on port {port} was not ready within 60 s:\n{}", child.output());
+        eprintln!(
+            "recaudo serve on port {port} stopped before it was ready; again on another port:\n{}",
+            child.output()
+        );
+    }
+    panic!("recaudo serve stopped before it was ready five times");
 }
 
 pub async fn ready(port: u16) {
