@@ -16,9 +16,12 @@
 //! Run by `scripts/bench-desk.sh`, which provides a private nats-server, a fresh database (migrated, streams
 //! applied) and `BIN`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -81,29 +84,6 @@ fn client_file(path: &std::path::Path, debtors: usize, advisors: usize) -> anyho
     }
     out.flush()?;
     Ok(())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -258,7 +238,7 @@ async fn main() -> anyhow::Result<()> {
     // The server: ingestion and portfolio (to take the file) and reply-router, on the real clock so that timers
     // fire in real time. The pick-up and response targets are far away, so no timer fires before the timers' part
     // chooses which do.
-    let port = free_port();
+    let port = support::free_port().expect("a free port");
     let addr = format!("127.0.0.1:{port}");
     let base = format!("http://{addr}");
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
@@ -269,7 +249,7 @@ async fn main() -> anyhow::Result<()> {
             ("RECAUDO_CASE_PICKUP_MINUTES", "43200".into()),
             ("RECAUDO_CASE_RESPONSE_MINUTES", "43200".into()),
         ]);
-        let mut server = Killed(server.spawn().context("start recaudo serve")?);
+        let mut server = support::Killed(server.spawn().context("start recaudo serve")?);
         let started = Instant::now();
         while http.get(format!("{base}/readyz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
             anyhow::ensure!(server.0.try_wait()?.is_none(), "the server stopped (its error is above)");
@@ -321,12 +301,12 @@ async fn main() -> anyhow::Result<()> {
     let pid = server.0.id();
     let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel::<Arrival>();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_before = rss_kib(pid);
+    let rss_before = support::memory_kib(pid, "VmRSS").unwrap_or(0);
     for (k, token) in tokens.iter().enumerate() {
         open_stream(&http, &base, token, k, arrivals_tx.clone()).await?;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = rss_kib(pid);
+    let rss_after = support::memory_kib(pid, "VmRSS").unwrap_or(0);
     let stream_kib = rss_after.saturating_sub(rss_before) as f64 / advisors as f64;
     for (k, token) in boss_tokens.iter().enumerate() {
         open_stream(&http, &base, token, advisors + k, arrivals_tx.clone()).await?;
@@ -454,7 +434,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let failed = driver.await?;
     let arrived = latency.0.len();
-    let rss_loaded = rss_kib(pid);
+    let rss_loaded = support::memory_kib(pid, "VmRSS").unwrap_or(0);
 
     // Timers: open cases up to OPEN_CASES, DUE_TIMERS of them falling due over a minute from 15 s on.
     eprintln!("timers: {open_cases} open cases, {due_timers} falling due over a minute");

@@ -8,7 +8,10 @@
 //! Run by `scripts/bench-dispatch.sh`, which provides a private nats-server, a fresh database (migrated, streams
 //! applied) and `BIN`.
 
-use std::process::{Child, Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -57,31 +60,12 @@ fn request(i: usize) -> ContactRequested {
     .expect("a contact request")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn peak_rss_mb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? / 1024)
-}
-
 /// User + system CPU seconds of a process.
 fn cpu_secs(pid: u32) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The floor: one loop that consumes with explicit ack and writes one row per message in its own transaction.
@@ -216,15 +200,15 @@ async fn main() -> anyhow::Result<()> {
         ("RECAUDO_SENDGRID_INBOUND_USER", "sendgrid".into()),
         ("RECAUDO_SENDGRID_INBOUND_PASSWORD", secret()),
     ];
-    let app_port = free_port();
-    let sim_port = free_port();
+    let app_port = support::free_port().expect("a free port");
+    let sim_port = support::free_port().expect("a free port");
     let app_url = format!("http://127.0.0.1:{app_port}");
     let sim_url = format!("http://127.0.0.1:{sim_port}");
     let mut sim = Command::new(&bin);
     sim.args(["simulators", "--addr", &format!("127.0.0.1:{sim_port}"), "--app-url", &app_url])
         .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped());
-    let mut sim = Killed(sim.spawn().context("start the simulators")?);
+    let mut sim = support::Killed(sim.spawn().context("start the simulators")?);
     let key_line = {
         use std::io::BufRead;
         let stdout = sim.0.stdout.take().context("the simulators' output")?;
@@ -254,12 +238,12 @@ async fn main() -> anyhow::Result<()> {
         ("RECAUDO_EMAIL_RATE_PER_SEC", "1000000".into()),
     ]);
     let started = Instant::now();
-    let dispatcher = Killed(dispatcher.spawn().context("start the dispatcher")?);
+    let dispatcher = support::Killed(dispatcher.spawn().context("start the dispatcher")?);
     let (pid, sim_pid) = (dispatcher.0.id(), sim.0.id());
     let mut rss = 0;
     let mut last_report = Instant::now();
     let (recorded, unknown, distinct) = loop {
-        rss = rss.max(peak_rss_mb(pid).unwrap_or(0));
+        rss = rss.max(support::memory_kib(pid, "VmHWM").map(|k| k / 1024).unwrap_or(0));
         let (recorded, unknown, distinct): (i64, i64, i64) = sqlx::query_as(
             "SELECT count(*) FILTER (WHERE status <> 'sending'), count(*) FILTER (WHERE status = 'unknown'),
                     count(DISTINCT contact_id)

@@ -65,6 +65,20 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every kind, in the order an advisor is offered them (a promise first).
+    pub const KINDS: [&'static str; 10] = [
+        "promise",
+        "claimed_payment",
+        "dispute",
+        "call_back",
+        "cant_pay",
+        "wont_pay",
+        "wrong_number",
+        "refinancing_request",
+        "legal_representation",
+        "deceased",
+    ];
+
     pub fn kind(&self) -> &'static str {
         match self {
             Outcome::Promise { .. } => "promise",

@@ -142,6 +142,18 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// The setting `name`, which provider `provider` (chosen by `provider_var`) needs, checked as a secret where it is
+/// one (see `recaudo_runtime::secrets`).
+pub(crate) fn required_with(
+    value: Option<String>,
+    name: &str,
+    provider_var: &str,
+    provider: &str,
+) -> Result<String, ConfigError> {
+    let value = value.ok_or_else(|| ConfigError::new(name, "", format!("required with {provider_var}={provider}")))?;
+    secrets::checked(name, value)
+}
+
 impl Config {
     /// The settings of a dispatcher running `channels`.
     pub fn from_env(env: &Env, channels: &[Channel]) -> Result<Self, ConfigError> {
@@ -230,11 +242,7 @@ impl Config {
 
     /// The Twilio client settings, from the environment (a real account).
     pub(crate) fn twilio_client(&self, var_for: &str) -> Result<TwilioConfig, ConfigError> {
-        let required = |value: &Option<String>, var: &str| {
-            let value =
-                value.clone().ok_or_else(|| ConfigError::new(var, "", format!("required with {var_for}=twilio")))?;
-            secrets::checked(var, value)
-        };
+        let required = |value: &Option<String>, var: &str| required_with(value.clone(), var, var_for, "twilio");
         Ok(TwilioConfig {
             base_url: self
                 .twilio

@@ -16,7 +16,7 @@ use recaudo_simulators::meta::{MetaSimConfig, MetaSimulator};
 use recaudo_simulators::sendgrid::{SendGridSimConfig, SendGridSimulator};
 use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
 
-use crate::config::{ChannelConfig, Config, ProviderKind};
+use crate::config::{required_with, ChannelConfig, Config, ProviderKind};
 
 /// Where the Twilio simulator's API is mounted.
 pub const TWILIO_SIMULATOR_PATH: &str = "/sim/twilio";
@@ -95,10 +95,7 @@ pub(crate) fn build(
         }
         (Channel::Whatsapp, ProviderKind::Meta) => {
             let m = &config.meta;
-            let required = |value: Option<String>, name: &str| {
-                let value = value.ok_or_else(|| ConfigError::new(name, "", format!("required with {var}=meta")))?;
-                secrets::checked(name, value)
-            };
+            let required = |value: Option<String>, name: &str| required_with(value, name, &var, "meta");
             let secret = |value: &Option<crate::config::Secret>| value.as_ref().map(|k| k.0.clone());
             let client = MetaConfig {
                 base_url: m.base_url.clone().unwrap_or_else(|| recaudo_providers::meta::DEFAULT_BASE_URL.into()),
@@ -141,10 +138,7 @@ pub(crate) fn build(
         }
         (Channel::Email, ProviderKind::SendGrid) => {
             let s = &config.sendgrid;
-            let required = |value: Option<String>, name: &str| {
-                let value = value.ok_or_else(|| ConfigError::new(name, "", format!("required with {var}=sendgrid")))?;
-                secrets::checked(name, value)
-            };
+            let required = |value: Option<String>, name: &str| required_with(value, name, &var, "sendgrid");
             let client = SendGridConfig {
                 base_url: s.base_url.clone().unwrap_or_else(|| recaudo_providers::sendgrid::DEFAULT_BASE_URL.into()),
                 api_key: required(s.api_key.as_ref().map(|k| k.0.clone()), "RECAUDO_SENDGRID_API_KEY")?,
@@ -161,9 +155,7 @@ pub(crate) fn build(
         }
         (Channel::Email, ProviderKind::Smtp) => {
             let s = &config.smtp;
-            let required = |value: Option<String>, name: &str| {
-                value.ok_or_else(|| ConfigError::new(name, "", format!("required with {var}=smtp")))
-            };
+            let required = |value: Option<String>, name: &str| required_with(value, name, &var, "smtp");
             let url = required(s.url.as_ref().map(|u| u.0.clone()), "RECAUDO_SMTP_URL")?;
             secrets::check_url_password("RECAUDO_SMTP_URL", &url)?;
             let client = SmtpConfig {

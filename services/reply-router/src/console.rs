@@ -35,19 +35,6 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("refusal.html", include_str!("../templates/refusal.html")),
 ];
 
-const OUTCOME_KINDS: [&str; 10] = [
-    "promise",
-    "claimed_payment",
-    "dispute",
-    "call_back",
-    "cant_pay",
-    "wont_pay",
-    "wrong_number",
-    "refinancing_request",
-    "legal_representation",
-    "deceased",
-];
-
 struct Console {
     r: Arc<Router>,
     pages: Pages,
@@ -273,7 +260,7 @@ async fn case_context(c: &Console, who: &Principal, id: Uuid) -> Result<Value, A
         "advisors": advisors,
         "reply_channel": channel,
         "default_template": format!("{channel}_reminder_v1"),
-        "outcome_kinds": OUTCOME_KINDS,
+        "outcome_kinds": recaudo_events::Outcome::KINDS,
         "outcome": outcome,
     }))
 }
@@ -533,7 +520,7 @@ mod tests {
                 assert!(recaudo_console::known(&format!("{family}.{v}")), "{family}.{v}");
             }
         }
-        for k in OUTCOME_KINDS {
+        for k in recaudo_events::Outcome::KINDS {
             assert!(recaudo_console::known(&format!("outcome.{k}")), "outcome.{k}");
         }
     }
