@@ -43,6 +43,7 @@ fn asyncapi_names_every_event_type_and_subject() {
         "contact.cancelled.{channel}.{contact_id}",
         "contact.prepared.{channel}",
         "contact.attempted.{channel}",
+        "contact.not_sent.{channel}",
         "contact.status.{channel}",
         "reply.received.{channel}",
         "reply.clicked",

@@ -121,6 +121,19 @@ impl Bus {
         }
     }
 
+    /// The event stored at `sequence` in the domain's stream (`contact`, `portfolio`, ...), or `None` if the stream
+    /// no longer holds it: for a service that must act again on an event it handled long ago.
+    pub async fn message_at(&self, domain: &str, sequence: u64) -> Result<Option<Bytes>, BusError> {
+        let subject = format!("{domain} #{sequence}");
+        let lookup = |source: async_nats::Error| BusError::Lookup { subject: subject.clone(), source };
+        let stream = self.js.get_stream_no_info(self.prefix.stream_name(domain)).await.map_err(|e| lookup(e.into()))?;
+        match stream.get_raw_message(sequence).await {
+            Ok(msg) => Ok(Some(msg.payload)),
+            Err(e) if e.kind() == jetstream::stream::RawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(lookup(e.into())),
+        }
+    }
+
     pub async fn apply_streams(&self, replicas: usize) -> Result<Vec<String>, BusError> {
         streams::apply(&self.js, &self.prefix, replicas).await.map_err(BusError::Streams)
     }

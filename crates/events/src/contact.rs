@@ -216,8 +216,8 @@ pub enum AttemptOutcome {
     /// The provider refused it, or it was certainly not sent.
     Failed,
     /// Cut off before the provider answered (a timeout after the request left, a crash), and the provider's
-    /// records could not tell: it may have reached the debtor. Never resent, and no fallback follows it; a later
-    /// status report settles it.
+    /// records could not tell: it may have reached the debtor. Never resent on a guess, and no fallback follows it;
+    /// a later status report settles it, or the provider's records prove it never arrived (`contact.not_sent`).
     Unknown,
 }
 
@@ -274,6 +274,38 @@ impl Event for ContactAttempted {
     const TYPE: &'static str = "recaudo.contact.attempted.v1";
     fn subject_suffix(&self) -> String {
         format!("contact.attempted.{}", self.channel)
+    }
+    fn entity(&self) -> String {
+        self.attempt_id.to_string()
+    }
+}
+
+/// An attempt cut off before the provider answered (published `unknown`) that the provider's own records prove it
+/// never received: settled as not sent, and its request decided again by the dispatcher (the send window and
+/// caps checked anew; a new attempt, or a suppression). Only on proof: a complete search of the provider's records
+/// made after the request could no longer arrive, twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactNotSent {
+    pub attempt_id: Uuid,
+    pub contact_id: Uuid,
+    pub channel: Channel,
+    /// The attempt's strategy and decision, as on its `contact.attempted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    #[serde(default, flatten)]
+    pub decision: Decision,
+    pub debtor_id: DebtorId,
+    pub credit_id: CreditId,
+    pub provider: String,
+    /// What the provider's records showed, in words (which search, how often, how long after the cut-off).
+    pub evidence: String,
+    pub settled_at: DateTime<Utc>,
+}
+
+impl Event for ContactNotSent {
+    const TYPE: &'static str = "recaudo.contact.not_sent.v1";
+    fn subject_suffix(&self) -> String {
+        format!("contact.not_sent.{}", self.channel)
     }
     fn entity(&self) -> String {
         self.attempt_id.to_string()

@@ -26,6 +26,7 @@ pub fn all() -> Vec<(&'static str, serde_json::Value)> {
         one::<ContactCancelled>(),
         one::<ContactPrepared>(),
         one::<ContactAttempted>(),
+        one::<ContactNotSent>(),
         one::<ContactStatus>(),
         one::<ReplyReceived>(),
         one::<ReplyClicked>(),

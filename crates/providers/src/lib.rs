@@ -209,6 +209,17 @@ pub enum Handshake {
     Refuse,
 }
 
+/// What a search of the provider's records for a cut-off send found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    Found(StatusUpdate),
+    /// Every record that could be the message was read and none is. Proof that the provider never took it once
+    /// the search starts after the request could no longer arrive ([`MessagingProvider::in_flight_for`]).
+    Absent,
+    /// The provider keeps no record we can search (Meta, SendGrid, an SMTP relay): finding nothing proves nothing.
+    Unsearchable,
+}
+
 pub trait MessagingProvider: Send + Sync {
     /// A stable short name for logs, metrics and the attempt's record, e.g. "twilio", "meta", "sendgrid".
     fn name(&self) -> &'static str;
@@ -233,14 +244,20 @@ pub trait MessagingProvider: Send + Sync {
     }
 
     /// The message a send cut off before its answer created, found by our attempt's details (recipient, text,
-    /// time), for providers whose records can be searched. `Ok(None)` when none is found or it cannot search.
+    /// time), for providers whose records can be searched.
     fn find_message<'a>(
         &'a self,
         msg: &'a OutboundMessage,
         created_after: chrono::DateTime<chrono::Utc>,
-    ) -> BoxFuture<'a, Result<Option<StatusUpdate>, ProviderError>> {
+    ) -> BoxFuture<'a, Result<Search, ProviderError>> {
         let _ = (msg, created_after);
-        Box::pin(async { Ok(None) })
+        Box::pin(async { Ok(Search::Unsearchable) })
+    }
+
+    /// How long after a send starts its request can still reach the provider (the client's connect and request
+    /// timeouts): a search that finds nothing proves the provider never took the message only once this has passed.
+    fn in_flight_for(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(60)
     }
 
     /// The webhook routes this provider calls, for the dispatcher to serve.

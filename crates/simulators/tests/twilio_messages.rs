@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Router;
 use recaudo_providers::twilio::{TwilioChannel, TwilioConfig, TwilioSms};
 use recaudo_providers::{
-    Content, InboundMessage, MessagingProvider, Normalized, OutboundMessage, ProviderError, ReplyButton, StatusUpdate,
-    WebhookError, WebhookItem, WebhookKind, WebhookRequest, WhatsappTemplate,
+    Content, InboundMessage, MessagingProvider, Normalized, OutboundMessage, ProviderError, ReplyButton, Search,
+    StatusUpdate, WebhookError, WebhookItem, WebhookKind, WebhookRequest, WhatsappTemplate,
 };
 use recaudo_simulators::twilio::{SimConfig, TwilioSimulator};
 use serde_json::{json, Value};
@@ -233,10 +233,36 @@ async fn a_message_found_in_the_list_says_when_twilio_took_it() {
     let receipt = simulated.client().send(&message).await.expect("accepted");
     let taken = simulated.sim.messages()[0].date_created;
     let since = taken - chrono::Duration::days(1);
-    let found = simulated.client().find_message(&message, since).await.expect("searched").expect("found");
+    let Search::Found(found) = simulated.client().find_message(&message, since).await.expect("searched") else {
+        panic!("not found")
+    };
     assert_eq!(found.provider_message_id, receipt.provider_message_id);
     // Twilio's record is to the second (RFC 2822).
     assert_eq!(found.taken_at.map(|t| t.timestamp()), Some(taken.timestamp()));
+}
+
+/// A cut-off send is settled as not sent only on a complete search: every page of the recipient's list is read
+/// (the message may be on the last), and a message Twilio holds before its send date counts as found.
+#[tokio::test]
+async fn the_search_reads_every_page_before_it_says_absent() {
+    let simulated = start_simulator_with_delay(Duration::from_secs(30)).await;
+    let client = simulated.client();
+    let oldest = sms(DEBTOR, "El primero de todos", None);
+    client.send(&oldest).await.expect("accepted");
+    // Twilio's largest page is 1,000 messages: the first message ends up on the second page, newest first.
+    for i in 0..1000 {
+        client.send(&sms(DEBTOR, &format!("Recordatorio {i}"), None)).await.expect("accepted");
+    }
+    let since = chrono::Utc::now() - chrono::Duration::minutes(5);
+    match client.find_message(&oldest, since).await.expect("searched") {
+        Search::Found(found) => assert_eq!(found.normalized, Normalized::Queued, "held, not yet sent"),
+        other => panic!("the message on the second page was not found: {other:?}"),
+    }
+    let never_sent = sms(DEBTOR, "Nunca enviado", None);
+    assert_eq!(client.find_message(&never_sent, since).await.expect("searched"), Search::Absent);
+    // Taken before the window: not this attempt's message.
+    let later = chrono::Utc::now() + chrono::Duration::minutes(5);
+    assert_eq!(client.find_message(&oldest, later).await.expect("searched"), Search::Absent);
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ pub struct AttemptView {
     pub contact_id: Uuid,
     pub channel: String,
     /// Normalised: queued, sent, delivered, read, failed, undelivered; sending or unknown before the provider's
-    /// answer is known.
+    /// answer is known; not_sent when the provider's records proved it never got it.
     pub status: String,
     /// The provider's own word for the status, and its error code.
     pub provider_status: Option<String>,
@@ -33,7 +33,8 @@ pub struct AttemptView {
 }
 
 /// The debtor's attempts of the last 31 days, as the policy engine counts them: every attempt that reached the
-/// provider call, whatever its answer (the compliance check counts the same).
+/// provider call, whatever its answer, but not those the provider's records prove it never received (the
+/// compliance check counts the same).
 pub(crate) async fn history(
     conn: &mut sqlx::PgConnection,
     debtor_id: &str,
@@ -41,7 +42,8 @@ pub(crate) async fn history(
 ) -> Result<Vec<recaudo_policy::Past>, sqlx::Error> {
     let rows: Vec<(chrono::DateTime<chrono::Utc>, String)> = sqlx::query_as(
         "SELECT COALESCE(attempted_at, created_at), channel FROM dispatcher.attempts
-         WHERE debtor_id = $1 AND created_at > $2 - interval '31 days' AND created_at <= $2",
+         WHERE debtor_id = $1 AND created_at > $2 - interval '31 days' AND created_at <= $2
+           AND status <> 'not_sent'",
     )
     .bind(debtor_id)
     .bind(now)

@@ -66,6 +66,7 @@ async fn violations(
     let attempts: Vec<Attempt> = sqlx::query_as(
         "SELECT id, debtor_id, channel, country, time_zone, attempted_at FROM dispatcher.attempts
          WHERE attempted_at IS NOT NULL AND attempted_at >= $1 - interval '31 days' AND attempted_at < $2
+           AND status <> 'not_sent'
            AND debtor_id IN (SELECT debtor_id FROM dispatcher.attempts
                              WHERE attempted_at >= $1 AND attempted_at < $2)
          ORDER BY debtor_id, attempted_at, id",

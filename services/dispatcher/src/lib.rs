@@ -48,6 +48,7 @@ pub fn migrations() -> Vec<Migration> {
         Migration::new(7, "channels", include_str!("../migrations/0007_channels.sql")),
         Migration::new(8, "outbox_without_event_key", recaudo_bus::inbox::outbox_without_event_key(SCHEMA)),
         Migration::new(9, "send_rate", include_str!("../migrations/0009_send_rate.sql")),
+        Migration::new(10, "not_sent", include_str!("../migrations/0010_not_sent.sql")),
     ]
 }
 

@@ -2,6 +2,9 @@
 //! - an attempt cut off mid-call (a crash, a timeout after the request left) stays `sending` or becomes `unknown`;
 //!   the provider's records are searched for the message (Twilio's message list), and a provider that echoes our
 //!   attempt id on its webhooks (Meta, SendGrid) settles it when the report comes;
+//! - an `unknown` attempt the provider's records prove it never received (two complete searches that find
+//!   nothing, made after the request could have arrived) is settled `not_sent`, and its request is decided again:
+//!   never on a guess, so a provider whose records cannot be searched leaves it `unknown`;
 //! - an attempt without a final status some time after the provider took it is looked up (Twilio's Message
 //!   resource), because callbacks that arrive while no dispatcher listens are lost.
 //!
@@ -12,11 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use recaudo_events::AttemptOutcome;
-use recaudo_providers::{Content, OutboundMessage, ProviderError, StatusUpdate};
+use recaudo_domain::{CreditId, DebtorId};
+use recaudo_events::{AttemptOutcome, ContactNotSent, ContactRequested};
+use recaudo_providers::{Content, OutboundMessage, ProviderError, Search, StatusUpdate};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::send::Origin;
 use crate::Dispatcher;
 
 /// How often the reconciler looks for work.
@@ -45,8 +50,16 @@ pub(crate) async fn run(d: Arc<Dispatcher>, shutdown: CancellationToken) {
 
 async fn round(d: &Dispatcher) -> Result<(), sqlx::Error> {
     settle_interrupted(d).await?;
-    check_unfinished(d).await
+    check_unfinished(d).await?;
+    decide_again(d).await
 }
+
+/// Added to the provider's own time in flight before a search that finds nothing counts as proof: the request's
+/// last bytes, the provider's own queueing and any clock difference between our database and this process.
+const PROOF_MARGIN: Duration = Duration::from_secs(15);
+/// Complete searches, each made after the request could have arrived, that must find nothing before an attempt is
+/// settled as never received: the second, minutes later, covers a provider whose list lags its writes.
+const ABSENT_SEARCHES_FOR_PROOF: i32 = 2;
 
 #[derive(sqlx::FromRow)]
 struct Interrupted {
@@ -54,15 +67,23 @@ struct Interrupted {
     status: String,
     to_address: String,
     body: String,
+    /// Business-clock time the attempt was recorded, the date of its `contact.attempted`.
     created_at: DateTime<Utc>,
+    /// Wall-clock time the attempt was recorded (see the module's note on clocks).
+    recorded_at: DateTime<Utc>,
+    /// The database's time as the round began, before the search: what "the search started after" is measured by.
+    round_at: DateTime<Utc>,
     checks: i32,
+    absent_searches: i32,
+    request_id: Option<Uuid>,
 }
 
 /// Attempts cut off before the provider's answer was recorded: `sending` past their worker's time, or `unknown`
 /// and due for another search.
 async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
     let rows: Vec<Interrupted> = sqlx::query_as(
-        "SELECT id, status, to_address, body, created_at, checks FROM dispatcher.attempts
+        "SELECT id, status, to_address, body, created_at, recorded_at, now() AS round_at, checks, absent_searches, request_id
+         FROM dispatcher.attempts
          WHERE channel = $1 AND provider_message_id IS NULL
            AND ((status = 'sending' AND sending_until < now())
                 OR (status = 'unknown' AND next_check_at <= now()))
@@ -72,6 +93,8 @@ async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
     .bind(BATCH)
     .fetch_all(&d.pool)
     .await?;
+    let in_flight =
+        chrono::Duration::from_std(d.provider.in_flight_for() + PROOF_MARGIN).unwrap_or(chrono::Duration::MAX);
     for row in rows {
         // The search runs outside any transaction: a slow provider must not hold a connection.
         let probe = OutboundMessage {
@@ -80,7 +103,11 @@ async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
             status_callback: None,
             idempotency_key: row.id.to_string(),
         };
-        let found = d.provider.find_message(&probe, row.created_at - chrono::Duration::days(1)).await;
+        // Only messages the provider took after the attempt was recorded can be its message (a few minutes of
+        // slack for the provider's clock).
+        let window_start = row.recorded_at - chrono::Duration::minutes(5);
+        let conclusive_from = row.recorded_at + in_flight;
+        let search = d.provider.find_message(&probe, window_start).await;
         let now = d.clock.now();
         let mut tx = d.pool.begin().await?;
         // Still unsettled? (A report with our attempt id may have settled it meanwhile.)
@@ -92,43 +119,204 @@ async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
         if !matches!(current, Some((ref s, None)) if *s == row.status) {
             continue;
         }
-        match found {
-            Ok(Some(update)) => {
+        let backoff = after(d.reconcile_after * 2u32.pow(row.checks.clamp(0, 10) as u32));
+        let (next, absent_searches) = match search {
+            Ok(Search::Found(update)) => {
                 crate::webhooks::lock_message(&mut tx, d, &update.provider_message_id).await?;
                 crate::webhooks::adopt_message(&mut tx, d, row.id, &update, now).await?;
                 crate::webhooks::record_status(&mut tx, d, &update, now).await?;
                 tracing::info!(attempt_id = %row.id, status = %update.normalized, "interrupted attempt found at the provider");
+                tx.commit().await?;
+                d.outbox.wake();
+                continue;
             }
+            Ok(Search::Absent) if row.round_at >= conclusive_from => {
+                let absent = row.absent_searches + 1;
+                if absent >= ABSENT_SEARCHES_FOR_PROOF && row.status == "unknown" {
+                    settle_not_sent(&mut tx, d, &row, absent, now).await?;
+                    tx.commit().await?;
+                    d.outbox.wake();
+                    continue;
+                }
+                // Searched again until the proof is complete, whatever the number of checks so far.
+                (Some(backoff), absent)
+            }
+            // Too early to prove anything: the request may still have been on its way.
+            Ok(Search::Absent) => (Some(backoff.max(after_instant(conclusive_from, row.round_at))), 0),
             other => {
                 if let Err(e) = &other {
                     tracing::warn!(attempt_id = %row.id, error = %e, "provider search failed");
                 }
-                let next = (row.checks + 1 < MAX_CHECKS)
-                    .then(|| after(d.reconcile_after * 2u32.pow(row.checks.clamp(0, 10) as u32)));
-                sqlx::query(
-                    "UPDATE dispatcher.attempts
-                     SET status = 'unknown', updated_at = $2, attempted_at = coalesce(attempted_at, created_at),
-                         error = coalesce(error, 'interrupted before the provider answered; not resent'),
-                         checks = checks + 1, next_check_at = $3
-                     WHERE id = $1",
-                )
-                .bind(row.id)
-                .bind(now)
-                .bind(next)
-                .execute(&mut *tx)
-                .await?;
-                if row.status == "sending" {
-                    let error = Some("interrupted before the provider answered; not resent".to_string());
-                    // Dated when it was recorded, just before the call that was cut off, not when it was found.
-                    let at = row.created_at;
-                    crate::attempts::publish_attempted(&mut tx, d, row.id, AttemptOutcome::Unknown, error, at).await?;
-                }
+                ((row.checks + 1 < MAX_CHECKS).then_some(backoff), row.absent_searches)
             }
+        };
+        sqlx::query(
+            "UPDATE dispatcher.attempts
+             SET status = 'unknown', updated_at = $2, attempted_at = coalesce(attempted_at, created_at),
+                 error = coalesce(error, 'interrupted before the provider answered; not resent'),
+                 checks = checks + 1, next_check_at = $3, absent_searches = $4
+             WHERE id = $1",
+        )
+        .bind(row.id)
+        .bind(now)
+        .bind(next)
+        .bind(absent_searches)
+        .execute(&mut *tx)
+        .await?;
+        if row.status == "sending" {
+            let error = Some("interrupted before the provider answered; not resent".to_string());
+            // Dated when it was recorded, just before the call that was cut off, not when it was found.
+            crate::attempts::publish_attempted(&mut tx, d, row.id, AttemptOutcome::Unknown, error, row.created_at)
+                .await?;
         }
         tx.commit().await?;
         d.outbox.wake();
     }
     Ok(())
+}
+
+/// Wall-clock time as far from now as `instant` is from `reference` (both the database's), or now if it is past.
+fn after_instant(instant: DateTime<Utc>, reference: DateTime<Utc>) -> DateTime<Utc> {
+    Utc::now() + (instant - reference).max(chrono::Duration::zero())
+}
+
+/// The provider's records prove it never received the attempt: settled `not_sent`, published, and its request
+/// handed back for [`decide_again`] (its inbox claim removed, so that handling it again is not taken for a
+/// redelivery).
+async fn settle_not_sent(
+    tx: &mut sqlx::PgConnection,
+    d: &Dispatcher,
+    row: &Interrupted,
+    absent_searches: i32,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let evidence = format!(
+        "{}'s records of messages to the recipient, searched in full {absent_searches} times from {}s after the \
+         attempt was recorded, hold no such message",
+        d.provider.name(),
+        (d.provider.in_flight_for() + PROOF_MARGIN).as_secs(),
+    );
+    let r: NotSentRow = sqlx::query_as(
+        "UPDATE dispatcher.attempts
+         SET status = 'not_sent', final = true, updated_at = $2, checks = checks + 1, next_check_at = NULL,
+             absent_searches = $3, error = $4
+         WHERE id = $1
+         RETURNING contact_id, debtor_id, credit_id, strategy, decision",
+    )
+    .bind(row.id)
+    .bind(now)
+    .bind(absent_searches)
+    .bind(format!("not sent: {evidence}; decided again"))
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some(request_id) = row.request_id {
+        sqlx::query("DELETE FROM dispatcher.inbox WHERE consumer = $1 AND event_id = $2")
+            .bind(d.consumer_name())
+            .bind(request_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let event = ContactNotSent {
+        attempt_id: row.id,
+        contact_id: r.contact_id,
+        channel: d.channel,
+        strategy: r.strategy,
+        decision: serde_json::from_value(r.decision).unwrap_or_default(),
+        debtor_id: DebtorId::parse(&r.debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+        credit_id: CreditId::parse(&r.credit_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+        provider: d.provider.name().to_string(),
+        evidence,
+        settled_at: now,
+    };
+    d.outbox.enqueue(&mut *tx, now, event).await?;
+    tracing::info!(attempt_id = %row.id, "interrupted attempt never reached the provider; its request is decided again");
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct NotSentRow {
+    contact_id: Uuid,
+    debtor_id: String,
+    credit_id: String,
+    strategy: Option<String>,
+    decision: serde_json::Value,
+}
+
+/// Requests whose attempt the provider never received, decided again as if they had just arrived: the send window,
+/// the caps (which no longer count the attempt) and the cancellation are checked anew, and a new attempt is made
+/// or the request is suppressed. Through the breaker and the shared rate like any request.
+async fn decide_again(d: &Dispatcher) -> Result<(), sqlx::Error> {
+    let rows: Vec<(Uuid, Option<Uuid>, Option<i64>)> = sqlx::query_as(
+        "SELECT id, request_id, request_sequence FROM dispatcher.attempts
+         WHERE channel = $1 AND status = 'not_sent' AND redecided_at IS NULL
+         ORDER BY created_at LIMIT $2",
+    )
+    .bind(d.channel.as_str())
+    .bind(BATCH)
+    .fetch_all(&d.pool)
+    .await?;
+    for (id, request_id, sequence) in rows {
+        let request = match (request_id, sequence) {
+            (Some(event_id), Some(sequence)) => read_request(d, event_id, sequence).await,
+            _ => Err("the attempt predates the record of its request".to_string()),
+        };
+        let decided = match request {
+            Err(why) => {
+                tracing::warn!(attempt_id = %id, %why, "request not decided again");
+                true
+            }
+            Ok(None) => false,
+            Ok(Some((origin, request))) => {
+                if d.breaker.admit().await.is_err() {
+                    return Ok(());
+                }
+                d.limiter.until_ready().await;
+                match crate::send::attempt(d, origin, &request).await {
+                    Ok(crate::send::Attempted::Done) => true,
+                    Ok(crate::send::Attempted::NotSent { reason, .. }) => {
+                        tracing::warn!(attempt_id = %id, %reason, "provider did not take the request decided again");
+                        d.breaker.failure();
+                        false
+                    }
+                    Err(e) => {
+                        tracing::warn!(attempt_id = %id, error = %e, "request not decided again yet");
+                        false
+                    }
+                }
+            }
+        };
+        if decided {
+            sqlx::query("UPDATE dispatcher.attempts SET redecided_at = now() WHERE id = $1")
+                .bind(id)
+                .execute(&d.pool)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The request behind an attempt, read back from the contact stream. `Ok(None)` when the stream cannot be read now;
+/// `Err` when it will never be (gone from the stream, or unreadable).
+async fn read_request(
+    d: &Dispatcher,
+    event_id: Uuid,
+    sequence: i64,
+) -> Result<Option<(Origin, ContactRequested)>, String> {
+    let Ok(seq) = u64::try_from(sequence) else { return Err(format!("stream sequence {sequence}")) };
+    let payload = match d.bus.message_at("contact", seq).await {
+        Ok(Some(payload)) => payload,
+        Ok(None) => return Err(format!("the contact stream no longer holds sequence {seq}")),
+        Err(e) => {
+            tracing::warn!(error = %e, "contact stream not readable; the request is decided again later");
+            return Ok(None);
+        }
+    };
+    let envelope: recaudo_events::RawEnvelope = serde_json::from_slice(&payload).map_err(|e| e.to_string())?;
+    if envelope.id != event_id {
+        return Err(format!("sequence {seq} holds another event"));
+    }
+    let request = envelope.decode::<ContactRequested>().map_err(|e| e.to_string())?.data;
+    Ok(Some((Origin { event_id, sequence: seq }, request)))
 }
 
 /// Attempts the provider took whose final status has not come: asks the provider's own record.

@@ -15,6 +15,14 @@ use crate::{Dispatcher, SCHEMA};
 
 pub struct RequestHandler(pub Arc<Dispatcher>);
 
+/// Where a request came from: its event id (the inbox's key) and its sequence in the contact stream, kept on the
+/// attempt so that a request whose attempt the provider never received can be read and decided again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin {
+    pub event_id: Uuid,
+    pub sequence: u64,
+}
+
 /// An attempt recorded and ready to send.
 struct Prepared {
     attempt_id: Uuid,
@@ -26,12 +34,13 @@ impl Handler for RequestHandler {
     async fn handle(&self, msg: Incoming) -> Result<(), HandleError> {
         let d = &self.0;
         let request = msg.envelope.decode::<ContactRequested>()?.data;
+        let origin = Origin { event_id: msg.envelope.id, sequence: msg.stream_sequence };
         // The request stays in hand (progress acks keep it) while the provider is down or asks us to wait: given
         // back to the stream each time, it would count deliveries towards the dead-letter subject.
         loop {
             d.breaker.admit().await.map_err(HandleError::retry)?;
             d.limiter.until_ready().await;
-            match attempt(d, &msg, &request).await? {
+            match attempt(d, origin, &request).await? {
                 Attempted::Done => return Ok(()),
                 Attempted::NotSent { reason, retry_after: Some(wait) } => {
                     tracing::warn!(provider = d.provider.name(), %reason, "provider did not take the request; waiting as it asked");
@@ -52,7 +61,7 @@ impl Handler for RequestHandler {
 }
 
 /// What became of one try at a request.
-enum Attempted {
+pub(crate) enum Attempted {
     /// Sent, refused, suppressed or already handled: the message is done.
     Done,
     /// Certainly not sent (a refused connection, a 429, a 503): its attempt was undone, and the request is decided
@@ -60,20 +69,28 @@ enum Attempted {
     NotSent { reason: String, retry_after: Option<std::time::Duration> },
 }
 
-async fn attempt(d: &Dispatcher, msg: &Incoming, request: &ContactRequested) -> Result<Attempted, HandleError> {
+/// One try at a request: the re-check, the attempt's record, the provider call and its outcome's record.
+pub(crate) async fn attempt(
+    d: &Dispatcher,
+    origin: Origin,
+    request: &ContactRequested,
+) -> Result<Attempted, HandleError> {
     let consumer = d.consumer_name();
     let now = d.clock.now();
     // Before the transaction: a round trip to JetStream need not hold a database connection.
     let cancelled = cancellation(d, request).await?;
 
     let mut tx = d.pool.begin().await?;
-    if !inbox::claim(&mut tx, SCHEMA, &consumer, msg.envelope.id).await? {
+    if !inbox::claim(&mut tx, SCHEMA, &consumer, origin.event_id).await? {
         return Ok(Attempted::Done);
     }
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM dispatcher.attempts WHERE contact_id = $1)")
-        .bind(request.contact_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    // An attempt the provider never received (`not_sent`) does not count: its request is being decided again.
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM dispatcher.attempts WHERE contact_id = $1 AND status <> 'not_sent')",
+    )
+    .bind(request.contact_id)
+    .fetch_one(&mut *tx)
+    .await?;
     if exists {
         tx.commit().await?;
         return Ok(Attempted::Done);
@@ -117,9 +134,9 @@ async fn attempt(d: &Dispatcher, msg: &Incoming, request: &ContactRequested) -> 
     sqlx::query(
         "INSERT INTO dispatcher.attempts (id, contact_id, channel, debtor_id, credit_id, advisor_id, to_address, body,
                                               reply_token, provider, status, created_at, updated_at, country,
-                                              time_zone, strategy, decision, sending_until)
+                                              time_zone, strategy, decision, sending_until, request_id, request_sequence)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11, $12, $13, $14, $15,
-                     now() + make_interval(secs => $16))",
+                     now() + make_interval(secs => $16), $17, $18)",
     )
     .bind(attempt_id)
     .bind(request.contact_id)
@@ -137,6 +154,8 @@ async fn attempt(d: &Dispatcher, msg: &Incoming, request: &ContactRequested) -> 
     .bind(&request.strategy)
     .bind(serde_json::to_value(&request.decision).map_err(HandleError::reject)?)
     .bind(d.interrupted_after.as_secs_f64())
+    .bind(origin.event_id)
+    .bind(i64::try_from(origin.sequence).unwrap_or(i64::MAX))
     .execute(&mut *tx)
     .await?;
     // The reply link works before the provider is called: a message that reaches the debtor although its send
@@ -181,7 +200,7 @@ async fn attempt(d: &Dispatcher, msg: &Incoming, request: &ContactRequested) -> 
         }
     };
     if let Err(ProviderError::NotSent { reason, retry_after }) = result {
-        give_back(d, &consumer, msg.envelope.id, attempt_id).await?;
+        give_back(d, &consumer, origin.event_id, attempt_id).await?;
         return Ok(Attempted::NotSent { reason: format!("{}: {reason}", d.provider.name()), retry_after });
     }
     record_outcome(d, request, prepared, result).await?;

@@ -68,6 +68,12 @@ impl Handler for Counter {
                     add(&mut tx, "contacts_failed", e.channel.as_str(), 1).await?;
                 }
             }
+            ContactNotSent::TYPE => {
+                // Its `contact.attempted` (outcome `unknown`) was counted; the provider never received it.
+                let e = env.decode::<ContactNotSent>()?.data;
+                add(&mut tx, "contacts_attempted", e.channel.as_str(), -1).await?;
+                add(&mut tx, "contacts_not_sent", e.channel.as_str(), 1).await?;
+            }
             ContactStatus::TYPE => {
                 let e = env.decode::<ContactStatus>()?.data;
                 add(&mut tx, "delivery_statuses", &e.status, 1).await?;

@@ -11,7 +11,7 @@ use crate::transport::{describe, log_outcome, transport};
 use crate::twilio::wire::{CreateMessageForm, MessageList, MessageResource};
 use crate::twilio::{response, webhook, TwilioConfig, TwilioConfigError, API_VERSION};
 use crate::{
-    Content, MessagingProvider, OutboundMessage, ProviderError, ProviderReceipt, StatusUpdate, WebhookError,
+    Content, MessagingProvider, OutboundMessage, ProviderError, ProviderReceipt, Search, StatusUpdate, WebhookError,
     WebhookItem, WebhookKind, WebhookRequest, WebhookRoute,
 };
 
@@ -161,25 +161,57 @@ impl TwilioSms {
         Ok(status_of(&message))
     }
 
-    /// Twilio's list of messages to the recipient, newest first, searched for the text we sent after `after`.
-    async fn find(&self, msg: &OutboundMessage, after: DateTime<Utc>) -> Result<Option<StatusUpdate>, ProviderError> {
-        let query = serde_urlencoded::to_string([
-            ("To", self.channel.address(&msg.to)),
-            ("DateSent>", after.format("%Y-%m-%d").to_string()),
-            ("PageSize", "50".to_string()),
-        ])
-        .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
-        let Some(body) = self.get_json(&format!("{}?{query}", self.messages_url)).await? else { return Ok(None) };
-        let page: MessageList = serde_json::from_slice(&body)
-            .map_err(|_| ProviderError::Unavailable("Twilio's message list did not parse".into()))?;
+    /// Twilio's list of messages to the recipient, every page of it, searched for the text we sent after `after`.
+    ///
+    /// Not filtered by `DateSent`: a message Twilio took but has not sent yet has no send date, and a search that
+    /// skipped it would report a message Twilio holds as absent. Every page is read, because only a complete
+    /// search that finds nothing may say the message is not there.
+    async fn find(&self, msg: &OutboundMessage, after: DateTime<Utc>) -> Result<Search, ProviderError> {
+        let query =
+            serde_urlencoded::to_string([("To", self.channel.address(&msg.to)), ("PageSize", LIST_PAGE_SIZE.into())])
+                .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
         let text = msg.content.readable();
-        Ok(page
-            .messages
-            .iter()
-            .filter(|m| m.direction.as_deref() != Some("inbound"))
-            .find(|m| m.body.as_deref() == Some(text))
-            .and_then(status_of))
+        let mut url = format!("{}?{query}", self.messages_url);
+        for _ in 0..MAX_LIST_PAGES {
+            let Some(body) = self.get_json(&url).await? else {
+                return Err(ProviderError::Unavailable("Twilio answered 404 to the message list".into()));
+            };
+            let page: MessageList = serde_json::from_slice(&body)
+                .map_err(|_| ProviderError::Unavailable("Twilio's message list did not parse".into()))?;
+            let found = page
+                .messages
+                .iter()
+                .filter(|m| m.direction.as_deref() != Some("inbound"))
+                .filter(|m| created(m).is_none_or(|at| at >= after))
+                .find(|m| m.body.as_deref() == Some(text))
+                .and_then(status_of);
+            if let Some(update) = found {
+                return Ok(Search::Found(update));
+            }
+            match page.next_page_uri {
+                // Relative to the API's host, as Twilio gives it.
+                Some(next) => url = format!("{}{next}", self.config.base_url),
+                None => return Ok(Search::Absent),
+            }
+        }
+        Err(ProviderError::Unavailable(format!(
+            "Twilio's message list to the recipient is longer than {MAX_LIST_PAGES} pages; the search is not complete"
+        )))
     }
+}
+
+/// Twilio's largest page: the fewest requests for a recipient's whole list.
+const LIST_PAGE_SIZE: &str = "1000";
+/// A recipient with more messages than this many pages is not searched to the end, so nothing is concluded.
+const MAX_LIST_PAGES: usize = 20;
+
+/// When Twilio took a message (`date_created`, RFC 2822).
+fn created(message: &MessageResource) -> Option<DateTime<Utc>> {
+    message
+        .date_created
+        .as_deref()
+        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+        .map(|d| d.with_timezone(&chrono::Utc))
 }
 
 /// A Message resource's status as a report.
@@ -190,11 +222,7 @@ fn status_of(message: &MessageResource) -> Option<StatusUpdate> {
         status: message.status.clone(),
         error_code: message.error_code.clone(),
         attempt_ref: None,
-        taken_at: message
-            .date_created
-            .as_deref()
-            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
-            .map(|d| d.with_timezone(&chrono::Utc)),
+        taken_at: created(message),
     })
 }
 
@@ -215,8 +243,12 @@ impl MessagingProvider for TwilioSms {
         &'a self,
         msg: &'a OutboundMessage,
         created_after: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Option<StatusUpdate>, ProviderError>> {
+    ) -> BoxFuture<'a, Result<Search, ProviderError>> {
         self.find(msg, created_after).boxed()
+    }
+
+    fn in_flight_for(&self) -> Duration {
+        CONNECT_TIMEOUT + REQUEST_TIMEOUT
     }
 
     fn webhook_routes(&self) -> Vec<WebhookRoute> {

@@ -60,6 +60,9 @@ pub struct MessageResource {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct MessageList {
     pub messages: Vec<MessageResource>,
+    /// The next page's path and query, relative to the API's host; null on the last page.
+    #[serde(default)]
+    pub next_page_uri: Option<String>,
 }
 
 /// Twilio's error body, e.g.
