@@ -111,3 +111,15 @@ fn the_contact_policy_files_of_the_docs_and_the_deployment_load() {
         .any(|c| c.rule == "lender.max_per_day"));
     recaudo_policy::Policies::from_file(&root().join("deploy/k8s/contact-policy.yaml")).unwrap();
 }
+
+/// README lists every field an expression may read, and nothing it may not.
+#[test]
+fn readme_documents_what_expressions_may_read() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for v in [recaudo_strategy::DEBTOR, recaudo_strategy::CREDIT, recaudo_strategy::STEP] {
+        for field in v.fields.unwrap() {
+            assert!(readme.contains(&format!("`{}.{field}`", v.name)), "README does not document {}.{field}", v.name);
+        }
+    }
+    assert!(readme.contains("| `attributes` |"), "README does not document attributes");
+}

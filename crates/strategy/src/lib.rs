@@ -9,6 +9,9 @@
 
 pub mod document;
 mod expression;
+/// What segments and stop conditions may read: `debtor`, `credit` and `attributes`, and `step` in a stop condition.
+pub use expression::{Variable, ATTRIBUTES, CREDIT, DEBTOR, STEP};
+mod piecewise;
 pub mod source;
 mod validate;
 
@@ -38,7 +41,16 @@ pub fn parse(name: &str, text: &str, templates: &Catalogue) -> Result<Document, 
     if let Err(reason) = check_name(name) {
         return Err(vec![Problem { path: String::new(), line: None, reason }]);
     }
-    let (document, lines) = source::parse(text)?;
+    let (document, lines) = match source::parse(text) {
+        Ok(read) => read,
+        // A syntax error stops the reading; a value the types cannot take does not hide the other problems.
+        Err(first) => {
+            return Err(match source::index(text) {
+                Ok(lines) => piecewise::problems(name, text, &lines, Some(templates)),
+                Err(_) => first,
+            })
+        }
+    };
     let problems = validate::check(name, &document, &lines, Some(templates));
     if problems.is_empty() {
         Ok(document)
@@ -66,8 +78,8 @@ impl Strategy {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let compile = |source: &str, vars: &[&str]| {
-            expression::compile(source, vars).expect("checked by validate::check just above")
+        let compile = |source: &str, vars: &[expression::Variable]| {
+            expression::compile(source, vars, false).expect("checked by validate::check just above")
         };
         let segment = document.segment.as_ref().map(|s| compile(&s.when, validate::SEGMENT_VARIABLES));
         let stops = document
@@ -212,6 +224,12 @@ pub struct DebtorFacts<'a> {
     pub city: Option<&'a str>,
 }
 
+/// The fields of `debtor` in an expression: [`DebtorFacts`] as serialised.
+pub const DEBTOR_FIELDS: &[&str] = &["id", "country", "city"];
+/// The fields of `credit` in an expression: [`CreditFacts`] as serialised.
+pub const CREDIT_FIELDS: &[&str] =
+    &["id", "product", "currency", "balance_total", "balance_overdue", "days_past_due", "due_date"];
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CreditFacts<'a> {
     pub id: &'a str,
@@ -266,6 +284,18 @@ mod tests {
             due_date: "2026-11-01".into(),
         };
         Facts::new(&debtor, &credit, &BTreeMap::from([("segmento".to_string(), segmento.to_string())]))
+    }
+
+    /// The fields an expression is allowed to read are the fields the facts have.
+    #[test]
+    fn the_documented_fields_are_the_facts_fields() {
+        let f = facts(10, "A");
+        for (value, fields) in [(&f.debtor, DEBTOR_FIELDS), (&f.credit, CREDIT_FIELDS)] {
+            let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+            let mut expected = fields.to_vec();
+            expected.sort_unstable();
+            assert_eq!(keys, expected);
+        }
     }
 
     const AB: &str = r#"
@@ -395,8 +425,10 @@ promise_reminder:
         assert!(text.contains("written for whatsapp, not sms"), "{text}");
         // Structure errors come from the parser with their line.
         let problems = parse("x", "stages:\n  - name: a\n    chanel: sms\n", &Catalogue::builtin()).unwrap_err();
-        assert_eq!(problems[0].line, Some(3), "{problems:?}");
-        assert!(problems[0].reason.contains("chanel"), "{problems:?}");
+        let chanel = problems.iter().find(|p| p.reason.contains("chanel")).expect("the misspelt field");
+        assert_eq!(chanel.line, Some(3), "{problems:?}");
+        // ... with the problems beside it: this strategy has no segment.
+        assert!(problems.iter().any(|p| p.path == "segment"), "{problems:?}");
         // A value the parser refuses is placed at its path.
         let fax = "stages:\n  - name: a\n    days_past_due: { from: 1 }\n    steps:\n      - id: s\n        channel: fax\n        template: t\n";
         let problems = parse("default", fax, &Catalogue::builtin()).unwrap_err();

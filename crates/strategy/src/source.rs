@@ -31,7 +31,8 @@ impl Lines {
     }
 }
 
-/// Parses `text`; on failure, every problem found (a syntax error stops at the first).
+/// Parses `text`; on failure, the first problem (a syntax error, or the first value the types cannot take: the
+/// strategy's [`crate::parse`] then reads the document piece by piece for the others).
 pub fn parse(text: &str) -> Result<(Document, Lines), Vec<Problem>> {
     let lines = index(text).map_err(|p| vec![p])?;
     let document: Document = serde_norway::from_str(text).map_err(|e| {
@@ -73,7 +74,8 @@ fn advance(frames: &mut [Frame]) {
     }
 }
 
-fn index(text: &str) -> Result<Lines, Problem> {
+/// Where each path of `text` is written; a syntax error is the one problem.
+pub(crate) fn index(text: &str) -> Result<Lines, Problem> {
     let mut lines = HashMap::new();
     let mut frames: Vec<Frame> = Vec::new();
     for event in Parser::new_from_str(text) {

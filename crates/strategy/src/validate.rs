@@ -8,18 +8,22 @@ use crate::document::{Channel, Document, Escalation, Step};
 use crate::source::Lines;
 use recaudo_templates::Catalogue;
 
+use crate::expression::{Variable, ATTRIBUTES, CREDIT, DEBTOR, STEP};
 use crate::{expression, Problem, DEFAULT};
 
-/// What a document's expressions may read.
-pub(crate) const SEGMENT_VARIABLES: &[&str] = &["debtor", "credit", "attributes"];
+/// What a segment may read.
+pub(crate) const SEGMENT_VARIABLES: &[Variable] = &[DEBTOR, CREDIT, ATTRIBUTES];
 /// How far from the due date a stage may reach.
 const MAX_DAYS_PAST_DUE: i32 = 36_500;
 
-pub(crate) const STOP_VARIABLES: &[&str] = &["debtor", "credit", "attributes", "step"];
+/// What a step's stop condition may read.
+pub(crate) const STOP_VARIABLES: &[Variable] = &[DEBTOR, CREDIT, ATTRIBUTES, STEP];
 
 /// `templates` is the catalogue a template a step names must be in (none when a stored version is loaded:
-/// templates are never removed, so what was checked at save still holds).
+/// templates are never removed, so what was checked at save still holds). The fields an expression reads are
+/// checked at save only: a version saved before that check loads as it was.
 pub(crate) fn check(name: &str, doc: &Document, lines: &Lines, templates: Option<&Catalogue>) -> Vec<Problem> {
+    let saving = templates.is_some();
     let mut out = Vec::new();
     let mut problem = |path: String, reason: String| {
         let line = lines.of(&path);
@@ -31,7 +35,7 @@ pub(crate) fn check(name: &str, doc: &Document, lines: &Lines, templates: Option
         }
         (None, false) => problem("segment".into(), "required: which debtors the strategy is for".into()),
         (Some(s), false) => {
-            if let Err(e) = expression::compile(&s.when, SEGMENT_VARIABLES) {
+            if let Err(e) = expression::compile(&s.when, SEGMENT_VARIABLES, saving) {
                 problem("segment.when".into(), e);
             }
         }
@@ -149,7 +153,12 @@ fn check_time(at: Option<&str>, path: &str, problem: &mut impl FnMut(String, Str
     }
 }
 
-fn check_step(step: &Step, at: &str, templates: Option<&Catalogue>, problem: &mut impl FnMut(String, String)) {
+pub(crate) fn check_step(
+    step: &Step,
+    at: &str,
+    templates: Option<&Catalogue>,
+    problem: &mut impl FnMut(String, String),
+) {
     template_for(templates, step.channel, &step.template, &format!("{at}.template"), problem);
     let mut seen = BTreeSet::from([step.channel]);
     for (f, fallback) in step.fallbacks.iter().enumerate() {
@@ -187,7 +196,8 @@ fn check_step(step: &Step, at: &str, templates: Option<&Catalogue>, problem: &mu
         template_for(templates, channel, template, &format!("{vat}.template"), problem);
     }
     if let Some(stop) = &step.stop_when {
-        if let Err(e) = expression::compile(stop, STOP_VARIABLES) {
+        // Templates are given at save, when the fields an expression reads are checked too.
+        if let Err(e) = expression::compile(stop, STOP_VARIABLES, templates.is_some()) {
             problem(format!("{at}.stop_when"), e);
         }
     }
