@@ -52,6 +52,8 @@ async fn killing_the_dispatcher_again_and_again_never_sends_twice_and_settles_ev
         ("RECAUDO_INTERRUPTED_AFTER_SECS", "1"),
         // Statuses whose callbacks came while no dispatcher listened are looked up a second after the send.
         ("RECAUDO_RECONCILE_AFTER_SECS", "1"),
+        // The search that confirms a cut-off message never arrived comes 3 seconds after the first, not 5 minutes.
+        ("RECAUDO_ABSENCE_CONFIRM_SECS", "3"),
     ];
     let dispatcher_port = free_port().unwrap();
     let mut dispatcher = serve_child(&infra, dispatcher_port, "dispatcher", "sms", &dispatcher_env);
@@ -287,6 +289,7 @@ async fn abort_again_and_again(crash_at: &str) -> Aborted {
         ("RECAUDO_SENDGRID_INBOUND_PASSWORD", sendgrid_config.inbound_password.as_str()),
         ("RECAUDO_INTERRUPTED_AFTER_SECS", "1"),
         ("RECAUDO_RECONCILE_AFTER_SECS", "1"),
+        ("RECAUDO_ABSENCE_CONFIRM_SECS", "3"),
         // Every run aborts at its 9th provider call, at the chosen point.
         ("RECAUDO_CRASH_AT", crash_at.as_str()),
     ];

@@ -213,11 +213,15 @@ pub enum Handshake {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Search {
     Found(StatusUpdate),
-    /// Every record that could be the message was read and none is. Proof that the provider never took it once
-    /// the search starts after the request could no longer arrive ([`MessagingProvider::in_flight_for`]).
+    /// The provider took no message to the recipient in the window at all, every page read. Proof that it never
+    /// took ours once the search starts after the request could no longer arrive
+    /// ([`MessagingProvider::in_flight_for`]).
     Absent,
     /// The provider keeps no record we can search (Meta, SendGrid, an SMTP relay): finding nothing proves nothing.
     Unsearchable,
+    /// Messages to the recipient were taken in the window, none with our text: the provider may have changed it
+    /// (a content template filled from its own copy, link shortening, an added opt-out line), so nothing is proven.
+    Unclear,
 }
 
 pub trait MessagingProvider: Send + Sync {

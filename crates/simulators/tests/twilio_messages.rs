@@ -242,7 +242,8 @@ async fn a_message_found_in_the_list_says_when_twilio_took_it() {
 }
 
 /// A cut-off send is settled as not sent only on a complete search: every page of the recipient's list is read
-/// (the message may be on the last), and a message Twilio holds before its send date counts as found.
+/// (the message may be on the last), a message Twilio holds before its send date counts as found, and any other
+/// message to the recipient in the window leaves it unproven.
 #[tokio::test]
 async fn the_search_reads_every_page_before_it_says_absent() {
     let simulated = start_simulator_with_delay(Duration::from_secs(30)).await;
@@ -258,11 +259,15 @@ async fn the_search_reads_every_page_before_it_says_absent() {
         Search::Found(found) => assert_eq!(found.normalized, Normalized::Queued, "held, not yet sent"),
         other => panic!("the message on the second page was not found: {other:?}"),
     }
+    // Other messages to the recipient in the window, none with our text: Twilio may keep a text other than the one
+    // sent (a content template, a shortened link), so absence is not proven.
     let never_sent = sms(DEBTOR, "Nunca enviado", None);
-    assert_eq!(client.find_message(&never_sent, since).await.expect("searched"), Search::Absent);
-    // Taken before the window: not this attempt's message.
+    assert_eq!(client.find_message(&never_sent, since).await.expect("searched"), Search::Unclear);
+    // Nothing taken in the window (everything before it), or nothing at all to the recipient: proven absent.
     let later = chrono::Utc::now() + chrono::Duration::minutes(5);
     assert_eq!(client.find_message(&oldest, later).await.expect("searched"), Search::Absent);
+    let nobody = sms("+573009999999", "Nunca enviado", None);
+    assert_eq!(client.find_message(&nobody, since).await.expect("searched"), Search::Absent);
 }
 
 #[tokio::test]

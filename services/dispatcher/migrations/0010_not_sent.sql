@@ -13,4 +13,5 @@ ALTER TABLE dispatcher.attempts ADD COLUMN redecided_at TIMESTAMPTZ;
 CREATE INDEX attempts_to_decide_again ON dispatcher.attempts (created_at) WHERE status = 'not_sent' AND redecided_at IS NULL;
 -- Wall-clock time the attempt was recorded (`created_at` is the business clock, which tests and replays may move):
 -- a search of the provider's records proves anything only once it starts after the request could have arrived.
-ALTER TABLE dispatcher.attempts ADD COLUMN recorded_at TIMESTAMPTZ NOT NULL DEFAULT now();
+-- Written by the insert; attempts recorded before it have none and are never settled `not_sent`.
+ALTER TABLE dispatcher.attempts ADD COLUMN recorded_at TIMESTAMPTZ;

@@ -73,6 +73,13 @@ impl Breaker {
         self.wait(true).await
     }
 
+    /// Whether a request may call the provider now without waiting and without being the half-open trial: for
+    /// work that can simply come back later (the reconciler's), which must never hold the trial.
+    pub fn is_closed(&self) -> bool {
+        let inner = self.lock();
+        matches!(inner.state, State::Closed { .. }) && inner.paused_until.is_none_or(|u| u <= Instant::now())
+    }
+
     /// Waits until the circuit is not open (before fetching more requests); admits nothing.
     pub async fn settled(&self) -> Result<(), Stopping> {
         self.wait(false).await

@@ -80,6 +80,9 @@ pub struct Config {
     /// An attempt still `sending` this long after it was recorded was cut off (a worker's provider call takes at
     /// most its timeout, well under this).
     pub interrupted_after: Duration,
+    /// The least time between the two searches of the provider's records that prove a cut-off message never
+    /// arrived (`RECAUDO_ABSENCE_CONFIRM_SECS`).
+    pub absence_confirm_after: Duration,
     /// Provider failures in a row that open the circuit (`RECAUDO_BREAKER_FAILURES`), and its first cooldown
     /// (`RECAUDO_BREAKER_COOLDOWN_SECS`, doubling while the provider keeps failing, 5 minutes at most).
     pub breaker_failures: u32,
@@ -228,6 +231,7 @@ impl Config {
             },
             reconcile_after: Duration::from_secs(minutes.max(1)),
             interrupted_after: env.seconds("RECAUDO_INTERRUPTED_AFTER_SECS", 30)?,
+            absence_confirm_after: env.seconds("RECAUDO_ABSENCE_CONFIRM_SECS", 300)?,
             breaker_failures: env.get("RECAUDO_BREAKER_FAILURES", 5u32)?.max(1),
             breaker_cooldown: env.seconds("RECAUDO_BREAKER_COOLDOWN_SECS", 5)?,
             crash_at: text("RECAUDO_CRASH_AT"),

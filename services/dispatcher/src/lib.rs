@@ -76,6 +76,7 @@ pub(crate) struct Dispatcher {
     pub bus: recaudo_bus::Bus,
     pub reconcile_after: Duration,
     pub interrupted_after: Duration,
+    pub absence_confirm_after: Duration,
     /// Holds requests back while the provider is down or asks us to wait.
     pub breaker: breaker::Breaker,
     /// The provider's send rate, shared by every dispatcher process.
@@ -119,6 +120,7 @@ async fn start(infra: Infra, config: Config, shutdown: CancellationToken) -> any
             bus: infra.bus.clone(),
             reconcile_after: config.reconcile_after,
             interrupted_after: config.interrupted_after,
+            absence_confirm_after: config.absence_confirm_after,
             breaker: breaker::Breaker::new(
                 provider.name(),
                 config.breaker_failures,

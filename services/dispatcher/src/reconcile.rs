@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use recaudo_domain::{CreditId, DebtorId};
-use recaudo_events::{AttemptOutcome, ContactNotSent, ContactRequested};
+use recaudo_events::{AttemptOutcome, ContactNotSent, ContactRequested, ContactSuppressed};
 use recaudo_providers::{Content, OutboundMessage, ProviderError, Search, StatusUpdate};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -58,7 +58,8 @@ async fn round(d: &Dispatcher) -> Result<(), sqlx::Error> {
 /// last bytes, the provider's own queueing and any clock difference between our database and this process.
 const PROOF_MARGIN: Duration = Duration::from_secs(15);
 /// Complete searches, each made after the request could have arrived, that must find nothing before an attempt is
-/// settled as never received: the second, minutes later, covers a provider whose list lags its writes.
+/// settled as never received: the second, `absence_confirm_after` later, covers a provider whose list lags its
+/// writes.
 const ABSENT_SEARCHES_FOR_PROOF: i32 = 2;
 
 #[derive(sqlx::FromRow)]
@@ -69,8 +70,9 @@ struct Interrupted {
     body: String,
     /// Business-clock time the attempt was recorded, the date of its `contact.attempted`.
     created_at: DateTime<Utc>,
-    /// Wall-clock time the attempt was recorded (see the module's note on clocks).
-    recorded_at: DateTime<Utc>,
+    /// Wall-clock time the attempt was recorded (see the module's note on clocks); none for attempts recorded
+    /// before it was kept, which are never settled `not_sent`.
+    recorded_at: Option<DateTime<Utc>>,
     /// The database's time as the round began, before the search: what "the search started after" is measured by.
     round_at: DateTime<Utc>,
     checks: i32,
@@ -104,9 +106,11 @@ async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
             idempotency_key: row.id.to_string(),
         };
         // Only messages the provider took after the attempt was recorded can be its message (a few minutes of
-        // slack for the provider's clock).
-        let window_start = row.recorded_at - chrono::Duration::minutes(5);
-        let conclusive_from = row.recorded_at + in_flight;
+        // slack for the provider's clock). An attempt without its wall-clock time is searched over the day before.
+        let window_start =
+            row.recorded_at.unwrap_or(row.created_at - chrono::Duration::days(1)) - chrono::Duration::minutes(5);
+        // When a search that finds nothing proves something; never for an attempt that cannot be decided again.
+        let conclusive_from = row.recorded_at.filter(|_| row.request_id.is_some()).map(|at| at + in_flight);
         let search = d.provider.find_message(&probe, window_start).await;
         let now = d.clock.now();
         let mut tx = d.pool.begin().await?;
@@ -117,6 +121,21 @@ async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
                 .fetch_optional(&mut *tx)
                 .await?;
         if !matches!(current, Some((ref s, None)) if *s == row.status) {
+            if let (Some((status, _)), Ok(Search::Found(update))) = (&current, &search) {
+                if status == "not_sent" {
+                    // Another dispatcher settled it as never received, yet here it is: its request must not go
+                    // out again. Should never happen (two complete searches, minutes apart, found nothing).
+                    tracing::error!(attempt_id = %row.id, message = %update.provider_message_id,
+                        "an attempt settled not_sent was found at the provider; its request is not decided again");
+                    sqlx::query(
+                        "UPDATE dispatcher.attempts SET redecided_at = coalesce(redecided_at, now()) WHERE id = $1",
+                    )
+                    .bind(row.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                }
+            }
             continue;
         }
         let backoff = after(d.reconcile_after * 2u32.pow(row.checks.clamp(0, 10) as u32));
@@ -130,7 +149,7 @@ async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
                 d.outbox.wake();
                 continue;
             }
-            Ok(Search::Absent) if row.round_at >= conclusive_from => {
+            Ok(Search::Absent) if conclusive_from.is_some_and(|from| row.round_at >= from) => {
                 let absent = row.absent_searches + 1;
                 if absent >= ABSENT_SEARCHES_FOR_PROOF && row.status == "unknown" {
                     settle_not_sent(&mut tx, d, &row, absent, now).await?;
@@ -138,11 +157,17 @@ async fn settle_interrupted(d: &Dispatcher) -> Result<(), sqlx::Error> {
                     d.outbox.wake();
                     continue;
                 }
-                // Searched again until the proof is complete, whatever the number of checks so far.
-                (Some(backoff), absent)
+                // Searched again, at least `absence_confirm_after` later, until the proof is complete, whatever
+                // the number of checks so far.
+                (Some(backoff.max(after(d.absence_confirm_after))), absent)
             }
             // Too early to prove anything: the request may still have been on its way.
-            Ok(Search::Absent) => (Some(backoff.max(after_instant(conclusive_from, row.round_at))), 0),
+            Ok(Search::Absent) if conclusive_from.is_some() => {
+                let from = conclusive_from.unwrap_or(row.round_at);
+                (Some(backoff.max(after_instant(from, row.round_at))), 0)
+            }
+            // Messages to the recipient in the window, none with our text: nothing is proven, and what was is void.
+            Ok(Search::Unclear) => ((row.checks + 1 < MAX_CHECKS).then_some(backoff), 0),
             other => {
                 if let Err(e) = &other {
                     tracing::warn!(attempt_id = %row.id, error = %e, "provider search failed");
@@ -192,9 +217,10 @@ async fn settle_not_sent(
 ) -> Result<(), sqlx::Error> {
     let evidence = format!(
         "{}'s records of messages to the recipient, searched in full {absent_searches} times from {}s after the \
-         attempt was recorded, hold no such message",
+         attempt was recorded and at least {}s apart, hold no message taken since",
         d.provider.name(),
         (d.provider.in_flight_for() + PROOF_MARGIN).as_secs(),
+        d.absence_confirm_after.as_secs(),
     );
     let r: NotSentRow = sqlx::query_as(
         "UPDATE dispatcher.attempts
@@ -244,7 +270,8 @@ struct NotSentRow {
 
 /// Requests whose attempt the provider never received, decided again as if they had just arrived: the send window,
 /// the caps (which no longer count the attempt) and the cancellation are checked anew, and a new attempt is made
-/// or the request is suppressed. Through the breaker and the shared rate like any request.
+/// or the request is suppressed. Through the shared rate like any request, and only while the provider's circuit
+/// is closed: the reconciler never waits on the breaker nor holds its half-open trial.
 async fn decide_again(d: &Dispatcher) -> Result<(), sqlx::Error> {
     let rows: Vec<(Uuid, Option<Uuid>, Option<i64>)> = sqlx::query_as(
         "SELECT id, request_id, request_sequence FROM dispatcher.attempts
@@ -258,40 +285,80 @@ async fn decide_again(d: &Dispatcher) -> Result<(), sqlx::Error> {
     for (id, request_id, sequence) in rows {
         let request = match (request_id, sequence) {
             (Some(event_id), Some(sequence)) => read_request(d, event_id, sequence).await,
-            _ => Err("the attempt predates the record of its request".to_string()),
+            _ => Err("the attempt does not name its request".to_string()),
         };
-        let decided = match request {
-            Err(why) => {
-                tracing::warn!(attempt_id = %id, %why, "request not decided again");
-                true
-            }
-            Ok(None) => false,
+        let outcome: Result<(), String> = match request {
+            Err(why) => Err(why),
+            // The stream cannot be read now: next round.
+            Ok(None) => continue,
             Ok(Some((origin, request))) => {
-                if d.breaker.admit().await.is_err() {
+                if !d.breaker.is_closed() {
                     return Ok(());
                 }
                 d.limiter.until_ready().await;
                 match crate::send::attempt(d, origin, &request).await {
-                    Ok(crate::send::Attempted::Done) => true,
-                    Ok(crate::send::Attempted::NotSent { reason, .. }) => {
+                    Ok(crate::send::Attempted::Done) => Ok(()),
+                    Ok(crate::send::Attempted::NotSent { reason, retry_after }) => {
                         tracing::warn!(attempt_id = %id, %reason, "provider did not take the request decided again");
-                        d.breaker.failure();
-                        false
+                        match retry_after {
+                            Some(wait) => d.breaker.pause(wait),
+                            None => d.breaker.failure(),
+                        }
+                        continue;
                     }
-                    Err(e) => {
+                    Err(recaudo_bus::HandleError::Retry(e)) => {
                         tracing::warn!(attempt_id = %id, error = %e, "request not decided again yet");
-                        false
+                        continue;
                     }
+                    Err(recaudo_bus::HandleError::Reject(e)) => Err(format!("the request cannot be handled: {e:#}")),
                 }
             }
         };
-        if decided {
-            sqlx::query("UPDATE dispatcher.attempts SET redecided_at = now() WHERE id = $1")
+        let mut tx = d.pool.begin().await?;
+        let marked =
+            sqlx::query("UPDATE dispatcher.attempts SET redecided_at = now() WHERE id = $1 AND redecided_at IS NULL")
                 .bind(id)
-                .execute(&d.pool)
+                .execute(&mut *tx)
                 .await?;
+        if let Err(why) = outcome {
+            if marked.rows_affected() == 1 {
+                // Not decided again, and said so: the contact ends suppressed, not silently.
+                tracing::error!(attempt_id = %id, %why, "request of a not_sent attempt not decided again");
+                suppress_unavailable(&mut tx, d, id, &why).await?;
+            }
         }
+        tx.commit().await?;
+        d.outbox.wake();
     }
+    Ok(())
+}
+
+/// `contact.suppressed` (`request_unavailable`) for the contact of a `not_sent` attempt whose request cannot be
+/// decided again.
+async fn suppress_unavailable(
+    conn: &mut sqlx::PgConnection,
+    d: &Dispatcher,
+    attempt_id: Uuid,
+    why: &str,
+) -> Result<(), sqlx::Error> {
+    let r: NotSentRow = sqlx::query_as(
+        "SELECT contact_id, debtor_id, credit_id, strategy, decision FROM dispatcher.attempts WHERE id = $1",
+    )
+    .bind(attempt_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let now = d.clock.now();
+    let event = ContactSuppressed {
+        contact_id: r.contact_id,
+        channel: d.channel,
+        debtor_id: DebtorId::parse(&r.debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+        credit_id: CreditId::parse(&r.credit_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+        rule: "request_unavailable".into(),
+        detail: format!("attempt {attempt_id} was never received by the provider and its request {why}"),
+        strategy: r.strategy,
+        decision: serde_json::from_value(r.decision).unwrap_or_default(),
+    };
+    d.outbox.enqueue(conn, now, event).await?;
     Ok(())
 }
 
@@ -302,20 +369,24 @@ async fn read_request(
     event_id: Uuid,
     sequence: i64,
 ) -> Result<Option<(Origin, ContactRequested)>, String> {
-    let Ok(seq) = u64::try_from(sequence) else { return Err(format!("stream sequence {sequence}")) };
+    // Sequences start at 1; 0 stands for one the consumer did not learn.
+    let Some(seq) = u64::try_from(sequence).ok().filter(|s| *s > 0) else {
+        return Err(format!("has no stream sequence ({sequence})"));
+    };
     let payload = match d.bus.message_at("contact", seq).await {
         Ok(Some(payload)) => payload,
-        Ok(None) => return Err(format!("the contact stream no longer holds sequence {seq}")),
+        Ok(None) => return Err(format!("is no longer in the contact stream (sequence {seq})")),
         Err(e) => {
             tracing::warn!(error = %e, "contact stream not readable; the request is decided again later");
             return Ok(None);
         }
     };
-    let envelope: recaudo_events::RawEnvelope = serde_json::from_slice(&payload).map_err(|e| e.to_string())?;
+    let envelope: recaudo_events::RawEnvelope =
+        serde_json::from_slice(&payload).map_err(|e| format!("does not read from the stream: {e}"))?;
     if envelope.id != event_id {
-        return Err(format!("sequence {seq} holds another event"));
+        return Err(format!("is not at its sequence {seq} (another event is)"));
     }
-    let request = envelope.decode::<ContactRequested>().map_err(|e| e.to_string())?.data;
+    let request = envelope.decode::<ContactRequested>().map_err(|e| format!("does not read: {e}"))?.data;
     Ok(Some((Origin { event_id, sequence: seq }, request)))
 }
 

@@ -134,9 +134,10 @@ pub(crate) async fn attempt(
     sqlx::query(
         "INSERT INTO dispatcher.attempts (id, contact_id, channel, debtor_id, credit_id, advisor_id, to_address, body,
                                               reply_token, provider, status, created_at, updated_at, country,
-                                              time_zone, strategy, decision, sending_until, request_id, request_sequence)
+                                              time_zone, strategy, decision, sending_until, request_id, request_sequence,
+                                              recorded_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'sending', $11, $11, $12, $13, $14, $15,
-                     now() + make_interval(secs => $16), $17, $18)",
+                     clock_timestamp() + make_interval(secs => $16), $17, $18, clock_timestamp())",
     )
     .bind(attempt_id)
     .bind(request.contact_id)
@@ -158,6 +159,8 @@ pub(crate) async fn attempt(
     .bind(i64::try_from(origin.sequence).unwrap_or(i64::MAX))
     .execute(&mut *tx)
     .await?;
+    // `clock_timestamp()`, not the transaction's start: the debtor's lock may have been waited on, and the provider
+    // call starts right after this commit.
     // The reply link works before the provider is called: a message that reaches the debtor although its send
     // was cut off still carries a link that answers.
     let prepared = ContactPrepared {
@@ -294,9 +297,24 @@ async fn record_outcome(
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
-        // The reconciler took the attempt for cut off (the call outlived its time): it settles it from the
-        // provider's records instead.
-        tracing::warn!(attempt_id = %prepared.attempt_id, "provider answered after the attempt was settled");
+        // The reconciler took the attempt for cut off (the call outlived its time) and published it `unknown`: the
+        // provider's answer is the proof it was taken, so its message is adopted as a search would have.
+        if let (Some(id), Some(status)) = (&message_id, &provider_status) {
+            let update = recaudo_providers::StatusUpdate {
+                provider_message_id: id.clone(),
+                normalized: d.provider.accepted_status(),
+                status: status.clone(),
+                error_code: None,
+                attempt_ref: None,
+                taken_at: None,
+            };
+            if crate::webhooks::adopt_message(&mut tx, d, prepared.attempt_id, &update, now).await? {
+                crate::webhooks::record_status(&mut tx, d, &update, now).await?;
+                tx.commit().await?;
+                d.outbox.wake();
+            }
+        }
+        tracing::warn!(attempt_id = %prepared.attempt_id, "provider answered after the attempt was taken for cut off");
         return Ok(());
     }
     let event = ContactAttempted {

@@ -219,7 +219,7 @@ pub(crate) async fn adopt_message(
              status = CASE WHEN a.status = 'sending' THEN 'queued' ELSE a.status END,
              next_check_at = $5
          FROM (SELECT id, status FROM dispatcher.attempts WHERE id = $1 FOR UPDATE) before
-         WHERE a.id = before.id AND a.provider = $2 AND a.provider_message_id IS NULL
+         WHERE a.id = before.id AND a.provider = $2 AND a.provider_message_id IS NULL AND a.status <> 'not_sent'
          RETURNING before.status",
     )
     .bind(attempt_id)

@@ -165,33 +165,40 @@ impl TwilioSms {
     ///
     /// Not filtered by `DateSent`: a message Twilio took but has not sent yet has no send date, and a search that
     /// skipped it would report a message Twilio holds as absent. Every page is read, because only a complete
-    /// search that finds nothing may say the message is not there.
+    /// search may say the message is not there; and it says so only when Twilio took no message at all to the
+    /// recipient in the window, since the text Twilio keeps may not be the text we sent.
     async fn find(&self, msg: &OutboundMessage, after: DateTime<Utc>) -> Result<Search, ProviderError> {
         let query =
             serde_urlencoded::to_string([("To", self.channel.address(&msg.to)), ("PageSize", LIST_PAGE_SIZE.into())])
                 .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
         let text = msg.content.readable();
         let mut url = format!("{}?{query}", self.messages_url);
+        let mut others_in_window = false;
         for _ in 0..MAX_LIST_PAGES {
             let Some(body) = self.get_json(&url).await? else {
                 return Err(ProviderError::Unavailable("Twilio answered 404 to the message list".into()));
             };
             let page: MessageList = serde_json::from_slice(&body)
                 .map_err(|_| ProviderError::Unavailable("Twilio's message list did not parse".into()))?;
-            let found = page
+            let mut in_window = page
                 .messages
                 .iter()
                 .filter(|m| m.direction.as_deref() != Some("inbound"))
                 .filter(|m| created(m).is_none_or(|at| at >= after))
-                .find(|m| m.body.as_deref() == Some(text))
-                .and_then(status_of);
-            if let Some(update) = found {
+                .peekable();
+            others_in_window |= in_window.peek().is_some();
+            if let Some(update) = in_window.find(|m| m.body.as_deref() == Some(text)).and_then(status_of) {
                 return Ok(Search::Found(update));
             }
             match page.next_page_uri {
-                // Relative to the API's host, as Twilio gives it.
-                Some(next) => url = format!("{}{next}", self.config.base_url),
-                None => return Ok(Search::Absent),
+                // A path on the API's host, as Twilio gives it; anything else would take our credentials elsewhere.
+                Some(next) if next.starts_with('/') && !next.starts_with("//") => {
+                    url = format!("{}{next}", self.config.base_url)
+                }
+                Some(_) => {
+                    return Err(ProviderError::Unavailable("Twilio's next page is not a path on its API".into()))
+                }
+                None => return Ok(if others_in_window { Search::Unclear } else { Search::Absent }),
             }
         }
         Err(ProviderError::Unavailable(format!(
