@@ -1,5 +1,5 @@
 # The commands a person runs. Everything the project needs is installed by these targets (see scripts/).
-.PHONY: run test test-deps infra lint fmt schemas build bench-ingest bench-plan bench-dispatch bench-desk
+.PHONY: run test test-deps infra lint fmt schemas contract-test build bench-ingest bench-plan bench-dispatch bench-desk
 
 run:            ## The whole system on sample data, with the SMS simulator, at http://127.0.0.1:8080
 	bash scripts/run-demo.sh
@@ -24,6 +24,9 @@ fmt:
 
 schemas:        ## Regenerate proto-schemas/events/ from the event types
 	cargo run --quiet --bin recaudo -- schemas write
+
+contract-test:  ## schemathesis over every operation of proto-schemas/openapi.yaml, against the system on sample data
+	bash scripts/contract-test.sh
 
 build:
 	cargo build --workspace

@@ -51,8 +51,16 @@ async fn list(State(d): State<Deps>, who: Principal, RawQuery(q): RawQuery) -> R
     who.require(Permission::DeadLettersManage)?;
     let page: Page = serde_urlencoded::from_str(q.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::bad_request("invalid_query", format!("{e}; parameters: after, limit")))?;
-    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
-    let letters = dead_letters::list(&d.bus, page.after.unwrap_or(0), limit)
+    // Ids are stream sequences; the documented range is a signed 64-bit one.
+    let after = page.after.unwrap_or(0);
+    if after > i64::MAX as u64 {
+        return Err(ApiError::bad_request("invalid_query", format!("after: {after} is beyond any dead letter's id")));
+    }
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", format!("limit: {limit} is not between 1 and 1000")));
+    }
+    let letters = dead_letters::list(&d.bus, after, limit)
         .await
         .map_err(|e| ApiError::unavailable("nats_unavailable", format!("cannot read the dead-letter stream: {e}")))?;
     let next = letters.last().map(|l| l.id).filter(|_| letters.len() == limit);

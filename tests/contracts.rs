@@ -123,3 +123,99 @@ fn readme_documents_what_expressions_may_read() {
     }
     assert!(readme.contains("| `attributes` |"), "README does not document attributes");
 }
+
+/// The OpenAPI document, parsed.
+fn openapi() -> serde_json::Value {
+    serde_norway::from_str(&std::fs::read_to_string(root().join("proto-schemas/openapi.yaml")).unwrap()).unwrap()
+}
+
+/// The strings of the enum at `pointer` in the OpenAPI document.
+fn documented(doc: &serde_json::Value, pointer: &str) -> std::collections::BTreeSet<String> {
+    let values = doc.pointer(pointer).and_then(|v| v.as_array()).unwrap_or_else(|| panic!("no enum at {pointer}"));
+    values.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+}
+
+/// The workspace's Rust sources outside tests.
+fn sources() -> Vec<(std::path::PathBuf, String)> {
+    fn walk(dir: &Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.ends_with("tests") && !path.ends_with("target") {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push((path.clone(), std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for dir in ["src", "crates", "services"] {
+        walk(&root().join(dir), &mut out);
+    }
+    out
+}
+
+/// The string literals that follow `call` (its first argument, or the first two), wherever it is written.
+fn literal_arguments(text: &str, call: &str, count: usize) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices(call) {
+        let mut rest = &text[at + call.len()..];
+        let mut args = Vec::new();
+        for _ in 0..count {
+            let Some(quoted) = rest.trim_start().strip_prefix('"') else { break };
+            let Some(end) = quoted.find('"') else { break };
+            args.push(quoted[..end].to_string());
+            rest = quoted[end + 1..].trim_start().strip_prefix(',').unwrap_or(&quoted[end + 1..]);
+        }
+        if args.len() == count {
+            out.push(args);
+        }
+    }
+    out
+}
+
+/// Every error code a handler answers with a literal (`ApiError::bad_request("invalid_note", ...)`) is in the
+/// documented enum, and so are the fixed codes of `ApiError`'s own variants: a new code cannot ship undocumented.
+#[test]
+fn every_error_code_the_handlers_answer_is_documented() {
+    let documented = documented(&openapi(), "/components/schemas/ApiError/properties/error/properties/code/enum");
+    let mut missing = std::collections::BTreeSet::new();
+    for (path, text) in sources() {
+        for call in ["::bad_request(", "::unauthenticated(", "::forbidden(", "::unavailable(", "::refused_whole("] {
+            for args in literal_arguments(&text, call, 1) {
+                if !documented.contains(&args[0]) {
+                    missing.insert(format!("{} ({})", args[0], path.strip_prefix(root()).unwrap().display()));
+                }
+            }
+        }
+    }
+    for fixed in ["not_found", "unauthorized", "conflict", "payload_too_large", "internal"] {
+        if !documented.contains(fixed) {
+            missing.insert(fixed.to_string());
+        }
+    }
+    assert!(missing.is_empty(), "error codes not in openapi.yaml's ApiError enum: {missing:?}");
+}
+
+/// The permissions `/api/me` lists are the code's, and every audited action and resource type is documented.
+#[test]
+fn permissions_and_audit_actions_are_the_codes() {
+    let doc = openapi();
+    let permissions = documented(&doc, "/components/schemas/Permission/enum");
+    let code: std::collections::BTreeSet<String> =
+        recaudo_access::Permission::ALL.iter().map(|p| p.as_str().to_string()).collect();
+    assert_eq!(permissions, code, "openapi.yaml's Permission enum");
+    let actions = documented(&doc, "/components/schemas/AuditRecord/properties/action/enum");
+    let resources = documented(&doc, "/components/schemas/AuditRecord/properties/resource_type/enum");
+    let mut missing = std::collections::BTreeSet::new();
+    for (_, text) in sources() {
+        for args in literal_arguments(&text, "AuditEntry::new(", 2) {
+            if !actions.contains(&args[0]) {
+                missing.insert(format!("action {}", args[0]));
+            }
+            if !resources.contains(&args[1]) {
+                missing.insert(format!("resource_type {}", args[1]));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "audit vocabulary not in openapi.yaml's AuditRecord: {missing:?}");
+}

@@ -46,8 +46,16 @@ async fn inbound(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     who.require(Permission::SimulatorsControl)?;
     let Json(req) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    if req.from.trim().is_empty() || req.from.len() > 320 || req.from.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("invalid_body", "from: the sender's address (1 to 320 visible characters)"));
+    }
     let not_running = || ApiError::NotFound(format!("no {provider} simulator runs in this process"));
-    let refused = |e: String| ApiError::unavailable("webhook_refused", e);
+    // The simulator and the webhook it calls are both in this process: a refusal is about what was asked.
+    let refused = |e: String| ApiError::Unprocessable {
+        code: "webhook_refused",
+        message: format!("this process's webhook did not take the message: {e}"),
+        details: json!({}),
+    };
     let id = match provider.as_str() {
         "twilio" => {
             let sim = sims.twilio.as_ref().ok_or_else(not_running)?;

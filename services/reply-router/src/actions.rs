@@ -425,11 +425,12 @@ pub async fn set_away(r: &Router, who: &Principal, advisor: Uuid, req: AwayReque
     let Some(supervisor) = cases::supervisor_of(&mut *tx, advisor).await? else {
         return Err(ApiError::NotFound(format!("no advisor {advisor}")));
     };
+    // Checked whether away or back: a request out of bounds is refused, not silently ignored.
+    if req.reason.as_deref().is_some_and(|r| r.chars().count() > 200) {
+        return Err(ApiError::bad_request("invalid_away", "reason: at most 200 characters"));
+    }
     if req.away {
         let reason = req.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("away");
-        if reason.chars().count() > 200 {
-            return Err(ApiError::bad_request("invalid_away", "reason: at most 200 characters"));
-        }
         if req.until.is_some_and(|u| u <= now) {
             return Err(ApiError::bad_request("invalid_away", "until: must be in the future"));
         }
