@@ -67,7 +67,16 @@ async fn managers_write_check_preview_and_send_templates() {
     assert_eq!(status, 422);
     assert_eq!(problems(&body), [("whatsapp.language".to_string(), None)], "{body}");
     let (status, body) = put(&app, "aviso_wa", json!({ "channel": "whatsapp", "body": "Hola", "extra": 1 })).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!((status, problems(&body)), (422, vec![("extra".to_string(), None)]), "{body}");
+    // A value the types cannot take hides nothing: the unknown tag beside it is in the same answer.
+    let (status, body) = put(&app, "aviso_fax", json!({ "channel": "fax", "body": "Hola {{ debtor.nombre }}" })).await;
+    assert_eq!(status, 422, "{body}");
+    let found = problems(&body);
+    assert!(found.iter().any(|(path, _)| path == "channel"), "{body}");
+    assert!(found.iter().any(|(path, line)| path == "body" && *line == Some(1)), "{body}");
+    // Not a JSON object at all: not a template.
+    let (status, body) = put(&app, "aviso_wa", json!(["channel", "sms"])).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_body")), "{body}");
     // Nothing refused was kept.
     assert_eq!(app.get("/api/templates/aviso_correo").await.0, 404);
 

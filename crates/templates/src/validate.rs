@@ -177,6 +177,33 @@ pub fn check(
     }
 }
 
+/// Every problem of a template that does not read as a [`TemplateSource`] (a channel `fax`, a number for a body):
+/// the first value its types cannot take, then what can still be checked of the rest (the name, and the syntax and
+/// tags of the body, the subject and the WhatsApp parameters), so that one bad value does not hide the others.
+pub fn check_unreadable(name: &str, template: &serde_json::Value) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Err(reason) = check_name(name) {
+        problems.push(Problem::at("", reason));
+    }
+    if let Err(e) = serde_path_to_error::deserialize::<_, TemplateSource>(template.clone()) {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        problems.push(Problem::at(&path, e.into_inner().to_string()));
+    }
+    for part in ["body", "subject"] {
+        if let Some(source) = template.get(part).and_then(|v| v.as_str()) {
+            check_syntax_and_tags(part, source, &mut problems);
+        }
+    }
+    let params = template.pointer("/whatsapp/params").and_then(|v| v.as_array());
+    for (i, param) in params.into_iter().flatten().enumerate() {
+        if let Some(source) = param.as_str() {
+            check_syntax_and_tags(&format!("whatsapp.params[{i}]"), source, &mut problems);
+        }
+    }
+    problems
+}
+
 fn check_whatsapp(wa: &recaudo_events::WhatsappApproval, problems: &mut Vec<Problem>) {
     let meta_name_ok = !wa.meta_name.is_empty()
         && wa.meta_name.len() <= 512
@@ -420,5 +447,21 @@ mod tests {
         assert_eq!(checked.warnings.len(), 1);
         assert!(checked.warnings[0].reason.contains("UCS-2"), "{:?}", checked.warnings);
         assert!(check("x", &sms(long), None, 5).unwrap().warnings.is_empty());
+    }
+
+    /// A channel the types cannot take does not hide the unknown tag in the body nor the bad name beside it.
+    #[test]
+    fn an_unreadable_template_still_has_its_body_checked() {
+        let template = serde_json::json!({
+            "channel": "fax",
+            "body": "Hola {{ debtor.nombre }}",
+            "whatsapp": { "meta_name": "x", "language": "es", "params": ["{{ credit.saldo }}"] }
+        });
+        let problems = check_unreadable("Mal Nombre", &template);
+        let found = paths(&problems);
+        assert!(found.contains(&""), "{problems:?}");
+        assert!(problems.iter().any(|p| p.path == "channel" && p.reason.contains("fax")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.path == "body" && p.reason.contains("debtor.nombre")), "{problems:?}");
+        assert!(found.contains(&"whatsapp.params[0]"), "{problems:?}");
     }
 }

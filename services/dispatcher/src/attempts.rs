@@ -91,6 +91,12 @@ struct AttemptRow {
     decision: serde_json::Value,
 }
 
+/// An attempt row's debtor and credit ids, as events carry them (they were valid ids when recorded).
+pub(crate) fn parse_ids(debtor_id: &str, credit_id: &str) -> Result<(DebtorId, CreditId), sqlx::Error> {
+    let bad = |e: recaudo_domain::ids::InvalidId| sqlx::Error::Decode(e.to_string().into());
+    Ok((DebtorId::parse(debtor_id).map_err(bad)?, CreditId::parse(credit_id).map_err(bad)?))
+}
+
 /// Publishes an attempt's `contact.attempted` from its row, in the caller's transaction: for attempts whose
 /// outcome was learnt after the send (a reconciled or adopted message, an interrupted send).
 pub(crate) async fn publish_attempted(
@@ -108,14 +114,15 @@ pub(crate) async fn publish_attempted(
     .bind(attempt_id)
     .fetch_one(&mut *conn)
     .await?;
+    let (debtor_id, credit_id) = parse_ids(&r.debtor_id, &r.credit_id)?;
     let event = ContactAttempted {
         attempt_id,
         contact_id: r.contact_id,
         channel: d.channel,
         strategy: r.strategy,
         decision: serde_json::from_value(r.decision).unwrap_or_default(),
-        debtor_id: DebtorId::parse(&r.debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
-        credit_id: CreditId::parse(&r.credit_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+        debtor_id,
+        credit_id,
         advisor_id: r.advisor_id.map(recaudo_domain::AdvisorId),
         outcome,
         provider: d.provider.name().to_string(),

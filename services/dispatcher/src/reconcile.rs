@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use recaudo_domain::{CreditId, DebtorId};
 use recaudo_events::{AttemptOutcome, ContactNotSent, ContactRequested, ContactSuppressed};
 use recaudo_providers::{Content, OutboundMessage, ProviderError, Search, StatusUpdate};
 use tokio_util::sync::CancellationToken;
@@ -242,14 +241,15 @@ async fn settle_not_sent(
             .execute(&mut *tx)
             .await?;
     }
+    let (debtor_id, credit_id) = crate::attempts::parse_ids(&r.debtor_id, &r.credit_id)?;
     let event = ContactNotSent {
         attempt_id: row.id,
         contact_id: r.contact_id,
         channel: d.channel,
         strategy: r.strategy,
         decision: serde_json::from_value(r.decision).unwrap_or_default(),
-        debtor_id: DebtorId::parse(&r.debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
-        credit_id: CreditId::parse(&r.credit_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+        debtor_id,
+        credit_id,
         provider: d.provider.name().to_string(),
         evidence,
         settled_at: now,
@@ -348,11 +348,12 @@ async fn suppress_unavailable(
     .fetch_one(&mut *conn)
     .await?;
     let now = d.clock.now();
+    let (debtor_id, credit_id) = crate::attempts::parse_ids(&r.debtor_id, &r.credit_id)?;
     let event = ContactSuppressed {
         contact_id: r.contact_id,
         channel: d.channel,
-        debtor_id: DebtorId::parse(&r.debtor_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
-        credit_id: CreditId::parse(&r.credit_id).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+        debtor_id,
+        credit_id,
         rule: "request_unavailable".into(),
         detail: format!("attempt {attempt_id} was never received by the provider and its request {why}"),
         strategy: r.strategy,

@@ -103,12 +103,23 @@ async fn put(
     if body.len() > MAX_TEMPLATE_BYTES {
         return Err(ApiError::PayloadTooLarge(format!("a template is at most {MAX_TEMPLATE_BYTES} bytes of JSON")));
     }
-    let source: TemplateSource = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_body",
-            format!("{e}; expected {{\"channel\", \"body\", \"subject\" (email), \"whatsapp\" (whatsapp)}}"),
-        )
-    })?;
+    let source: TemplateSource = match serde_json::from_slice(&body) {
+        Ok(source) => source,
+        // A JSON object of the wrong shape is a template with problems: every one of them at once, as for one that
+        // reads. Anything else is not a template at all.
+        Err(e) => match serde_json::from_slice::<Value>(&body) {
+            Ok(object @ Value::Object(_)) => {
+                let problems = recaudo_templates::validate::check_unreadable(name, &object);
+                return Err(ApiError::refused_whole("invalid_template", "the template", &problems));
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "invalid_body",
+                    format!("{e}; expected {{\"channel\", \"body\", \"subject\" (email), \"whatsapp\" (whatsapp)}}"),
+                ))
+            }
+        },
+    };
     if source.version != 0 {
         return Err(ApiError::bad_request("invalid_body", "version: is given by the server on save; leave it out"));
     }
