@@ -7,8 +7,9 @@ run:            ## The whole system on sample data, with the SMS simulator, at h
 test: infra test-deps  ## The whole test suite (unit, integration, end-to-end) on real PostgreSQL and NATS
 	cargo test --workspace --all-targets --no-fail-fast
 
-test-deps:      ## The certified OpenID provider the sign-in tests start (oidc-provider on Node.js), from its lockfile
+test-deps:      ## The certified OpenID provider the sign-in tests start (oidc-provider on Node.js), the AsyncAPI validator, Chromium; from lockfiles
 	npm ci --no-audit --no-fund --prefix tests/oidc-provider
+	npm ci --no-audit --no-fund --prefix tests/asyncapi
 	bash scripts/browser-deps.sh
 	npm ci --no-audit --no-fund --prefix tests/browser
 

@@ -219,3 +219,21 @@ fn permissions_and_audit_actions_are_the_codes() {
     }
     assert!(missing.is_empty(), "audit vocabulary not in openapi.yaml's AuditRecord: {missing:?}");
 }
+
+/// The AsyncAPI document passes the official validator, `@asyncapi/cli` (pinned in `tests/asyncapi`'s lockfile,
+/// installed by `make test-deps`): its schema and its rules, such as an operation's messages belonging to its channel.
+#[test]
+fn asyncapi_passes_the_official_validator() {
+    let cli = root().join("tests/asyncapi/node_modules/.bin/asyncapi");
+    assert!(cli.exists(), "{} is missing: run `make test-deps` (npm ci --prefix tests/asyncapi)", cli.display());
+    let out = std::process::Command::new(&cli)
+        .args(["validate", "proto-schemas/asyncapi.yaml"])
+        .current_dir(root())
+        // `CI` keeps the tool from sending usage metrics; the other quiets its configuration loader.
+        .env("CI", "true")
+        .env("SUPPRESS_NO_CONFIG_WARNING", "1")
+        .output()
+        .expect("node runs the AsyncAPI CLI");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "asyncapi validate refused proto-schemas/asyncapi.yaml:\n{said}");
+}

@@ -794,3 +794,182 @@ pub(crate) async fn ledger_history(
         })
         .collect())
 }
+
+/// Table-driven: which account, stage, steps and variants the strategies give a debtor on a local day, across time
+/// zones and a change of daylight-saving time (`evaluate` is everything the planner decides before the law and the
+/// ledger are asked).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// Two stages with steps on set days, a repeating one and an A/B one, for segment B; and the built-in default.
+    const SEGMENT_B: &str = r#"
+segment: { priority: 10, when: 'attributes.segmento == "B"' }
+stages:
+  - name: preventive
+    days_past_due: { from: -5, to: 0 }
+    steps:
+      - { id: before-due, day: 2, channel: sms, template: sms_preventive_v1 }
+  - name: early
+    days_past_due: { from: 1, to: 30 }
+    steps:
+      - { id: first-day, channel: sms, template: sms_reminder_v1 }
+      - { id: every-third, day: 2, every: 3, channel: whatsapp, template: whatsapp_reminder_v1 }
+      - id: split
+        day: 5
+        channel: sms
+        template: sms_reminder_v1
+        variants:
+          - { name: formal, weight: 1 }
+          - { name: friendly, weight: 1, template: sms_reminder_friendly_v1 }
+  - name: late
+    days_past_due: { from: 31 }
+    steps:
+      - { id: weekly-email, every: 7, channel: email, template: email_reminder_v1 }
+"#;
+
+    fn strategies() -> Vec<Arc<Strategy>> {
+        let doc = recaudo_strategy::parse("segmento-b", SEGMENT_B, &Catalogue::builtin()).expect("valid");
+        vec![Arc::new(Strategy::load("segmento-b", 1, doc).expect("loads")), Arc::new(Strategy::builtin_default())]
+    }
+
+    /// An account of `debtor`: `dpd` days past due as the file of `learned` (UTC) said, `overdue` pesos overdue.
+    fn account(debtor: &str, credit: &str, dpd: i32, overdue: i64, learned: DateTime<Utc>, segmento: &str) -> Account {
+        Account {
+            credit_id: credit.into(),
+            debtor_id: debtor.into(),
+            first_name: "Ana".into(),
+            last_name: "Prueba".into(),
+            phone: Some("+573001234567".into()),
+            email: None,
+            country: "CO".into(),
+            city: None,
+            attributes: serde_json::json!({ "segmento": segmento }),
+            product: "Consumo".into(),
+            currency: "COP".into(),
+            balance_total: Some(Decimal::from(1_000_000)),
+            balance_overdue: Decimal::from(overdue),
+            days_past_due: dpd,
+            due_date: Some(NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()),
+            updated_at: learned,
+            advisor_id: None,
+            advisor_first_name: None,
+            advisor_last_name: None,
+            advisor_phone: None,
+        }
+    }
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, min, 0).single().unwrap()
+    }
+
+    /// What a decision came to: strategy, stage, days past due, and each firing step with its variant.
+    fn outcome(eval: Option<Evaluation<'_>>) -> Option<(String, Option<String>, i32, Vec<String>)> {
+        let e = eval?;
+        let steps = e.steps.iter().map(|(step, chosen)| format!("{}/{}", step.id, chosen.variant)).collect();
+        Some((e.strategy.name.clone(), e.stage.map(|s| s.name.clone()), e.days_past_due, steps))
+    }
+
+    #[test]
+    #[rustfmt::skip] // A table reads best a row a line.
+    fn stages_steps_every_and_segments() {
+        let bogota: Tz = "America/Bogota".parse().unwrap();
+        let learned = utc(2026, 11, 20, 15, 0); // Friday 10:00 in Bogotá
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        // (case, dpd in the file, overdue, segment, local day) → (strategy, stage, dpd that day, steps firing)
+        type Expected = Option<(&'static str, Option<&'static str>, i32, &'static [&'static str])>;
+        let table: &[(&str, i32, i64, &str, NaiveDate, Expected)] = &[
+            ("the file's first day past due", 1, 100, "B", day(20), Some(("segmento-b", Some("early"), 1, &["first-day/default"]))),
+            ("advanced by the days since the file", 1, 100, "B", day(22), Some(("segmento-b", Some("early"), 3, &["every-third/default"]))),
+            ("every 3 days from day 2 of the stage", 1, 100, "B", day(28), Some(("segmento-b", Some("early"), 9, &["every-third/default"]))),
+            ("a day between repeats", 1, 100, "B", day(23), Some(("segmento-b", Some("early"), 4, &[]))),
+            // D1 falls in `formal` (a stable function of strategy, step and debtor).
+            ("the A/B step on its day", 4, 100, "B", day(22), Some(("segmento-b", Some("early"), 6, &["every-third/default", "split/formal"]))),
+            ("the last stage has no end", 40, 100, "B", day(20), Some(("segmento-b", Some("late"), 40, &[]))),
+            ("weekly from the stage's first day", 31, 100, "B", day(27), Some(("segmento-b", Some("late"), 38, &["weekly-email/default"]))),
+            ("nothing overdue: days before the due date", 0, 0, "B", day(23), Some(("segmento-b", Some("preventive"), -3, &["before-due/default"]))),
+            ("nothing overdue, due date passed: current", 0, 0, "B", day(27), None),
+            ("another segment: the default strategy", 3, 100, "A", day(20), Some(("default", Some("overdue"), 3, &["daily-sms-reminder/default"]))),
+            ("the default has no preventive stage", 0, 0, "A", day(23), Some(("default", None, -3, &[]))),
+        ];
+        let strategies = strategies();
+        for (case, dpd, overdue, segmento, today, expected) in table {
+            let accounts = [account("D1", "C1", *dpd, *overdue, learned, segmento)];
+            let got = outcome(evaluate(&accounts, &strategies, bogota, *today));
+            let expected = expected.map(|(s, stage, d, steps)| {
+                (s.to_string(), stage.map(str::to_string), d, steps.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+            });
+            assert_eq!(got, expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn the_most_overdue_account_is_the_one_acted_on() {
+        let bogota: Tz = "America/Bogota".parse().unwrap();
+        let learned = utc(2026, 11, 20, 15, 0);
+        let today = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let strategies = strategies();
+        // Most days past due first; on a tie the larger overdue balance; then the lower credit id.
+        // (case, the debtor's credits as (id, days past due, overdue), the credit acted on)
+        type Credits = &'static [(&'static str, i32, i64)];
+        let table: &[(&str, Credits, &str)] = &[
+            ("most days past due", &[("C1", 3, 900), ("C2", 7, 100)], "C2"),
+            ("a tie: the larger balance", &[("C1", 7, 100), ("C2", 7, 900)], "C2"),
+            ("a full tie: the lower credit id", &[("C2", 7, 100), ("C1", 7, 100)], "C1"),
+            ("an account with nothing overdue counts less", &[("C1", 0, 0), ("C2", 1, 10)], "C2"),
+        ];
+        for (case, credits, expected) in table {
+            let accounts: Vec<Account> =
+                credits.iter().map(|(c, dpd, overdue)| account("D1", c, *dpd, *overdue, learned, "B")).collect();
+            let eval = evaluate(&accounts, &strategies, bogota, today).expect(case);
+            assert_eq!(eval.account.credit_id, *expected, "{case}");
+        }
+    }
+
+    /// The day is the debtor's local day: the same instant is another day in another zone, and the night a clock
+    /// moves (New York, 2026-03-08) still has exactly one local date per instant.
+    #[test]
+    fn the_debtors_local_day_across_zones_and_dst() {
+        let strategies = strategies();
+        // Learned on the 20th at 03:00 UTC: still the 19th in Bogotá (UTC-5), already the 20th in Madrid.
+        let learned = utc(2026, 11, 20, 3, 0);
+        let now = utc(2026, 11, 20, 4, 30);
+        let table: &[(&str, i32)] = &[("America/Bogota", 1), ("Europe/Madrid", 1), ("Asia/Tokyo", 1)];
+        for (zone, expected) in table {
+            let zone: Tz = zone.parse().unwrap();
+            let today = Policy::local_date(zone, now);
+            let accounts = [account("D1", "C1", 1, 100, learned, "B")];
+            let eval = evaluate(&accounts, &strategies, zone, today).unwrap();
+            // The file's day and today are both the debtor's local dates: no day is gained or lost by the zone.
+            assert_eq!(eval.days_past_due, *expected, "{zone}");
+        }
+        let bogota_learned_19th = account("D1", "C1", 1, 100, utc(2026, 11, 20, 3, 0), "B");
+        let eval = evaluate(
+            &[bogota_learned_19th],
+            &strategies,
+            "America/Bogota".parse().unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(eval.days_past_due, 2, "learned on the 19th in Bogotá, one day later on the 20th");
+
+        let new_york: Tz = "America/New_York".parse().unwrap();
+        // 2026-03-08: 02:00 EST becomes 03:00 EDT. Local midnight before and after the change.
+        let table: &[(DateTime<Utc>, u32)] = &[
+            (utc(2026, 3, 8, 4, 59), 7), // 23:59 EST on the 7th
+            (utc(2026, 3, 8, 5, 0), 8),  // 00:00 EST on the 8th
+            (utc(2026, 3, 8, 6, 59), 8), // 01:59 EST
+            (utc(2026, 3, 8, 7, 0), 8),  // 03:00 EDT: the hour that does not exist was skipped
+            (utc(2026, 3, 9, 3, 59), 8), // 23:59 EDT on the 8th
+            (utc(2026, 3, 9, 4, 0), 9),  // 00:00 EDT on the 9th
+        ];
+        for (instant, day) in table {
+            assert_eq!(
+                Policy::local_date(new_york, *instant),
+                NaiveDate::from_ymd_opt(2026, 3, *day).unwrap(),
+                "{instant}"
+            );
+        }
+    }
+}
