@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
 
 use common::{fixture, App, Infra, WAIT};
 use futures::StreamExt;
@@ -126,7 +125,12 @@ async fn outcomes_and_opt_outs_stop_contacts_until_they_end_and_the_plan_says_wh
         (contacts(&app, call_back).await == 2 && contacts(&app, control).await == 3).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Decided and still held: the planner's own record that it requested nothing more for them.
+    let requested = (
+        common::requested_once_planned(&infra, deceased, "2026-11-25T21:00:00Z").await,
+        common::requested_once_planned(&infra, opted_out, "2026-11-25T21:00:00Z").await,
+    );
+    assert_eq!(requested, (1, 1));
     assert_eq!((contacts(&app, deceased).await, contacts(&app, opted_out).await), (1, 1));
     let violations = "/api/compliance/violations?from=2026-11-23T00:00:00Z&to=2026-11-26T00:00:00Z";
     assert_eq!(app.get_ok(violations).await["violations"], serde_json::json!([]));
@@ -156,8 +160,9 @@ async fn the_debtors_city_picks_the_zone_for_the_planner_and_the_dispatcher() {
     let app = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-23T04:30:00Z")]), &Target::ALL).await;
     app.import(two_mexican_cities(), "as_of=2026-11-22").await;
     eventually("the SMS in Tijuana", WAIT, || async { (contacts(&app, "TJ1").await == 1).then_some(()) }).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(contacts(&app, "CDMX1").await, 0, "22:30 in Mexico City is after CONDUSEF's hours");
+    let requested = common::requested_once_planned(&infra, "CDMX1", "2026-11-23T04:30:00Z").await;
+    assert_eq!(requested, 0, "22:30 in Mexico City is after CONDUSEF's hours");
+    assert_eq!(contacts(&app, "CDMX1").await, 0);
     let plan = app.get_ok("/api/debtors/TJ1/plan").await;
     assert_eq!(plan["time_zone"], "America/Tijuana", "{plan}");
     let plan = app.get_ok("/api/debtors/CDMX1/plan").await;

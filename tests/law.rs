@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
 
 use common::{fixture, App, Infra, WAIT};
 use recaudo::Target;
@@ -36,8 +35,10 @@ async fn caps_count_what_was_sent_before_a_restart() {
     let app = day(&infra, "2026-11-24T15:00:00Z").await;
     eventually("Tuesday's SMS in Colombia", WAIT, || async { (contacts(&app, colombian).await == 2).then_some(()) })
         .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(contacts(&app, chilean).await, 1, "Chile: at least two days apart");
+    // Decided, and nothing requested: the planner's own record, not a pause that hopes it ran.
+    let requested = common::requested_once_planned(&infra, chilean, "2026-11-24T15:00:00Z").await;
+    assert_eq!(requested, 1, "Chile: at least two days apart");
+    assert_eq!(contacts(&app, chilean).await, 1);
     app.stop().await;
 
     // Wednesday: both.
@@ -51,14 +52,19 @@ async fn caps_count_what_was_sent_before_a_restart() {
     let app = day(&infra, "2026-11-27T15:00:00Z").await;
     eventually("Friday's SMS in Colombia", WAIT, || async { (contacts(&app, colombian).await == 4).then_some(()) })
         .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(contacts(&app, chilean).await, 2, "Chile: at most twice in any 7 days");
+    let requested = common::requested_once_planned(&infra, chilean, "2026-11-27T15:00:00Z").await;
+    assert_eq!(requested, 2, "Chile: at most twice in any 7 days");
+    assert_eq!(contacts(&app, chilean).await, 2);
     app.stop().await;
 
     // Sunday: nobody in either country.
     let app = day(&infra, "2026-11-29T15:00:00Z").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!((contacts(&app, colombian).await, contacts(&app, chilean).await), (4, 2), "never on Sundays");
+    let requested = (
+        common::requested_once_planned(&infra, colombian, "2026-11-29T15:00:00Z").await,
+        common::requested_once_planned(&infra, chilean, "2026-11-29T15:00:00Z").await,
+    );
+    assert_eq!(requested, (4, 2), "never on Sundays");
+    assert_eq!((contacts(&app, colombian).await, contacts(&app, chilean).await), (4, 2));
     // The plan says why, and when: Monday 07:00 in Bogotá, Monday 08:00 in Santiago (UTC-3 in summer).
     let plan = app.get_ok(&format!("/api/debtors/{colombian}/plan")).await;
     assert_eq!(plan["preset"]["id"], "co", "{plan}");
@@ -157,8 +163,10 @@ async fn two_scheduler_replicas_never_exceed_a_cap_nor_request_a_contact_twice()
             })
             .await;
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Exactly that many: the planner decided each debtor with no more requests (the dispatcher attempts a
+        // request at most once).
         for (debtor, n) in eligible.iter().zip(&expected) {
+            assert_eq!(common::requested_once_planned(&infra, debtor, now).await, *n as i64, "{debtor} on {now}");
             assert_eq!(contacts(&app, debtor).await, *n, "{debtor} on {now}");
         }
         // Never two attempts for one debtor on one local day, nor two requests for one contact.
@@ -208,9 +216,8 @@ async fn a_dispatcher_back_after_a_day_sends_one_of_two_waiting_requests_where_t
     let dispatcher = App::spawn(infra.env(&[("RECAUDO_NOW", "2026-11-24T15:30:00Z")]), &[Target::Dispatcher]).await;
     let event = common::next_with(&mut suppressed, "debtor_id", "C0000006").await;
     assert_eq!(event["data"]["rule"], "co.one_contact_a_day", "{event}");
+    // Both requests are accounted for (one suppressed above, one sent): there is nothing left to wait for.
     eventually("one SMS sent", WAIT, || async { (contacts(&dispatcher, "C0000006").await == 1).then_some(()) }).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(contacts(&dispatcher, "C0000006").await, 1);
     let violations = "/api/compliance/violations?from=2026-11-23T00:00:00Z&to=2026-11-30T00:00:00Z";
     assert_eq!(dispatcher.get_ok(violations).await["violations"], serde_json::json!([]));
     dispatcher.stop().await;

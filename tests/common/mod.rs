@@ -375,3 +375,30 @@ pub async fn ready(port: u16) {
     })
     .await;
 }
+
+/// Waits until the planner has decided `debtor` at `now` (the business clock the app runs on): its plan's next look
+/// is after `now`, written in the transaction that records whatever the decision requested. Then the contacts the
+/// scheduler ever requested for the debtor. A positive signal for "nothing more was requested", where a sleep
+/// could only hope the planner had run.
+#[allow(dead_code)] // Not every test binary asserts that nothing happened.
+pub async fn requested_once_planned(infra: &Infra, debtor: &str, now: &str) -> i64 {
+    let pool = sqlx::PgPool::connect(&infra.db.url).await.expect("the test database");
+    let now: chrono::DateTime<chrono::Utc> = now.parse().expect("an RFC 3339 instant");
+    eventually(&format!("the planner to decide {debtor} at {now}"), WAIT, || async {
+        let next: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("SELECT min(next_at) FROM scheduler.plans WHERE debtor_id = $1")
+                .bind(debtor)
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+        next.filter(|next| *next > now).map(|_| ())
+    })
+    .await;
+    let requested = sqlx::query_scalar("SELECT count(*) FROM scheduler.contact_ledger WHERE debtor_id = $1")
+        .bind(debtor)
+        .fetch_one(&pool)
+        .await
+        .expect("the ledger");
+    pool.close().await;
+    requested
+}
