@@ -3,7 +3,6 @@
 
 mod common;
 
-
 use common::{fixture, App, Infra, WAIT};
 use futures::StreamExt;
 use recaudo::Target;

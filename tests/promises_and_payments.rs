@@ -81,7 +81,11 @@ async fn a_promise_pauses_contacts_a_kept_one_stops_them_a_broken_one_resumes_th
     pay(&app, "CR-0000006-1", "4477.97", "2026-11-24", "PROMISED-1").await;
     let e = next_with(&mut promises, "promise_id", &kept.to_string()).await;
     assert_eq!((e["type"].as_str(), e["data"]["paid"].as_str()), (Some("recaudo.promise.kept.v1"), Some("4477.97")));
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let requested = (
+        common::requested_once_planned(&infra, "C0000006", "2026-11-24T16:00:00Z").await,
+        common::requested_once_planned(&infra, "C0000009", "2026-11-24T16:00:00Z").await,
+    );
+    assert_eq!(requested, (1, 1), "paused");
     assert_eq!((contacts(&app, "C0000006").await, contacts(&app, "C0000009").await), (1, 1), "paused");
     app.stop().await;
 
@@ -270,7 +274,8 @@ async fn a_strategy_with_a_promise_reminder_sends_one_the_day_before_the_promise
 
     // Tuesday at 9:00: the reminder waits for 10:00.
     let app = App::spawn(env("2026-11-24T14:00:00Z"), &Target::ALL).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let requested = common::requested_once_planned(&infra, "C0000009", "2026-11-24T14:00:00Z").await;
+    assert_eq!(requested, 1, "not before the reminder's time");
     assert_eq!(contacts(&app, "C0000009").await, 1, "not before the reminder's time");
     app.stop().await;
 
@@ -300,7 +305,7 @@ async fn a_strategy_with_a_promise_reminder_sends_one_the_day_before_the_promise
     // Later that Tuesday, and on Wednesday, the due day: nothing more while the promise is in force.
     for now in ["2026-11-24T20:00:00Z", "2026-11-25T16:00:00Z"] {
         let app = App::spawn(env(now), &Target::ALL).await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(common::requested_once_planned(&infra, "C0000009", now).await, 2, "one reminder, at {now}");
         assert_eq!(contacts(&app, "C0000009").await, 2, "one reminder, at {now}");
         app.stop().await;
     }

@@ -233,8 +233,10 @@ async fn nobody_is_contacted_outside_their_local_window() {
         })
         .await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Each decided, with nothing requested: the planner's record, not a pause that hopes it ran.
     for debtor in ["C0000002", "C0000005", "C0000006", "C0000008", "C0000009"] {
+        let requested = common::requested_once_planned(&infra, debtor, "2026-11-23T11:30:00Z").await;
+        assert_eq!(requested, 0, "{debtor} requested before the law of its country allows");
         assert!(contacts(&app, debtor).await.is_empty(), "{debtor} contacted before the law of its country allows");
     }
     app.stop().await;
