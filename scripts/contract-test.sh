@@ -5,8 +5,9 @@
 #
 #   CONTRACT_SEED           the generator's seed (default 1, so CI runs the same cases every time; `random` for a
 #                           new one, printed in the report, to look further)
-#   CONTRACT_MAX_EXAMPLES   cases per operation and phase (default 25: about five minutes here; 100 takes fifteen)
-#   CONTRACT_MAX_TIME       a cap on the whole run, seconds (default 900)
+#   CONTRACT_MAX_EXAMPLES   cases per operation in each round of a phase (default 25)
+#   CONTRACT_MAX_TIME       the run's length, seconds (default 180): fuzzing and stateful testing go on with new
+#                           cases of the seeded sequence until it is spent, so a longer run looks further
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,7 +63,7 @@ seed="--seed ${CONTRACT_SEED:-1}"
 status=0
 "$VENV/bin/st" --config-file scripts/contract/schemathesis.toml run proto-schemas/openapi.yaml --url "$BASE" \
     -H "Authorization: Bearer $TOKEN" \
-    --max-examples "${CONTRACT_MAX_EXAMPLES:-25}" --max-time "${CONTRACT_MAX_TIME:-900}" \
+    --max-examples "${CONTRACT_MAX_EXAMPLES:-25}" --max-time "${CONTRACT_MAX_TIME:-180}" \
     $seed --generation-database none --workers 2 --no-color \
     --report junit --report-dir target/contract-report "$@" || status=$?
 if [ "$status" != 0 ]; then
