@@ -33,15 +33,20 @@ DB=recaudo_contract_$$
 cleanup() {
     [ -n "${SERVER:-}" ] && kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
     [ -n "${NATS:-}" ] && kill "$NATS" 2>/dev/null
-    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    if command -v psql >/dev/null; then
+        psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 # A NATS of its own with a temporary store: the fuzzer's events do not land in anyone else's streams.
-nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/nats" >"$WORK/nats.log" 2>&1 &
+NATS_BIN=$(command -v nats-server || ls /usr/sbin/nats-server 2>/dev/null || true)
+[ -n "$NATS_BIN" ] || { echo "nats-server is missing: run make infra" >&2; exit 1; }
+"$NATS_BIN" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/nats" >"$WORK/nats.log" 2>&1 &
 NATS=$!
-psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB" >/dev/null
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$NATS_PORT") 2>/dev/null && break; sleep 0.1; done
+# (`recaudo migrate` creates the database.)
 
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB
 export NATS_URL=nats://127.0.0.1:$NATS_PORT
