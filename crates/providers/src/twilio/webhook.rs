@@ -67,6 +67,14 @@ impl VerifiedParams {
             .get(SIGNATURE_HEADER)
             .and_then(|value| value.to_str().ok())
             .ok_or(WebhookError::BadSignature)?;
+        // A JSON body is signed another way (the URL carries its hash); its signature is checked as Twilio's
+        // libraries check it, but these routes take Twilio's form-encoded callbacks only.
+        if signature::body_sha256(req.url).is_some() {
+            if !signature::verify_body(&config.auth_token, req.url, req.body, claimed) {
+                return Err(WebhookError::BadSignature);
+            }
+            return Err(WebhookError::Malformed("a JSON callback; this route takes form-encoded callbacks".into()));
+        }
         // A body that does not decode cannot have been signed by Twilio, so it is reported as such.
         let params: Vec<(String, String)> =
             serde_urlencoded::from_bytes(req.body).map_err(|_| WebhookError::BadSignature)?;
