@@ -112,7 +112,8 @@ async fn a_failing_provider_opens_the_circuit_retry_after_pauses_and_the_rate_ho
     .await;
     let waited = sent[0].1 - throttled;
     assert!(waited >= chrono::Duration::milliseconds(1900), "sent {waited} after the 429");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once the dispatcher has handled every request it was given, nothing can send it again.
+    common::consumer_caught_up(&infra, "contact", "dispatcher-whatsapp").await;
     assert_eq!(accepted(&sim, "2").len(), 1);
     assert_eq!(unknown().await, 3, "a 429 is not an unknown attempt");
 

@@ -402,3 +402,20 @@ pub async fn requested_once_planned(infra: &Infra, debtor: &str, now: &str) -> i
     pool.close().await;
     requested
 }
+
+/// Waits until the durable consumer `durable` of the domain's stream (`RECAUDO_<DOMAIN>`) has nothing left to
+/// deliver and nothing in hand: every message it will ever get so far has been handled. A positive signal for
+/// "nothing more comes of these messages", where a sleep could only hope.
+#[allow(dead_code)] // Not every test binary waits on a consumer.
+pub async fn consumer_caught_up(infra: &Infra, domain: &str, durable: &str) {
+    let client = async_nats::connect(&infra.nats.url).await.expect("the test's NATS");
+    let js = async_nats::jetstream::new(client);
+    let stream = format!("RECAUDO_{}", domain.to_uppercase());
+    eventually(&format!("{durable} on {stream} to have handled everything"), WAIT, || async {
+        let stream = js.get_stream(&stream).await.ok()?;
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream.get_consumer(durable).await.ok()?;
+        let info = consumer.info().await.ok()?;
+        (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
+    })
+    .await;
+}
