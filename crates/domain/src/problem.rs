@@ -18,6 +18,18 @@ impl Problem {
     pub fn at(path: impl Into<String>, reason: impl Into<String>) -> Problem {
         Problem { path: path.into(), line: None, reason: reason.into() }
     }
+
+    /// A value a document's types could not take, at its path under `prefix` (empty: the document itself), with
+    /// serde's reason.
+    pub fn from_path_error<E: fmt::Display>(prefix: &str, e: serde_path_to_error::Error<E>) -> Problem {
+        let inner = e.path().to_string();
+        let path = match inner.as_str() {
+            "." => prefix.to_string(),
+            _ if prefix.is_empty() => inner,
+            _ => format!("{prefix}.{inner}"),
+        };
+        Problem::at(path, e.into_inner().to_string())
+    }
 }
 
 /// Whether `name` can name a document (a strategy, a template): it is a URL path segment and a stable key.

@@ -46,8 +46,8 @@ pub(crate) fn problems(name: &str, text: &str, lines: &Lines, templates: Option<
             }
         }
         Err(e) => {
-            let path = reader.original_path(&path_of(&e));
-            reader.found.push((path, e.into_inner().to_string()));
+            let p = Problem::from_path_error("", e);
+            reader.found.push((reader.original_path(&p.path), p.reason));
         }
     }
     let mut seen = HashSet::new();
@@ -183,9 +183,8 @@ impl Reader<'_> {
         match serde_path_to_error::deserialize::<_, T>(value.clone()) {
             Ok(typed) => Some(typed),
             Err(e) => {
-                let inner = path_of(&e);
-                let path = if inner.is_empty() { at.to_string() } else { format!("{at}.{inner}") };
-                self.found.push((path, e.into_inner().to_string()));
+                let p = Problem::from_path_error(at, e);
+                self.found.push((p.path, p.reason));
                 None
             }
         }
@@ -230,16 +229,6 @@ impl Reader<'_> {
             rest = tail;
         }
         out
-    }
-}
-
-/// serde_path_to_error's path as this crate writes paths (`stages[0].steps[1].channel`), empty for the root.
-fn path_of<E>(e: &serde_path_to_error::Error<E>) -> String {
-    let path = e.path().to_string();
-    if path == "." {
-        String::new()
-    } else {
-        path
     }
 }
 

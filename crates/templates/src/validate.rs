@@ -186,9 +186,7 @@ pub fn check_unreadable(name: &str, template: &serde_json::Value) -> Vec<Problem
         problems.push(Problem::at("", reason));
     }
     if let Err(e) = serde_path_to_error::deserialize::<_, TemplateSource>(template.clone()) {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        problems.push(Problem::at(&path, e.into_inner().to_string()));
+        problems.push(Problem::from_path_error("", e));
     }
     for part in ["body", "subject"] {
         if let Some(source) = template.get(part).and_then(|v| v.as_str()) {

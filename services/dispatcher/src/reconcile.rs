@@ -299,11 +299,7 @@ async fn decide_again(d: &Dispatcher) -> Result<(), sqlx::Error> {
                 match crate::send::attempt(d, origin, &request).await {
                     Ok(crate::send::Attempted::Done) => Ok(()),
                     Ok(crate::send::Attempted::NotSent { reason, retry_after }) => {
-                        tracing::warn!(attempt_id = %id, %reason, "provider did not take the request decided again");
-                        match retry_after {
-                            Some(wait) => d.breaker.pause(wait),
-                            None => d.breaker.failure(),
-                        }
+                        crate::send::not_taken(d, &reason, retry_after);
                         continue;
                     }
                     Err(recaudo_bus::HandleError::Retry(e)) => {

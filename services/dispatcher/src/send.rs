@@ -42,14 +42,7 @@ impl Handler for RequestHandler {
             d.limiter.until_ready().await;
             match attempt(d, origin, &request).await? {
                 Attempted::Done => return Ok(()),
-                Attempted::NotSent { reason, retry_after: Some(wait) } => {
-                    tracing::warn!(provider = d.provider.name(), %reason, "provider did not take the request; waiting as it asked");
-                    d.breaker.pause(wait);
-                }
-                Attempted::NotSent { reason, retry_after: None } => {
-                    tracing::warn!(provider = d.provider.name(), %reason, "provider did not take the request");
-                    d.breaker.failure();
-                }
+                Attempted::NotSent { reason, retry_after } => not_taken(d, &reason, retry_after),
             }
         }
     }
@@ -57,6 +50,21 @@ impl Handler for RequestHandler {
     async fn ready(&self) {
         // Stopping ends the consumer's loop anyway.
         let _ = self.0.breaker.settled().await;
+    }
+}
+
+/// The provider did not take a request (a refused connection, a 429, a 503): every send waits as long as it asked,
+/// or the failure counts towards opening the circuit.
+pub(crate) fn not_taken(d: &Dispatcher, reason: &str, retry_after: Option<std::time::Duration>) {
+    match retry_after {
+        Some(wait) => {
+            tracing::warn!(provider = d.provider.name(), %reason, "provider did not take the request; waiting as it asked");
+            d.breaker.pause(wait);
+        }
+        None => {
+            tracing::warn!(provider = d.provider.name(), %reason, "provider did not take the request");
+            d.breaker.failure();
+        }
     }
 }
 
